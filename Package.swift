@@ -1,0 +1,57 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layering (each layer knows only the ones below it):
+//   TensorCore            floats, shapes, BLAS kernels, autodiff
+//   Checkpoint            safetensors / torch zip / pickle -> named raw tensors
+//   Tokenizer, ImageIO    CLIP's BPE tokenizer; image decoding + PIL-exact preprocessing
+//   CLIP                  configs, towers, weight naming, model loading
+//   CleanCLIP             the method: data, augmentation, losses, finetuning, triggers, evaluation
+//   CABI                  the C boundary (libcleanclip.so), mapping handles and statuses
+//   cleanclip             the command-line tool
+let swiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-enforce-exclusivity=unchecked"]),
+]
+
+let package = Package(
+    name: "CleanCLIP",
+    products: [
+        .library(name: "CleanCLIP", targets: ["CleanCLIP"]),
+        .library(name: "cleanclip", type: .dynamic, targets: ["CABI"]),
+        .executable(name: "cleanclip-cli", targets: ["cleanclip"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
+        ),
+        .target(name: "CVocab"),
+        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+        .target(name: "Checkpoint", dependencies: ["CZlib"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizer", dependencies: ["CVocab", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "ImageIO", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
+        .target(
+            name: "CLIP",
+            dependencies: ["TensorCore", "Checkpoint", "Tokenizer", "ImageIO"],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "CleanCLIP", dependencies: ["CLIP"], swiftSettings: swiftSettings),
+        .target(name: "CABI", dependencies: ["CleanCLIP"], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "cleanclip",
+            dependencies: ["CleanCLIP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
+        .testTarget(name: "CLIPTests", dependencies: ["CleanCLIP"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,1 @@
+// CABI module

@@ -1,0 +1,91 @@
+import Foundation
+import TensorCore
+
+/// An input the model cannot use: wrong shape, token id out of range, empty batch.
+public struct CLIPInputError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A CLIP model: an image tower, a text tower and the learned temperature `logit_scale`.
+///
+/// Weights live in OpenAI / open_clip naming (`weights` lists them in state-dict order).
+/// Encoding is thread-safe: it reads the weights and allocates its own activations.
+/// ```
+/// let model = try CLIPModel.load(path: "ViT-B-32.safetensors")
+/// let e = try model.encodeImage(pixels)      // pixels [B, 3, 224, 224]
+/// ```
+public final class CLIPModel: @unchecked Sendable {
+    public let config: CLIPConfig
+    /// The state dict: every tensor with its OpenAI name and kind.
+    public let weights: [NamedTensor]
+    /// log of the logit temperature (a scalar tensor).
+    public let logitScale: Tensor
+
+    enum VisionTower {
+        case vit(VisionTransformer)
+        case resnet(ModifiedResNet)
+    }
+
+    let visual: VisionTower
+    let text: TextTransformer
+
+    /// Builds the model from `source`, which must provide exactly the tensors of `config`.
+    public init(config: CLIPConfig, weights source: WeightSource) throws {
+        let w = WeightBuilder(source)
+        switch config.vision {
+        case let .vit(patch, width, layers, heads, resolution):
+            guard resolution % patch == 0 else { throw WeightError("image size \(resolution) is not a multiple of patch \(patch)") }
+            visual = .vit(try VisionTransformer(w, patch: patch, width: width, layers: layers, heads: heads,
+                                                resolution: resolution, embedDim: config.embedDim,
+                                                activation: config.activation))
+        case let .resnet(layers, width, heads, resolution):
+            guard resolution % 32 == 0 else { throw WeightError("image size \(resolution) is not a multiple of 32") }
+            visual = .resnet(try ModifiedResNet(w, layers: layers, width: width, heads: heads,
+                                                resolution: resolution, embedDim: config.embedDim))
+        }
+        text = try TextTransformer(w, config)
+        logitScale = try w("logit_scale", [])
+        try source.finish()
+        self.config = config
+        weights = w.entries
+    }
+
+    /// A model with fresh random weights (OpenAI's initialisation), reproducible from `seed`.
+    public convenience init(randomWith config: CLIPConfig, seed: UInt64) {
+        // RandomWeights provides every key, so building cannot fail.
+        try! self.init(config: config, weights: RandomWeights(config: config, seed: seed))
+    }
+
+    /// The parameters an optimiser trains (buffers and counters excluded).
+    public var parameters: [NamedTensor] { weights.filter { $0.kind == .parameter } }
+
+    /// Image embeddings (unnormalised): pixels [B, 3, S, S] -> [B, E].
+    public func encodeImage(_ pixels: Tensor) throws -> Tensor {
+        let s = config.imageResolution
+        guard pixels.shape.count == 4, pixels.shape[1] == 3, pixels.shape[2] == s, pixels.shape[3] == s else {
+            throw CLIPInputError("pixels have shape \(pixels.shape); this model expects [N, 3, \(s), \(s)]")
+        }
+        guard pixels.shape[0] > 0 else { throw CLIPInputError("no images to encode") }
+        switch visual {
+        case .vit(let v): return v(pixels)
+        case .resnet(let r): return r(pixels)
+        }
+    }
+
+    /// Text embeddings (unnormalised) from token ids, row-major [batch, contextLength].
+    public func encodeText(tokens: [Int32], batch: Int) throws -> Tensor {
+        let ctx = config.contextLength
+        guard batch > 0 else { throw CLIPInputError("no texts to encode") }
+        guard tokens.count == batch * ctx else {
+            throw CLIPInputError("\(tokens.count) token ids for \(batch) texts; expected \(batch) x \(ctx) = \(batch * ctx)")
+        }
+        if let bad = tokens.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            throw CLIPInputError("token id \(tokens[bad]) at text \(bad / ctx), position \(bad % ctx) is outside the vocabulary 0..<\(config.vocabSize)")
+        }
+        return text(tokens, batch: batch)
+    }
+
+    /// exp(logit_scale), the factor applied to cosine similarities.
+    public var temperature: Float { expf(logitScale.scalar) }
+}

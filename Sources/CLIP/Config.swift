@@ -1,0 +1,98 @@
+import TensorCore
+
+/// Hyperparameters of a CLIP model, all inferable from tensor shapes (as OpenAI's build_model).
+public struct CLIPConfig: Sendable, Equatable, Codable {
+    public enum Vision: Sendable, Equatable, Codable {
+        /// Vision Transformer: patch size, width, layers, heads, input resolution.
+        case vit(patch: Int, width: Int, layers: Int, heads: Int, resolution: Int)
+        /// ModifiedResNet: blocks per stage, stem width, attention-pool heads, input resolution.
+        case resnet(layers: [Int], width: Int, heads: Int, resolution: Int)
+    }
+
+    public var embedDim: Int
+    public var vision: Vision
+    public var contextLength: Int
+    public var vocabSize: Int
+    public var textWidth: Int
+    public var textHeads: Int
+    public var textLayers: Int
+    public var activation: Activation
+
+    public init(embedDim: Int, vision: Vision, contextLength: Int = 77, vocabSize: Int = 49408,
+                textWidth: Int, textHeads: Int, textLayers: Int, activation: Activation = .quickGELU) {
+        self.embedDim = embedDim
+        self.vision = vision
+        self.contextLength = contextLength
+        self.vocabSize = vocabSize
+        self.textWidth = textWidth
+        self.textHeads = textHeads
+        self.textLayers = textLayers
+        self.activation = activation
+    }
+
+    /// Input image side in pixels.
+    public var imageResolution: Int {
+        switch vision {
+        case .vit(_, _, _, _, let r), .resnet(_, _, _, let r): return r
+        }
+    }
+
+    /// A short architecture name: "ViT-B/32"-style for known shapes, else a description.
+    public var architecture: String {
+        switch vision {
+        case let .vit(patch, width, layers, _, _):
+            if let size = [768: "B", 1024: "L", 1280: "H"][width] { return "ViT-\(size)/\(patch)" }
+            return "ViT(width \(width), layers \(layers), patch \(patch))"
+        case let .resnet(layers, width, _, _):
+            switch (layers, width) {
+            case ([3, 4, 6, 3], 64): return "RN50"
+            case ([3, 4, 23, 3], 64): return "RN101"
+            case ([4, 6, 10, 6], 80): return "RN50x4"
+            case ([6, 8, 18, 8], 96): return "RN50x16"
+            case ([3, 15, 36, 10], 128): return "RN50x64"
+            default: return "ModifiedResNet(\(layers.map(String.init).joined(separator: ",")),w\(width))"
+            }
+        }
+    }
+
+    /// Infers the configuration from an OpenAI-named state dict, as `clip.model.build_model`.
+    public static func infer(from sd: StateDict, activation: Activation = .quickGELU) throws -> CLIPConfig {
+        func shape(_ k: String) throws -> [Int] {
+            guard let s = sd.shape(k) else { throw WeightError("missing key '\(k)': cannot infer the model configuration") }
+            return s
+        }
+        func count(prefix: String) -> Int {
+            Set(sd.keys.compactMap { k -> Int? in
+                guard k.hasPrefix(prefix) else { return nil }
+                return Int(k.dropFirst(prefix.count).split(separator: ".").first ?? "")
+            }).count
+        }
+        let vision: Vision
+        if sd.has("visual.proj") {
+            let conv = try shape("visual.conv1.weight")
+            let pos = try shape("visual.positional_embedding")
+            guard conv.count == 4, pos.count == 2 else { throw WeightError("unexpected ViT shapes: conv1 \(conv), positional_embedding \(pos)") }
+            let width = conv[0], patch = conv[3]
+            let grid = Int((Double(pos[0] - 1)).squareRoot().rounded())
+            guard grid * grid + 1 == pos[0] else { throw WeightError("visual.positional_embedding has \(pos[0]) rows, not a square grid + 1") }
+            vision = .vit(patch: patch, width: width, layers: count(prefix: "visual.transformer.resblocks."),
+                          heads: max(1, width / 64), resolution: patch * grid)
+        } else if sd.has("visual.attnpool.positional_embedding") {
+            let layers = (1...4).map { count(prefix: "visual.layer\($0).") }
+            let width = try shape("visual.layer1.0.conv1.weight")[0]
+            let pos = try shape("visual.attnpool.positional_embedding")
+            let side = Int((Double(pos[0] - 1)).squareRoot().rounded())
+            vision = .resnet(layers: layers, width: width, heads: width * 32 / 64, resolution: side * 32)
+        } else {
+            throw WeightError("no vision tower found: neither 'visual.proj' (ViT) nor 'visual.attnpool.positional_embedding' (ResNet)")
+        }
+        let proj = try shape("text_projection")
+        let textWidth = try shape("ln_final.weight")[0]
+        return CLIPConfig(
+            embedDim: proj[1], vision: vision,
+            contextLength: try shape("positional_embedding")[0],
+            vocabSize: try shape("token_embedding.weight")[0],
+            textWidth: textWidth, textHeads: max(1, textWidth / 64),
+            textLayers: count(prefix: "transformer.resblocks."), activation: activation)
+    }
+}

@@ -1,0 +1,44 @@
+import TensorCore
+
+/// CLIP's ViT image tower.
+///
+/// pixels [B, 3, S, S] -> conv1 (kernel = stride = patch, no bias) -> grid² tokens
+/// -> prepend class_embedding -> + positional_embedding -> ln_pre -> transformer
+/// -> ln_post(token 0) -> @ proj [W, E] -> [B, E].
+struct VisionTransformer {
+    let conv1: Tensor
+    let class_embedding: Tensor
+    let positional_embedding: Tensor
+    let ln_pre: LayerNorm
+    let transformer: Transformer
+    let ln_post: LayerNorm
+    let proj: Tensor
+    let patch: Int
+    let resolution: Int
+
+    init(_ w: WeightBuilder, patch: Int, width: Int, layers: Int, heads: Int, resolution: Int,
+         embedDim: Int, activation: Activation) throws {
+        let grid = resolution / patch
+        conv1 = try w("visual.conv1.weight", [width, 3, patch, patch])
+        class_embedding = try w("visual.class_embedding", [width])
+        positional_embedding = try w("visual.positional_embedding", [grid * grid + 1, width])
+        ln_pre = try LayerNorm(w, "visual.ln_pre", width: width)
+        transformer = try Transformer(w, "visual.transformer", width: width, layers: layers, heads: heads, activation: activation)
+        ln_post = try LayerNorm(w, "visual.ln_post", width: width)
+        proj = try w("visual.proj", [width, embedDim])
+        self.patch = patch
+        self.resolution = resolution
+    }
+
+    /// Patch embedding: [B, 3, S, S] -> [B, grid², W] (exactly conv1 with kernel = stride = patch).
+    func patchEmbed(_ pixels: Tensor) -> Tensor {
+        pixels.patchify(patch).linear(weight: conv1.reshaped([conv1.shape[0], -1]))
+    }
+
+    func callAsFunction(_ pixels: Tensor) -> Tensor {
+        let tokens = patchEmbed(pixels).prependingRow(class_embedding).addingPerItem(positional_embedding)
+        let x = transformer(ln_pre(tokens), causal: false)
+        let cls = x.selectRows((0..<x.shape[0]).map { $0 * x.shape[1] })
+        return ln_post(cls).matmul(proj)
+    }
+}

@@ -1,0 +1,83 @@
+import TensorCore
+
+/// What a named tensor in a CLIP model is.
+public enum WeightKind: Sendable {
+    /// Trained by the optimiser.
+    case parameter
+    /// Running statistics (BatchNorm running_mean / running_var): saved, never trained.
+    case buffer
+    /// An integer counter saved as int64 (BatchNorm num_batches_tracked).
+    case counter
+}
+
+/// One entry of a model's state dict, in OpenAI / open_clip naming.
+public struct NamedTensor {
+    public let name: String
+    public let tensor: Tensor
+    public let kind: WeightKind
+}
+
+/// An error found while matching weights to a model: names the key and the shapes involved.
+public struct WeightError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Where a model's tensors come from while it is being built.
+public protocol WeightSource {
+    /// The tensor for `name`, which must have exactly `shape`.
+    func tensor(_ name: String, shape: [Int], kind: WeightKind) throws -> Tensor
+    /// Called once every tensor has been taken: reports keys nobody asked for.
+    func finish() throws
+}
+
+/// Collects the tensors a model takes, in order, so the model can list its state dict.
+final class WeightBuilder {
+    let source: WeightSource
+    private(set) var entries: [NamedTensor] = []
+
+    init(_ source: WeightSource) { self.source = source }
+
+    func callAsFunction(_ name: String, _ shape: [Int], kind: WeightKind = .parameter) throws -> Tensor {
+        let t = try source.tensor(name, shape: shape, kind: kind)
+        entries.append(NamedTensor(name: name, tensor: t, kind: kind))
+        return t
+    }
+}
+
+/// Tensors already in memory under OpenAI names, checked strictly: every key must be taken with
+/// the shape the model expects, and no key may be left over.
+public final class StateDict: WeightSource {
+    public private(set) var tensors: [String: Tensor]
+    private var taken = Set<String>()
+    /// Keys that carry no weights and are dropped silently (JIT metadata, HF position ids).
+    static let ignorable: Set<String> = ["input_resolution", "context_length", "vocab_size"]
+
+    public init(_ tensors: [String: Tensor]) { self.tensors = tensors }
+
+    public func has(_ name: String) -> Bool { tensors[name] != nil }
+    public func shape(_ name: String) -> [Int]? { tensors[name]?.shape }
+    public var keys: Dictionary<String, Tensor>.Keys { tensors.keys }
+
+    public func tensor(_ name: String, shape: [Int], kind: WeightKind) throws -> Tensor {
+        guard let t = tensors[name] else {
+            if kind == .counter { taken.insert(name); return Tensor(zeros: shape) }
+            throw WeightError("missing key '\(name)' (expected shape \(shape))")
+        }
+        // A 0-d scalar and a 1-element vector are the same thing for a counter or logit_scale.
+        let sameCount = t.count == shape.reduce(1, *) && (t.rank <= 1 && shape.count <= 1)
+        guard t.shape == shape || sameCount else {
+            throw WeightError("shape mismatch for '\(name)': checkpoint has \(t.shape), model expects \(shape)")
+        }
+        taken.insert(name)
+        return t.shape == shape ? t : t.reshaped(shape)
+    }
+
+    public func finish() throws {
+        let extra = tensors.keys.filter { !taken.contains($0) && !Self.ignorable.contains($0) }.sorted()
+        if !extra.isEmpty {
+            let shown = extra.prefix(5).map { "'\($0)' \(tensors[$0]!.shape)" }.joined(separator: ", ")
+            throw WeightError("unexpected key\(extra.count > 1 ? "s" : "") \(shown)\(extra.count > 5 ? " and \(extra.count - 5) more" : "")")
+        }
+    }
+}

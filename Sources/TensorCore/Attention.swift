@@ -1,0 +1,112 @@
+import Foundation
+
+/// Where one of q, k, v lives: a base pointer for batch 0, the row stride, and the batch stride.
+struct HeadLayout {
+    var base: UnsafeMutablePointer<Float>
+    var rowStride: Int
+    var batchStride: Int
+    func head(_ b: Int, _ h: Int, _ d: Int) -> UnsafeMutablePointer<Float> { base + b * batchStride + h * d }
+}
+
+/// softmax(q k^T * scale + mask) v for every (batch, head); keeps the probabilities for backward.
+private func attentionForward(q: HeadLayout, k: HeadLayout, v: HeadLayout, o: HeadLayout,
+                              batch: Int, heads: Int, lq: Int, lk: Int, d: Int, causal: Bool,
+                              probs: UnsafeMutablePointer<Float>) {
+    let scale = 1 / Float(d).squareRoot()
+    for b in 0..<batch {
+        for h in 0..<heads {
+            let p = probs + (b * heads + h) * lq * lk
+            sgemm(transB: true, m: lq, n: lk, k: d, alpha: scale, a: q.head(b, h, d), lda: q.rowStride,
+                  b: k.head(b, h, d), ldb: k.rowStride, c: p, ldc: lk)
+            if causal {
+                // Query i attends to keys 0...i (queries are the last lq of the lk positions).
+                for i in 0..<lq { let first = lk - lq + i + 1; for j in first..<lk { p[i * lk + j] = -.infinity } }
+            }
+            softmaxRows(p, p, rows: lq, width: lk)
+            sgemm(m: lq, n: d, k: lk, a: p, lda: lk, b: v.head(b, h, d), ldb: v.rowStride, c: o.head(b, h, d), ldc: o.rowStride)
+        }
+    }
+}
+
+/// Gradients of attentionForward given dO, written (added) into dq, dk, dv layouts.
+private func attentionBackward(q: HeadLayout, k: HeadLayout, v: HeadLayout, dO: HeadLayout,
+                               dq: HeadLayout, dk: HeadLayout, dv: HeadLayout,
+                               batch: Int, heads: Int, lq: Int, lk: Int, d: Int,
+                               probs: UnsafeMutablePointer<Float>) {
+    let scale = 1 / Float(d).squareRoot()
+    let dp = UnsafeMutablePointer<Float>.allocate(capacity: lq * lk)
+    defer { dp.deallocate() }
+    for b in 0..<batch {
+        for h in 0..<heads {
+            let p = probs + (b * heads + h) * lq * lk
+            // dV += P^T dO ; dP = dO V^T
+            sgemm(transA: true, m: lk, n: d, k: lq, a: p, lda: lk, b: dO.head(b, h, d), ldb: dO.rowStride,
+                  beta: 1, c: dv.head(b, h, d), ldc: dv.rowStride)
+            sgemm(transB: true, m: lq, n: lk, k: d, a: dO.head(b, h, d), lda: dO.rowStride,
+                  b: v.head(b, h, d), ldb: v.rowStride, c: dp, ldc: lk)
+            // dS = P * (dP - rowsum(dP * P)) * scale
+            for i in 0..<lq {
+                var dot: Float = 0
+                for j in 0..<lk { dot += dp[i * lk + j] * p[i * lk + j] }
+                for j in 0..<lk { dp[i * lk + j] = p[i * lk + j] * (dp[i * lk + j] - dot) * scale }
+            }
+            // dQ += dS K ; dK += dS^T Q
+            sgemm(m: lq, n: d, k: lk, a: dp, lda: lk, b: k.head(b, h, d), ldb: k.rowStride,
+                  beta: 1, c: dq.head(b, h, d), ldc: dq.rowStride)
+            sgemm(transA: true, m: lk, n: d, k: lq, a: dp, lda: lk, b: q.head(b, h, d), ldb: q.rowStride,
+                  beta: 1, c: dk.head(b, h, d), ldc: dk.rowStride)
+        }
+    }
+}
+
+extension Tensor {
+    /// Multi-head self-attention core on packed projections.
+    ///
+    /// self: qkv [B, L, 3W] (q; k; v along the last axis, as `in_proj` produces) -> [B, L, W].
+    /// Each head h uses columns h*W/heads ..< (h+1)*W/heads of q, k and v; scores are scaled by
+    /// 1/sqrt(head dim); `causal` adds the -inf mask above the diagonal (CLIP's text tower).
+    public func selfAttention(heads: Int, causal: Bool) -> Tensor {
+        precondition(rank == 3 && shape[2] % 3 == 0, "selfAttention: qkv \(shape) is not [B, L, 3W]")
+        let (batch, l, w3) = (shape[0], shape[1], shape[2]), w = w3 / 3
+        precondition(w % heads == 0, "selfAttention: width \(w) not divisible by \(heads) heads")
+        let d = w / heads
+        let out = Tensor(zeros: [batch, l, w])
+        let probs = Tensor(zeros: [batch, heads, l, l])
+        let lay = { (off: Int) in HeadLayout(base: self.data + off, rowStride: w3, batchStride: l * w3) }
+        let o = HeadLayout(base: out.data, rowStride: w, batchStride: l * w)
+        attentionForward(q: lay(0), k: lay(w), v: lay(2 * w), o: o, batch: batch, heads: heads,
+                         lq: l, lk: l, d: d, causal: causal, probs: probs.data)
+        record(out, [self]) { g in
+            let dqkv = Tensor(zeros: self.shape)
+            let dl = { (off: Int) in HeadLayout(base: dqkv.data + off, rowStride: w3, batchStride: l * w3) }
+            attentionBackward(q: lay(0), k: lay(w), v: lay(2 * w),
+                              dO: HeadLayout(base: g.data, rowStride: w, batchStride: l * w),
+                              dq: dl(0), dk: dl(w), dv: dl(2 * w),
+                              batch: batch, heads: heads, lq: l, lk: l, d: d, probs: probs.data)
+            return [dqkv]
+        }
+        return out
+    }
+
+    /// Multi-head attention core with separate projections (no mask).
+    /// q: [B, Lq, W], k and v: [B, Lk, W] -> [B, Lq, W].
+    public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
+        precondition(q.rank == 3 && k.shape == v.shape && k.shape[0] == q.shape[0] && k.shape[2] == q.shape[2],
+                     "attention: q \(q.shape), k \(k.shape), v \(v.shape)")
+        let (batch, lq, w) = (q.shape[0], q.shape[1], q.shape[2]), lk = k.shape[1]
+        precondition(w % heads == 0, "attention: width \(w) not divisible by \(heads) heads")
+        let d = w / heads
+        let out = Tensor(zeros: [batch, lq, w])
+        let probs = Tensor(zeros: [batch, heads, lq, lk])
+        let lay = { (t: Tensor) in HeadLayout(base: t.data, rowStride: w, batchStride: t.shape[1] * w) }
+        attentionForward(q: lay(q), k: lay(k), v: lay(v), o: lay(out), batch: batch, heads: heads,
+                         lq: lq, lk: lk, d: d, causal: false, probs: probs.data)
+        record(out, [q, k, v]) { g in
+            let dq = Tensor(zeros: q.shape), dk = Tensor(zeros: k.shape), dv = Tensor(zeros: v.shape)
+            attentionBackward(q: lay(q), k: lay(k), v: lay(v), dO: lay(g), dq: lay(dq), dk: lay(dk), dv: lay(dv),
+                              batch: batch, heads: heads, lq: lq, lk: lk, d: d, probs: probs.data)
+            return [dq, dk, dv]
+        }
+        return out
+    }
+}

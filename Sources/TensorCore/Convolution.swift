@@ -1,0 +1,106 @@
+import Foundation
+
+extension Tensor {
+    /// 2-D convolution, `torch.nn.functional.conv2d` without groups or dilation.
+    ///
+    /// self: [N, C, H, W], weight: [O, C, kh, kw], bias: [O]? -> [N, O, Ho, Wo] with
+    /// Ho = (H + 2 padding - kh) / stride + 1. Implemented as im2col + GEMM per image.
+    public func conv2d(weight: Tensor, bias: Tensor? = nil, stride: Int = 1, padding: Int = 0) -> Tensor {
+        precondition(rank == 4 && weight.rank == 4 && weight.shape[1] == shape[1],
+                     "conv2d: input \(shape) vs weight \(weight.shape)")
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let (o, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
+        let ho = (h + 2 * padding - kh) / stride + 1, wo = (w + 2 * padding - kw) / stride + 1
+        precondition(ho > 0 && wo > 0, "conv2d: kernel \(kh)x\(kw) larger than padded input \(h)x\(w)")
+        let out = Tensor(zeros: [n, o, ho, wo])
+        let direct = kh == 1 && kw == 1 && stride == 1 && padding == 0
+        let colRows = c * kh * kw, colCols = ho * wo
+        let col = direct ? nil : Tensor(zeros: [colRows, colCols])
+        for img in 0..<n {
+            let src = data + img * c * h * w
+            let dst = out.data + img * o * colCols
+            var b: UnsafePointer<Float> = UnsafePointer(src)
+            if let col {
+                im2col(src, col.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                b = UnsafePointer(col.data)
+            }
+            if let bias {
+                for oc in 0..<o { (dst + oc * colCols).update(repeating: bias.data[oc], count: colCols) }
+            }
+            sgemm(m: o, n: colCols, k: colRows, a: weight.data, lda: colRows, b: b, ldb: colCols,
+                  beta: bias == nil ? 0 : 1, c: dst, ldc: colCols)
+        }
+        return out
+    }
+
+    /// Average pooling with a square window equal to its stride and no padding
+    /// (`nn.AvgPool2d(k)`), as ModifiedResNet uses. [N, C, H, W] -> [N, C, H/k, W/k].
+    public func avgPool2d(_ k: Int) -> Tensor {
+        precondition(rank == 4, "avgPool2d: input \(shape) is not [N, C, H, W]")
+        if k == 1 { return self }
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
+        let ho = h / k, wo = w / k
+        let out = Tensor(zeros: [n, c, ho, wo])
+        let x = data, o = out.data, inv = 1 / Float(k * k)
+        parallelFor(n * c, grain: 8) { r in
+            for plane in r {
+                let src = x + plane * h * w, dst = o + plane * ho * wo
+                for i in 0..<ho {
+                    for j in 0..<wo {
+                        var s: Float = 0
+                        for di in 0..<k { for dj in 0..<k { s += src[(i * k + di) * w + j * k + dj] } }
+                        dst[i * wo + j] = s * inv
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// BatchNorm2d in inference mode: per channel (x - mean) / sqrt(var + eps) * weight + bias.
+    public func batchNorm2dInference(weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                     eps: Float = 1e-5) -> Tensor {
+        precondition(rank == 4 && weight.count == shape[1], "batchNorm2d: input \(shape) vs \(weight.count) channels")
+        let (n, c) = (shape[0], shape[1]), plane = shape[2] * shape[3]
+        let out = Tensor(zeros: shape)
+        let x = data, o = out.data
+        parallelFor(n * c, grain: 4) { r in
+            for p in r {
+                let ch = p % c
+                let scale = weight.data[ch] / (runningVar.data[ch] + eps).squareRoot()
+                let shift = bias.data[ch] - runningMean.data[ch] * scale
+                let src = x + p * plane, dst = o + p * plane
+                for i in 0..<plane { dst[i] = src[i] * scale + shift }
+            }
+        }
+        return out
+    }
+}
+
+/// Unfolds image patches into columns: col[(ch*kh + i)*kw + j, y*wo + x] = img[ch, y*s + i - p, x*s + j - p].
+func im2col(_ img: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int,
+            kh: Int, kw: Int, stride: Int, padding: Int, ho: Int, wo: Int) {
+    parallelFor(c * kh * kw, grain: 4) { r in
+        for row in r {
+            let ch = row / (kh * kw), i = (row / kw) % kh, j = row % kw
+            let src = img + ch * h * w, dst = col + row * ho * wo
+            for y in 0..<ho {
+                let sy = y * stride + i - padding
+                let drow = dst + y * wo
+                if sy < 0 || sy >= h { drow.update(repeating: 0, count: wo); continue }
+                let srow = src + sy * w
+                if stride == 1 {
+                    for x in 0..<wo {
+                        let sx = x + j - padding
+                        drow[x] = (sx >= 0 && sx < w) ? srow[sx] : 0
+                    }
+                } else {
+                    for x in 0..<wo {
+                        let sx = x * stride + j - padding
+                        drow[x] = (sx >= 0 && sx < w) ? srow[sx] : 0
+                    }
+                }
+            }
+        }
+    }
+}

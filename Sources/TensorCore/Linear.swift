@@ -1,0 +1,57 @@
+import Foundation
+
+extension Tensor {
+    /// y = x W^T + b, PyTorch's `nn.Linear` with weight in [out, in] layout.
+    ///
+    /// x: [..., in], weight: [out, in], bias: [out] -> [..., out].
+    /// ```
+    /// let y = x.linear(weight: fc.weight, bias: fc.bias)
+    /// ```
+    public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
+        let k = lastDim, n = weight.shape[0], m = rows
+        precondition(weight.rank == 2 && weight.shape[1] == k, "linear: input \(shape) vs weight \(weight.shape)")
+        var outShape = shape
+        outShape[outShape.count - 1] = n
+        let out = Tensor(zeros: outShape)
+        if let bias {
+            precondition(bias.count == n, "linear: bias \(bias.shape) for \(n) outputs")
+            for i in 0..<m { (out.data + i * n).update(from: bias.data, count: n) }
+        }
+        sgemm(transB: true, m: m, n: n, k: k, a: data, lda: k, b: weight.data, ldb: k,
+              beta: bias == nil ? 0 : 1, c: out.data, ldc: n)
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        record(out, inputs) { g in
+            // dx = g W ; dW = g^T x ; db = sum_rows g
+            let dx = Tensor(zeros: self.shape)
+            sgemm(m: m, n: k, k: n, a: g.data, lda: n, b: weight.data, ldb: k, c: dx.data, ldc: k)
+            let dw = Tensor(zeros: weight.shape)
+            sgemm(transA: true, m: n, n: k, k: m, a: g.data, lda: n, b: self.data, ldb: k, c: dw.data, ldc: k)
+            var grads: [Tensor?] = [dx, dw]
+            if bias != nil { grads.append(g.detached().sumRows()) }
+            return grads
+        }
+        return out
+    }
+
+    /// Matrix product of 2-D tensors with optional transposes: op(self) [m, k] x op(other) [k, n].
+    public func matmul(_ other: Tensor, transposeSelf: Bool = false, transposeOther: Bool = false) -> Tensor {
+        precondition(rank == 2 && other.rank == 2, "matmul: ranks \(rank) and \(other.rank)")
+        let m = transposeSelf ? shape[1] : shape[0], k = transposeSelf ? shape[0] : shape[1]
+        let k2 = transposeOther ? other.shape[1] : other.shape[0], n = transposeOther ? other.shape[0] : other.shape[1]
+        precondition(k == k2, "matmul: inner dimensions \(k) and \(k2) differ")
+        let out = Tensor(zeros: [m, n])
+        sgemm(transA: transposeSelf, transB: transposeOther, m: m, n: n, k: k,
+              a: data, lda: shape[1], b: other.data, ldb: other.shape[1], c: out.data, ldc: n)
+        record(out, [self, other]) { g in
+            // C = A B: dA = g B^T, dB = A^T g (expressed for each transpose combination).
+            let da = transposeSelf
+                ? other.detached().matmul(g, transposeSelf: transposeOther, transposeOther: true)
+                : g.matmul(other.detached(), transposeOther: !transposeOther)
+            let db = transposeOther
+                ? g.matmul(self.detached(), transposeSelf: true, transposeOther: transposeSelf)
+                : self.detached().matmul(g, transposeSelf: !transposeSelf)
+            return [da, db]
+        }
+        return out
+    }
+}

@@ -27,7 +27,8 @@ final class MappedFile: @unchecked Sendable {
             base = nil
             return
         }
-        let p = mmap(nil, n, PROT_READ, MAP_PRIVATE, fd, 0)
+        // Copy-on-write: tensors may be updated in place (finetuning) without touching the file.
+        let p = mmap(nil, n, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0)
         if p == MAP_FAILED || p == nil {
             throw CheckpointError(path: path, "cannot memory-map \(n) bytes: \(errnoString())")
         }

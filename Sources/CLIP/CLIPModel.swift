@@ -89,3 +89,24 @@ public final class CLIPModel: @unchecked Sendable {
     /// exp(logit_scale), the factor applied to cosine similarities.
     public var temperature: Float { expf(logitScale.scalar) }
 }
+
+extension CLIPModel {
+    /// Named intermediate outputs of the image tower, for localising parity faults:
+    /// ViT: "patch_embed" [B, grid², W], "block0" [B, grid²+1, W] (output of the first block),
+    /// then "image" [B, E]. ResNet: "stem" [B, W, S/4, S/4], "image" [B, E].
+    public func visionTrace(_ pixels: Tensor) throws -> [String: Tensor] {
+        let image = try encodeImage(pixels)
+        switch visual {
+        case .vit(let v):
+            let patches = v.patchEmbed(pixels)
+            let tokens = v.ln_pre(patches.prependingRow(v.class_embedding).addingPerItem(v.positional_embedding))
+            let block0 = v.transformer.blocks.first.map { $0(tokens, causal: false) } ?? tokens
+            return ["patch_embed": patches, "block0": block0, "image": image]
+        case .resnet(let r):
+            var x = r.bn1(r.conv1(pixels, stride: 2)).activated(.relu)
+            x = r.bn2(r.conv2(x)).activated(.relu)
+            x = r.bn3(r.conv3(x)).activated(.relu).avgPool2d(2)
+            return ["stem": x, "image": image]
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import TensorCore
+
+/// Hugging Face `CLIPModel` support: its `config.json` and the key remap from its naming to
+/// OpenAI's (q/k/v concatenated into in_proj, projections transposed, `pre_layrnorm` -> ln_pre).
+enum HuggingFace {
+    /// Whether a set of keys uses HF CLIPModel naming.
+    static func isHFNaming<S: Sequence>(_ keys: S) -> Bool where S.Element == String {
+        keys.contains { $0.hasPrefix("vision_model.") || $0.hasPrefix("text_model.") }
+    }
+
+    /// Reads the model hyperparameters from an HF CLIP `config.json`.
+    static func config(at path: String) throws -> CLIPConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw WeightError("cannot read \(path)")
+        }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw WeightError("\(path) is not a JSON object")
+        }
+        let vision = root["vision_config"] as? [String: Any] ?? [:]
+        let text = root["text_config"] as? [String: Any] ?? [:]
+        func int(_ d: [String: Any], _ key: String, _ fallback: Int) throws -> Int {
+            guard let v = d[key] else { return fallback }
+            guard let n = v as? Int else { throw WeightError("\(path): '\(key)' is not an integer") }
+            return n
+        }
+        func activation(_ d: [String: Any]) throws -> Activation {
+            let name = d["hidden_act"] as? String ?? "quick_gelu"
+            switch name {
+            case "quick_gelu": return .quickGELU
+            case "gelu": return .gelu
+            default: throw WeightError("\(path): unsupported hidden_act '\(name)' (quick_gelu or gelu)")
+            }
+        }
+        let vAct = try activation(vision), tAct = try activation(text)
+        guard vAct == tAct else { throw WeightError("\(path): vision and text towers use different activations") }
+        let vWidth = try int(vision, "hidden_size", 768), tWidth = try int(text, "hidden_size", 512)
+        for (d, w, tower) in [(vision, vWidth, "vision"), (text, tWidth, "text")] {
+            let inter = try int(d, "intermediate_size", 4 * w)
+            guard inter == 4 * w else {
+                throw WeightError("\(path): \(tower) intermediate_size \(inter) is not 4 x hidden_size \(w); only CLIP's MLP ratio 4 is supported")
+            }
+        }
+        let patch = try int(vision, "patch_size", 32)
+        return CLIPConfig(
+            embedDim: try int(root, "projection_dim", 512),
+            vision: .vit(patch: patch, width: vWidth, layers: try int(vision, "num_hidden_layers", 12),
+                         heads: try int(vision, "num_attention_heads", 12),
+                         resolution: try int(vision, "image_size", 224)),
+            contextLength: try int(text, "max_position_embeddings", 77),
+            vocabSize: try int(text, "vocab_size", 49408),
+            textWidth: tWidth, textHeads: try int(text, "num_attention_heads", 8),
+            textLayers: try int(text, "num_hidden_layers", 12), activation: vAct)
+    }
+
+    /// Renames HF tensors to OpenAI names, merging and transposing where the layouts differ.
+    static func remap(_ hf: [String: Tensor]) throws -> [String: Tensor] {
+        var out: [String: Tensor] = [:]
+        var pending: [String: [String: Tensor]] = [:]  // in_proj pieces by block prefix
+        for (key, t) in hf {
+            if key.hasSuffix("position_ids") { continue }
+            var k = key
+            for (from, to) in [("vision_model.", "visual."), ("text_model.", "")] where k.hasPrefix(from) {
+                k = to + k.dropFirst(from.count)
+            }
+            let renames: [(String, String)] = [
+                ("visual.embeddings.patch_embedding.weight", "visual.conv1.weight"),
+                ("visual.embeddings.class_embedding", "visual.class_embedding"),
+                ("visual.embeddings.position_embedding.weight", "visual.positional_embedding"),
+                ("visual.pre_layrnorm.", "visual.ln_pre."),
+                ("visual.post_layernorm.", "visual.ln_post."),
+                ("visual.encoder.layers.", "visual.transformer.resblocks."),
+                ("embeddings.token_embedding.weight", "token_embedding.weight"),
+                ("embeddings.position_embedding.weight", "positional_embedding"),
+                ("final_layer_norm.", "ln_final."),
+                ("encoder.layers.", "transformer.resblocks."),
+                (".layer_norm1.", ".ln_1."), (".layer_norm2.", ".ln_2."),
+                (".mlp.fc1.", ".mlp.c_fc."), (".mlp.fc2.", ".mlp.c_proj."),
+                (".self_attn.out_proj.", ".attn.out_proj."),
+            ]
+            for (from, to) in renames { k = k.replacingOccurrences(of: from, with: to) }
+            if k == "visual_projection.weight" { out["visual.proj"] = t.transposedLastTwo(); continue }
+            if k == "text_projection.weight" { out["text_projection"] = t.transposedLastTwo(); continue }
+            if let r = k.range(of: ".self_attn.") {
+                let block = String(k[..<r.lowerBound]), part = String(k[r.upperBound...])  // e.g. q_proj.weight
+                pending[block, default: [:]][part] = t
+                continue
+            }
+            out[k] = t
+        }
+        for (block, parts) in pending {
+            for kind in ["weight", "bias"] {
+                let pieces = ["q", "k", "v"].map { parts["\($0)_proj.\(kind)"] }
+                guard let q = pieces[0], let k = pieces[1], let v = pieces[2] else {
+                    throw WeightError("missing key: \(block).self_attn.{q,k,v}_proj.\(kind) must all be present")
+                }
+                guard q.shape == k.shape, k.shape == v.shape else {
+                    throw WeightError("shape mismatch in \(block).self_attn: q \(q.shape), k \(k.shape), v \(v.shape)")
+                }
+                var shape = q.shape
+                shape[0] *= 3
+                let merged = Tensor(zeros: shape)
+                for (i, p) in [q, k, v].enumerated() { (merged.data + i * p.count).update(from: p.data, count: p.count) }
+                out["\(block).attn.in_proj_\(kind)"] = merged
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,71 @@
+import Checkpoint
+import Foundation
+import TensorCore
+
+/// How to load a checkpoint.
+public struct CLIPLoadOptions: Sendable {
+    /// Overrides the activation. By default: from `config.json` for HF directories, else QuickGELU
+    /// (OpenAI / CleanCLIP weights); laion2b / DataComp open_clip weights need `.gelu`.
+    public var activation: Activation?
+
+    public init(activation: Activation? = nil) { self.activation = activation }
+}
+
+extension CLIPModel {
+    /// Loads a CLIP checkpoint in any supported format:
+    /// - a safetensors file or PyTorch file (`torch.save` zip, TorchScript) with OpenAI / open_clip /
+    ///   CleanCLIP names (a "module." prefix is stripped) or HF CLIPModel names;
+    /// - an HF CLIPModel directory (`config.json` + `model.safetensors` or `pytorch_model.bin`).
+    /// Every key and shape is verified; errors name the key and both shapes.
+    public static func load(path: String, options: CLIPLoadOptions = CLIPLoadOptions()) throws -> CLIPModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw WeightError("no such file or directory: \(path)")
+        }
+        if isDirectory.boolValue {
+            let dir = URL(fileURLWithPath: path)
+            var config = try HuggingFace.config(at: dir.appendingPathComponent("config.json").path)
+            if let a = options.activation { config.activation = a }
+            let candidates = ["model.safetensors", "pytorch_model.bin"].map { dir.appendingPathComponent($0).path }
+            guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+                throw WeightError("\(path): no model.safetensors or pytorch_model.bin in the directory")
+            }
+            let sd = StateDict(try HuggingFace.remap(try readTensors(file)))
+            return try wrap(file) { try CLIPModel(config: config, weights: sd) }
+        }
+        var tensors = try readTensors(path)
+        if HuggingFace.isHFNaming(tensors.keys) { tensors = try HuggingFace.remap(tensors) }
+        let sd = StateDict(tensors)
+        return try wrap(path) {
+            let config = try CLIPConfig.infer(from: sd, activation: options.activation ?? .quickGELU)
+            return try CLIPModel(config: config, weights: sd)
+        }
+    }
+
+    /// Prefixes weight errors with the file they came from.
+    private static func wrap(_ path: String, _ body: () throws -> CLIPModel) throws -> CLIPModel {
+        do { return try body() } catch let e as WeightError { throw WeightError("\(path): \(e.description)") }
+    }
+
+    /// Reads every tensor of a checkpoint file as Float32 (F32 data stays in the memory map).
+    static func readTensors(_ path: String) throws -> [String: Tensor] {
+        let archive = try SafetensorsReader.read(path: path)  // CheckpointReader once torch formats land
+        var out: [String: Tensor] = [:]
+        for (rawName, raw) in archive.tensors {
+            let name = rawName.hasPrefix("module.") ? String(rawName.dropFirst(7)) : rawName
+            out[name] = try tensor(from: raw)
+        }
+        return out
+    }
+
+    /// A Float32 tensor over `raw`: zero-copy for aligned F32 data, otherwise widened.
+    public static func tensor(from raw: RawTensor) throws -> Tensor {
+        if let p = raw.float32Pointer() {
+            let storage = TensorStorage(borrowing: UnsafeMutablePointer(mutating: p), count: raw.count, owner: raw.owner)
+            return Tensor(shape: raw.shape, storage: storage)
+        }
+        let t = Tensor(zeros: raw.shape)
+        try raw.copyFloats(into: t.data)
+        return t
+    }
+}

@@ -52,6 +52,9 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "CLIPTests", dependencies: ["CleanCLIP"]),
+        .testTarget(name: "TrainingTests", dependencies: ["CleanCLIP"]),
+        .testTarget(name: "AugmentTests", dependencies: ["CleanCLIP"]),
+        .testTarget(name: "BackdoorTests", dependencies: ["CleanCLIP"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,54 @@
+import ArgumentParser
+import CleanCLIP
+import Foundation
+
+@main
+struct CleanCLIPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cleanclip",
+        abstract: "Load CLIP checkpoints, compute embeddings, and clean backdoored models (CleanCLIP).",
+        subcommands: [EmbedCommand.self, BenchCommand.self, InfoCommand.self]
+    )
+}
+
+/// Options shared by commands that load a model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: "Checkpoint: .safetensors, .pt/.bin (torch.save or TorchScript), or an HF directory.")
+    var model: String
+
+    @Option(name: .long, help: "Activation override: quick_gelu (OpenAI weights) or gelu (laion/DataComp open_clip weights).")
+    var activation: String?
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func load() throws -> CLIPModel {
+        if let threads { Threads.count = threads }
+        var options = CLIPLoadOptions()
+        if let activation {
+            guard let a = Activation(rawValue: activation) else {
+                throw ValidationError("unknown activation '\(activation)' (quick_gelu or gelu)")
+            }
+            options.activation = a
+        }
+        return try CLIPModel.load(path: model, options: options)
+    }
+}
+
+struct InfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "info", abstract: "Print a checkpoint's architecture.")
+    @OptionGroup var model: ModelOptions
+
+    func run() throws {
+        let m = try model.load()
+        let c = m.config
+        print("architecture:   \(c.architecture)")
+        print("embed dim:      \(c.embedDim)")
+        print("image size:     \(c.imageResolution)")
+        print("context length: \(c.contextLength)")
+        print("vocabulary:     \(c.vocabSize)")
+        print("activation:     \(c.activation.rawValue)")
+        print("logit scale:    \(m.logitScale.scalar) (temperature \(m.temperature))")
+        print("parameters:     \(m.parameters.reduce(0) { $0 + $1.tensor.count })")
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import CleanCLIP
+import Foundation
+
+struct EmbedCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embed",
+        abstract: "Compute image and/or text embeddings, reading and writing NumPy .npy files.")
+
+    @OptionGroup var model: ModelOptions
+
+    @Option(help: "int32/int64 token ids (n, context_length).")
+    var tokens: String?
+
+    @Option(help: "float32 preprocessed pixels (n, 3, S, S).")
+    var pixels: String?
+
+    @Option(name: .customLong("out-text"), help: "Where to write text embeddings (n, E) as float32 .npy.")
+    var outText: String?
+
+    @Option(name: .customLong("out-image"), help: "Where to write image embeddings (n, E) as float32 .npy.")
+    var outImage: String?
+
+    @Option(help: "Items per forward pass.")
+    var batchSize: Int = 32
+
+    @Flag(help: "L2-normalise the embeddings.")
+    var normalize = false
+
+    func validate() throws {
+        if tokens == nil && pixels == nil { throw ValidationError("give --tokens and/or --pixels") }
+        if tokens != nil && outText == nil { throw ValidationError("--tokens needs --out-text") }
+        if pixels != nil && outImage == nil { throw ValidationError("--pixels needs --out-image") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+    }
+
+    func run() throws {
+        let m = try model.load()
+        if let tokens, let outText {
+            let a = try NumPy.read(path: tokens)
+            let ctx = m.config.contextLength
+            guard a.shape.count == 2, a.shape[1] == ctx else {
+                throw ValidationError("\(tokens): shape \(a.shape), expected (n, \(ctx))")
+            }
+            let ids = try NumPy.int32s(a, path: tokens)
+            let out = try batched(a.shape[0]) { range in
+                try m.encodeText(tokens: Array(ids[(range.lowerBound * ctx)..<(range.upperBound * ctx)]), batch: range.count)
+            }
+            try NumPy.write(out, shape: [a.shape[0], m.config.embedDim], to: outText)
+        }
+        if let pixels, let outImage {
+            let a = try NumPy.read(path: pixels)
+            let s = m.config.imageResolution
+            guard a.shape.count == 4, a.shape[1] == 3, a.shape[2] == s, a.shape[3] == s else {
+                throw ValidationError("\(pixels): shape \(a.shape), expected (n, 3, \(s), \(s))")
+            }
+            let values = try NumPy.floats(a, path: pixels)
+            let per = 3 * s * s
+            let out = try batched(a.shape[0]) { range in
+                try m.encodeImage(Tensor(Array(values[(range.lowerBound * per)..<(range.upperBound * per)]),
+                                         shape: [range.count, 3, s, s]))
+            }
+            try NumPy.write(out, shape: [a.shape[0], m.config.embedDim], to: outImage)
+        }
+    }
+
+    /// Runs `encode` over chunks of `batchSize` items and concatenates the (optionally normalised) rows.
+    private func batched(_ n: Int, _ encode: (Range<Int>) throws -> Tensor) throws -> [Float] {
+        var out: [Float] = []
+        for start in stride(from: 0, to: n, by: batchSize) {
+            let e = try encode(start..<min(n, start + batchSize))
+            out += (normalize ? e.l2Normalized() : e).array
+        }
+        return out
+    }
+}

@@ -12,10 +12,10 @@ extension Tensor {
         let (o, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
         let ho = (h + 2 * padding - kh) / stride + 1, wo = (w + 2 * padding - kw) / stride + 1
         precondition(ho > 0 && wo > 0, "conv2d: kernel \(kh)x\(kw) larger than padded input \(h)x\(w)")
-        let out = Tensor(zeros: [n, o, ho, wo])
+        let out = Tensor(uninitialized: [n, o, ho, wo])
         let direct = kh == 1 && kw == 1 && stride == 1 && padding == 0
         let colRows = c * kh * kw, colCols = ho * wo
-        let col = direct ? nil : Tensor(zeros: [colRows, colCols])
+        let col = direct ? nil : Tensor(uninitialized: [colRows, colCols])
         for img in 0..<n {
             let src = data + img * c * h * w
             let dst = out.data + img * o * colCols
@@ -40,7 +40,7 @@ extension Tensor {
         if k == 1 { return self }
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let ho = h / k, wo = w / k
-        let out = Tensor(zeros: [n, c, ho, wo])
+        let out = Tensor(uninitialized: [n, c, ho, wo])
         let x = data, o = out.data, inv = 1 / Float(k * k)
         parallelFor(n * c, grain: 8) { r in
             for plane in r {
@@ -62,7 +62,7 @@ extension Tensor {
                                      eps: Float = 1e-5) -> Tensor {
         precondition(rank == 4 && weight.count == shape[1], "batchNorm2d: input \(shape) vs \(weight.count) channels")
         let (n, c) = (shape[0], shape[1]), plane = shape[2] * shape[3]
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let x = data, o = out.data
         parallelFor(n * c, grain: 4) { r in
             for p in r {

@@ -15,6 +15,33 @@ extension Tensor {
         let out = Tensor(uninitialized: [n, o, ho, wo])
         let direct = kh == 1 && kw == 1 && stride == 1 && padding == 0
         let colRows = c * kh * kw, colCols = ho * wo
+        if colCols < 1024 && n > 1 {
+            // Small feature maps: one GEMM over all images ([O, K] x [K, N*HW]) is far more
+            // efficient than N thin ones; then scatter [O, N, HW] back to [N, O, HW].
+            let col = Tensor(uninitialized: [colRows, n * colCols])
+            let single = Tensor(uninitialized: [colRows, colCols])
+            for img in 0..<n {
+                let src = data + img * c * h * w
+                if direct {
+                    for ch in 0..<c { (col.data + ch * n * colCols + img * colCols).update(from: src + ch * colCols, count: colCols) }
+                } else {
+                    im2col(src, single.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                    for r in 0..<colRows { (col.data + r * n * colCols + img * colCols).update(from: single.data + r * colCols, count: colCols) }
+                }
+            }
+            let tmp = Tensor(uninitialized: [o, n * colCols])
+            sgemm(m: o, n: n * colCols, k: colRows, a: weight.data, lda: colRows, b: col.data, ldb: n * colCols,
+                  c: tmp.data, ldc: n * colCols)
+            let dst = out.data, t = tmp.data, bias = bias?.data
+            parallelFor(n * o, grain: 64) { r in
+                for p in r {
+                    let img = p / o, oc = p % o
+                    let from = t + oc * n * colCols + img * colCols, to = dst + p * colCols
+                    if let bias { for i in 0..<colCols { to[i] = from[i] + bias[oc] } } else { to.update(from: from, count: colCols) }
+                }
+            }
+            return out
+        }
         let col = direct ? nil : Tensor(uninitialized: [colRows, colCols])
         for img in 0..<n {
             let src = data + img * c * h * w

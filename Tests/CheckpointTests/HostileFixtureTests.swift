@@ -28,6 +28,7 @@ struct HostileFixtureTests {
         ("hostile_truncated_entry.pt", ["data/0", "runs past the end"]),
         ("hostile_truncated_file.pt", ["end of central directory"]),
         ("hostile_view_out_of_range.pt", ["storage '0'", "reaches element"]),
+        ("hostile_expand_bomb.pt", ["non-contiguous", "allocation limit"]),
     ]
 
     @Test("hostile file is refused with a clear message", arguments: cases.map(\.file))
@@ -57,5 +58,7 @@ struct HostileFixtureTests {
         FileManager.default.createFile(atPath: empty, contents: Data())
         expectCheckpointError(empty, ["too short"]) { _ = try CheckpointReader.read(path: empty) }
         expectCheckpointError(dir, ["not a regular file"]) { _ = try CheckpointReader.read(path: dir) }
+        let st = Fixtures.path("multi_dtype.safetensors")
+        expectCheckpointError(st, ["not a torch checkpoint"]) { _ = try CheckpointReader.readTorchPickle(path: st) }
     }
 }

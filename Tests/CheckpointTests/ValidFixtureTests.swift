@@ -139,3 +139,40 @@ struct ValidFixtureTests {
         #expect(cls.hasPrefix("__torch__."))
     }
 }
+
+@Suite("Memory mapping lifetime")
+struct MappingLifetimeTests {
+    /// Whether /proc/self/maps lists `path` (Linux only).
+    static func isMapped(_ path: String) -> Bool {
+        // procfs files report size 0, so read them with stdio rather than Foundation.
+        guard let f = fopen("/proc/self/maps", "r") else { return false }
+        defer { fclose(f) }
+        var line: UnsafeMutablePointer<CChar>?
+        var cap = 0
+        defer { free(line) }
+        while getline(&line, &cap, f) > 0 {
+            if String(cString: line!).contains(path) { return true }
+        }
+        return false
+    }
+
+    @Test(arguments: ["bare_state_dict.pt", "multi_dtype.safetensors", "torchscript.pt", "cleanclip_style.pt"])
+    func fileIsUnmappedWhenTheLastTensorDies(_ file: String) throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeTemporary(dir) }
+        let copy = dir + "/" + file
+        try FileManager.default.copyItem(atPath: Fixtures.path(file), toPath: copy)
+        var kept: RawTensor?
+        do {
+            let a = try CheckpointReader.read(path: copy)
+            kept = a.tensors[a.order[0]]
+            _ = try CheckpointReader.readTorchPickle(path: copy)
+        } catch let e as CheckpointError where file.hasSuffix(".safetensors") {
+            #expect(e.reason.contains("not a torch checkpoint"))
+        }
+        #expect(Self.isMapped(copy), "a live tensor keeps the map")
+        #expect(kept != nil)
+        kept = nil
+        #expect(!Self.isMapped(copy), "map released once no tensor refers to it")
+    }
+}

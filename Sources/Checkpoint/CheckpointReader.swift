@@ -4,6 +4,10 @@
 /// - `PK\x03\x04` → torch zip (`torch.save`) or TorchScript (`torch.jit.save`) archive
 /// - `0x80` (pickle PROTO) → legacy `torch.save` stream
 /// - otherwise a u64 header length followed by `{` → safetensors
+///
+/// Thread safety: every reader is reentrant (no shared state); `RawTensor`, `TensorArchive` and
+/// `PickleValue` are immutable values that may be shared across threads.
+/// Nothing in a pickle is ever executed: see `PickleAllowList` for the only names it may use.
 public enum CheckpointReader {
     /// Reads the tensors of a checkpoint.
     ///

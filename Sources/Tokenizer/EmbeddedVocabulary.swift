@@ -35,7 +35,7 @@ enum EmbeddedVocabulary {
                 return buffer.count - Int(stream.avail_out)
             }
             guard status == Z_OK || status == Z_STREAM_END else {
-                throw TokenizerError(.malformedVocabulary, "the embedded vocabulary is not valid gzip (zlib status \(status))")
+                throw TokenizerError(.malformedVocabulary, "the vocabulary is not valid gzip (zlib status \(status))")
             }
             output += chunk[..<produced]
         } while status != Z_STREAM_END

@@ -1,5 +1,3 @@
-import Foundation
-
 // ftfy 6.3 `fix_encoding`: detect mojibake (UTF-8 decoded as a single-byte encoding)
 // and undo it. A port of `ftfy/__init__.py` (`_fix_encoding_one_step_and_explain`),
 // `ftfy/fixes.py` (the byte-level transcoders) and `ftfy/bad_codecs`.
@@ -47,24 +45,17 @@ struct Charmap: Sendable {
 }
 
 enum MojibakeHeuristics {
-    /// ftfy `badness.BADNESS_RE`, compiled with Swift Regex over Unicode scalars.
-    nonisolated(unsafe) static let badness: Regex<AnyRegexOutput> = {
-        // The pattern is generated from ftfy's and compiles; failure would be a build defect.
-        try! Regex(GeneratedTables.badnessPattern).matchingSemantics(.unicodeScalar)
-    }()
+    /// ftfy `badness.BADNESS_RE`. The pattern is generated from ftfy's and parses (the
+    /// test suite runs it); a failure to parse would be a build defect.
+    static let badness = BadnessPattern(GeneratedTables.badnessPattern)!
     static let firstOf2 = ScalarSet(GeneratedTables.utf8FirstOf2)
     static let firstOf3 = ScalarSet(GeneratedTables.utf8FirstOf3)
     static let firstOf4 = ScalarSet(GeneratedTables.utf8FirstOf4)
     static let continuation = ScalarSet(GeneratedTables.utf8Continuation)
     static let continuationStrict = ScalarSet(GeneratedTables.utf8ContinuationStrict)
 
-    private static let lock = NSLock()
-
     /// ftfy `badness.is_bad`.
-    static func isBad(_ text: String) -> Bool {
-        // Regex values are not documented as safe to share across threads; serialise.
-        lock.withLock { text.contains(badness) }
-    }
+    static func isBad(_ text: String) -> Bool { badness.search(text) }
 
     /// ftfy `chardata.UTF8_DETECTOR_RE`: the end of a match starting at `start`, if any.
     /// `(?<![strict]) ( [f2][c] | [f3][c]{2} | [f4][c]{3} )+`, alternatives tried in order.

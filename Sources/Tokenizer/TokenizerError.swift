@@ -2,7 +2,7 @@
 ///
 ///     do { _ = try CLIPTokenizer.standard.tokenize([longText], truncate: false) }
 ///     catch let error as TokenizerError { print(error) }
-///     // "text 0 needs 112 tokens with <start_of_text> and <end_of_text>, more than the context length 77"
+///     // "text 0 needs 112 tokens with the start and end tokens, more than the context length 77"
 public struct TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: Sendable, Equatable {
         /// A vocabulary or merges file could not be read.

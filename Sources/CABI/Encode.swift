@@ -123,11 +123,11 @@ public func cleanclip_encode_rgb8(_ model: OpaquePointer?, _ rgb: UnsafePointer<
 
 /// Bytes of one RGB8 image, after checking the dimensions.
 func rgbImageBytes(width: Int, height: Int) throws -> Int {
+    guard width >= 0, height >= 0, width <= 1 << 20, height <= 1 << 20, width * height <= 1 << 30 else {
+        throw BoundaryError(.invalidArgument, "image size \(UInt(bitPattern: width)) x \(UInt(bitPattern: height)) is too large")
+    }
     guard width > 0, height > 0 else {
         throw BoundaryError(.invalidArgument, "image size \(width) x \(height): width and height must be positive")
-    }
-    guard width <= 1 << 20, height <= 1 << 20, width * height <= 1 << 30 else {
-        throw BoundaryError(.invalidArgument, "image size \(width) x \(height) is too large")
     }
     return width * height * 3
 }

@@ -24,7 +24,7 @@ struct CLayout {
     func callerSize(_ p: UnsafeRawPointer, _ argument: String) throws -> Int {
         let size = p.loadUnaligned(as: Int.self)
         guard size >= MemoryLayout<Int>.size else {
-            throw BoundaryError(.invalidArgument, "\(argument)->struct_size is \(size); set it to sizeof(\(name))")
+            throw BoundaryError(.invalidArgument, "\(argument)->struct_size is \(UInt(bitPattern: size)); set it to sizeof(\(name))")
         }
         guard size <= self.size else {
             throw BoundaryError(.invalidArgument,
@@ -112,8 +112,8 @@ public func cleanclip_struct_field(_ name: UnsafePointer<CChar>?, _ index: Int,
         let layout = try lookupLayout(name)
         let fieldName = try nonNull(fieldName, "field_name")
         let offset = try nonNull(offset, "offset"), size = try nonNull(size, "size")
-        guard index < layout.fields.count else {
-            throw BoundaryError(.invalidArgument, "\(layout.name) has \(layout.fields.count) fields; index \(index) is out of range")
+        guard index >= 0, index < layout.fields.count else {
+            throw BoundaryError(.invalidArgument, "\(layout.name) has \(layout.fields.count) fields; index \(UInt(bitPattern: index)) is out of range")
         }
         let f = layout.fields[index]
         fieldName.pointee = UnsafeRawPointer(f.name.utf8Start).assumingMemoryBound(to: CChar.self)

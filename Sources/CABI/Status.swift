@@ -109,7 +109,9 @@ func nonNull<T>(_ p: T?, _ name: String) throws -> T {
     return p
 }
 
+/// Checks a count passed as `size_t` (seen here as `Int`: values above Int.max arrive negative).
 func positive(_ n: Int, _ name: String) throws {
+    guard n >= 0 else { throw BoundaryError(.invalidArgument, "\(name) (\(UInt(bitPattern: n))) is too large") }
     guard n > 0 else { throw BoundaryError(.invalidArgument, "\(name) is 0; at least one is needed") }
 }
 
@@ -127,7 +129,7 @@ func product(_ factors: [Int], _ what: String) throws -> Int {
 /// Checks an output capacity; reports the needed size through `needed` either way.
 func checkCapacity(_ need: Int, _ capacity: Int, _ needed: UnsafeMutablePointer<Int>?, _ what: String) throws {
     needed?.pointee = need
-    guard capacity >= need else {
+    guard capacity < 0 || capacity >= need else {  // a negative Int is a size_t above Int.max: enough
         throw BoundaryError(.bufferTooSmall, "\(what) needs \(need) elements but the capacity is \(capacity)")
     }
 }

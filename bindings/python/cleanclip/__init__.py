@@ -91,7 +91,7 @@ def _is_paths(images) -> bool:
         return True
     if isinstance(images, np.ndarray):
         return False
-    return isinstance(images, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in images) and len(images) > 0
+    return isinstance(images, (list, tuple)) and any(isinstance(p, (str, os.PathLike)) for p in images)
 
 
 # ---- model ---------------------------------------------------------------------------------

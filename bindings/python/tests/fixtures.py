@@ -65,7 +65,7 @@ def write_png(path, rgb: np.ndarray) -> None:
                            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-def test_images() -> dict[str, np.ndarray]:
+def sample_images() -> dict[str, np.ndarray]:
     """Deterministic RGB images of different sizes and content."""
     rng = np.random.default_rng(7)
     y, x = np.mgrid[0:48, 0:64]
@@ -89,7 +89,7 @@ def make_all(out) -> None:
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     make_text_model(out / "text_model.safetensors")
-    for name, img in test_images().items():
+    for name, img in sample_images().items():
         write_png(out / "images" / f"{name}.png", img)
     for name in ["vit_quickgelu", "resnet"]:
         e = read_safetensors(MODELS / f"{name}.expected.safetensors")

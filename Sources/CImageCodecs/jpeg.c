@@ -86,7 +86,8 @@ int cic_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels,
         jpeg_destroy_decompress(&cinfo);
         free(pixels);
         free(cmyk_row);
-        return error.status;
+        /* Volatile reads: these fields were written by callbacks after setjmp. */
+        return ((volatile cic_jpeg_error *)&error)->status;
     }
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
@@ -166,8 +167,8 @@ int cic_encode_jpeg(const uint8_t *rgb, int32_t width, int32_t height,
     cinfo.err = &error.base;
     if (setjmp(error.jump)) {
         jpeg_destroy_compress(&cinfo);
-        free(error.encoded);
-        return error.status;
+        free(((volatile cic_jpeg_error *)&error)->encoded);
+        return ((volatile cic_jpeg_error *)&error)->status;
     }
     jpeg_create_compress(&cinfo);
     jpeg_mem_dest(&cinfo, &error.encoded, &error.encoded_size);

@@ -74,7 +74,9 @@ int cic_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels,
         free(raw);
         free(pixels);
         free(rows);
-        return reader.truncated ? CIC_ERR_TRUNCATED : CIC_ERR_FORMAT;
+        /* Read through a volatile lvalue: the flag was set by a callback after
+           setjmp, and an optimiser may otherwise reuse the value from before. */
+        return ((volatile cic_png_reader *)&reader)->truncated ? CIC_ERR_TRUNCATED : CIC_ERR_FORMAT;
     }
     png_set_read_fn(png, &reader, cic_png_read);
     png_set_user_limits(png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);

@@ -49,12 +49,15 @@ ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1 UBSAN_OPTIONS=halt_
     "$WORK/bin/test_cabi" "$WORK/fx" "$WORK/out"
 
 if [ "${VALGRIND:-0}" = 1 ]; then
-    step "C test under valgrind (memcheck of the whole process, library included)"
+    step "C test under valgrind (memcheck of the whole process, library included; about a minute)"
+    # valgrind 3.19 cannot read the DWARF 5 that Swift 6 emits, so it runs against a copy of the
+    # library without debug info. Leak checking is off for the reason given above.
+    mkdir -p "$WORK/vglib" "$WORK/out.valgrind"
+    cp "$LIBDIR/libcleanclip.so" "$WORK/vglib/" && strip --strip-debug "$WORK/vglib/libcleanclip.so"
     cc -std=c11 -g -O1 -I include -DMODELS_DIR="\"$ROOT/Tests/Fixtures/models\"" examples/c/tests/test_cabi.c \
-        -L "$LIBDIR" -lcleanclip -Wl,-rpath,"$LIBDIR" -lpthread -lm -o "$WORK/bin/test_cabi_plain"
-    valgrind --error-exitcode=99 --leak-check=no --suppressions=examples/c/tests/valgrind.supp \
-        "$WORK/bin/test_cabi_plain" "$WORK/fx" "$WORK/out.valgrind" 2>&1 | tail -20
-    test "${PIPESTATUS[0]}" = 0
+        -L "$WORK/vglib" -lcleanclip -Wl,-rpath,"$WORK/vglib" -lpthread -lm -o "$WORK/bin/test_cabi_plain"
+    valgrind -q --error-exitcode=99 --leak-check=no --suppressions=examples/c/tests/valgrind.supp \
+        "$WORK/bin/test_cabi_plain" "$WORK/fx" "$WORK/out.valgrind"
 fi
 
 step "Swift example (swiftc against the package's modules)"

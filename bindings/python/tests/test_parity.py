@@ -33,3 +33,18 @@ def test_batch_equals_singles(vit_model):
     batch = vit_model.encode_pixels(ref["pixels"])
     for i in range(len(batch)):
         close(vit_model.encode_pixels(ref["pixels"][i:i + 1]), batch[i:i + 1], atol=1e-5)
+
+
+def test_image_files_match_open_clip():
+    """JPEG/PNG files decoded and preprocessed in the library vs open_clip's image_transform + model."""
+    import json
+    import struct
+    path = MODELS / "vit_quickgelu.files.expected.safetensors"
+    data = path.read_bytes()
+    names = json.loads(data[8:8 + struct.unpack("<Q", data[:8])[0]])["__metadata__"]["files"].split(",")
+    files = [str(MODELS.parent / "images" / n) for n in names]
+    ref = read_safetensors(path)
+    for f, want in zip(files, ref["pixels"]):
+        assert np.abs(cleanclip.preprocess(f, size=32) - want).max() <= 1e-6, f
+    with cleanclip.load(MODELS / "vit_quickgelu.safetensors") as m:
+        close(m.encode_images(files, normalize=False), ref["image"])

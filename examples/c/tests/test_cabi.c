@@ -67,8 +67,9 @@ static void *read_file(const char *dir, const char *name, size_t *bytes) {
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
-    void *buf = malloc((size_t)n);
+    char *buf = malloc((size_t)n + 1); /* NUL-terminated, for the text files */
     if (fread(buf, 1, (size_t)n, f) != (size_t)n) exit(2);
+    buf[n] = 0;
     fclose(f);
     free(p);
     if (bytes) *bytes = (size_t)n;

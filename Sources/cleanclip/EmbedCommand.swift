@@ -12,6 +12,9 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "int32/int64 token ids (n, context_length).")
     var tokens: String?
 
+    @Option(name: .customLong("text-file"), help: "Captions, one per line (tokenised with CLIP's BPE).")
+    var textFile: String?
+
     @Option(help: "float32 preprocessed pixels (n, 3, S, S).")
     var pixels: String?
 
@@ -28,25 +31,32 @@ struct EmbedCommand: ParsableCommand {
     var normalize = false
 
     func validate() throws {
-        if tokens == nil && pixels == nil { throw ValidationError("give --tokens and/or --pixels") }
-        if tokens != nil && outText == nil { throw ValidationError("--tokens needs --out-text") }
+        if tokens == nil && textFile == nil && pixels == nil { throw ValidationError("give --tokens, --text-file and/or --pixels") }
+        if tokens != nil && textFile != nil { throw ValidationError("give either --tokens or --text-file, not both") }
+        if (tokens != nil || textFile != nil) && outText == nil { throw ValidationError("--tokens/--text-file needs --out-text") }
         if pixels != nil && outImage == nil { throw ValidationError("--pixels needs --out-image") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     }
 
     func run() throws {
         let m = try model.load()
-        if let tokens, let outText {
+        let ctx = m.config.contextLength
+        var ids: [Int32]?
+        if let tokens {
             let a = try NumPy.read(path: tokens)
-            let ctx = m.config.contextLength
             guard a.shape.count == 2, a.shape[1] == ctx else {
                 throw ValidationError("\(tokens): shape \(a.shape), expected (n, \(ctx))")
             }
-            let ids = try NumPy.int32s(a, path: tokens)
-            let out = try batched(a.shape[0]) { range in
+            ids = try NumPy.int32s(a, path: tokens)
+        } else if let textFile {
+            ids = try CLIPTokenizer.standard.tokenize(try readLines(textFile), contextLength: ctx)
+        }
+        if let ids, let outText {
+            let n = ids.count / ctx
+            let out = try batched(n) { range in
                 try m.encodeText(tokens: Array(ids[(range.lowerBound * ctx)..<(range.upperBound * ctx)]), batch: range.count)
             }
-            try NumPy.write(out, shape: [a.shape[0], m.config.embedDim], to: outText)
+            try NumPy.write(out, shape: [n, m.config.embedDim], to: outText)
         }
         if let pixels, let outImage {
             let a = try NumPy.read(path: pixels)

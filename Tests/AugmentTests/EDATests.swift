@@ -95,3 +95,25 @@ struct EDAWordNetTests {
         #expect(EDA.words(cands[3]).count <= n)          // deletion
     }
 }
+
+@Suite(.enabled(if: wordNetInstalled, "needs /usr/share/wordnet (apt-get install wordnet-base)"))
+struct DatasetCaptionAugmentationTests {
+    @Test func augmentedCaptionsAreComputedOnceAndSeeded() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = try writeDataset(in: dir, count: 4)
+        let eda = EDA(wordNet: try WordNet.shared())
+        let data = try ImageCaptionDataset(csvPath: path)
+        let a = try data.augmentingCaptions(with: eda, seed: 9), b = try data.augmentingCaptions(with: eda, seed: 9)
+        #expect(a.items.map(\.augmentedCaption) == b.items.map(\.augmentedCaption))
+        #expect(a.items.allSatisfy { $0.augmentedCaption != nil })
+        for (i, item) in a.items.enumerated() {
+            var rng = SeededRandom(seed: mixSeed(9, 0x4544_4120, UInt64(i)))
+            #expect(item.augmentedCaption == (try eda.augment(item.caption, using: &rng)))
+        }
+        // Precomputed columns win over EDA.
+        let pre = try writeDataset(in: dir, count: 2, extraHeader: ",augmented_caption") { ",given \($0)" }
+        let kept = try ImageCaptionDataset(csvPath: pre).augmentingCaptions(with: eda, seed: 9)
+        #expect(kept.items.map(\.augmentedCaption) == ["given 0", "given 1"])
+    }
+}

@@ -18,6 +18,9 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "float32 preprocessed pixels (n, 3, S, S).")
     var pixels: String?
 
+    @Option(parsing: .upToNextOption, help: "JPEG/PNG image files (preprocessed as open_clip does).")
+    var images: [String] = []
+
     @Option(name: .customLong("out-text"), help: "Where to write text embeddings (n, E) as float32 .npy.")
     var outText: String?
 
@@ -31,10 +34,13 @@ struct EmbedCommand: ParsableCommand {
     var normalize = false
 
     func validate() throws {
-        if tokens == nil && textFile == nil && pixels == nil { throw ValidationError("give --tokens, --text-file and/or --pixels") }
+        if tokens == nil && textFile == nil && pixels == nil && images.isEmpty {
+            throw ValidationError("give --tokens or --text-file, and/or --pixels or --images")
+        }
         if tokens != nil && textFile != nil { throw ValidationError("give either --tokens or --text-file, not both") }
         if (tokens != nil || textFile != nil) && outText == nil { throw ValidationError("--tokens/--text-file needs --out-text") }
-        if pixels != nil && outImage == nil { throw ValidationError("--pixels needs --out-image") }
+        if pixels != nil && !images.isEmpty { throw ValidationError("give either --pixels or --images, not both") }
+        if (pixels != nil || !images.isEmpty) && outImage == nil { throw ValidationError("--pixels/--images needs --out-image") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     }
 
@@ -71,6 +77,9 @@ struct EmbedCommand: ParsableCommand {
                                          shape: [range.count, 3, s, s]))
             }
             try NumPy.write(out, shape: [a.shape[0], m.config.embedDim], to: outImage)
+        } else if !images.isEmpty, let outImage {
+            let out = try batched(images.count) { range in try m.encodeImages(paths: Array(images[range])) }
+            try NumPy.write(out, shape: [images.count, m.config.embedDim], to: outImage)
         }
     }
 

@@ -49,7 +49,7 @@ extension CLIPModel {
 
     /// Reads every tensor of a checkpoint file as Float32 (F32 data stays in the memory map).
     static func readTensors(_ path: String) throws -> [String: Tensor] {
-        let archive = try SafetensorsReader.read(path: path)  // CheckpointReader once torch formats land
+        let archive = try CheckpointReader.read(path: path)
         var out: [String: Tensor] = [:]
         for (rawName, raw) in archive.tensors {
             let name = rawName.hasPrefix("module.") ? String(rawName.dropFirst(7)) : rawName

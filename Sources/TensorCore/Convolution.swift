@@ -12,10 +12,37 @@ extension Tensor {
         let (o, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
         let ho = (h + 2 * padding - kh) / stride + 1, wo = (w + 2 * padding - kw) / stride + 1
         precondition(ho > 0 && wo > 0, "conv2d: kernel \(kh)x\(kw) larger than padded input \(h)x\(w)")
-        let out = Tensor(zeros: [n, o, ho, wo])
+        let out = Tensor(uninitialized: [n, o, ho, wo])
         let direct = kh == 1 && kw == 1 && stride == 1 && padding == 0
         let colRows = c * kh * kw, colCols = ho * wo
-        let col = direct ? nil : Tensor(zeros: [colRows, colCols])
+        if colCols < 1024 && n > 1 {
+            // Small feature maps: one GEMM over all images ([O, K] x [K, N*HW]) is far more
+            // efficient than N thin ones; then scatter [O, N, HW] back to [N, O, HW].
+            let col = Tensor(uninitialized: [colRows, n * colCols])
+            let single = Tensor(uninitialized: [colRows, colCols])
+            for img in 0..<n {
+                let src = data + img * c * h * w
+                if direct {
+                    for ch in 0..<c { (col.data + ch * n * colCols + img * colCols).update(from: src + ch * colCols, count: colCols) }
+                } else {
+                    im2col(src, single.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                    for r in 0..<colRows { (col.data + r * n * colCols + img * colCols).update(from: single.data + r * colCols, count: colCols) }
+                }
+            }
+            let tmp = Tensor(uninitialized: [o, n * colCols])
+            sgemm(m: o, n: n * colCols, k: colRows, a: weight.data, lda: colRows, b: col.data, ldb: n * colCols,
+                  c: tmp.data, ldc: n * colCols)
+            let dst = out.data, t = tmp.data, bias = bias?.data
+            parallelFor(n * o, grain: 64) { r in
+                for p in r {
+                    let img = p / o, oc = p % o
+                    let from = t + oc * n * colCols + img * colCols, to = dst + p * colCols
+                    if let bias { for i in 0..<colCols { to[i] = from[i] + bias[oc] } } else { to.update(from: from, count: colCols) }
+                }
+            }
+            return out
+        }
+        let col = direct ? nil : Tensor(uninitialized: [colRows, colCols])
         for img in 0..<n {
             let src = data + img * c * h * w
             let dst = out.data + img * o * colCols
@@ -40,7 +67,7 @@ extension Tensor {
         if k == 1 { return self }
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let ho = h / k, wo = w / k
-        let out = Tensor(zeros: [n, c, ho, wo])
+        let out = Tensor(uninitialized: [n, c, ho, wo])
         let x = data, o = out.data, inv = 1 / Float(k * k)
         parallelFor(n * c, grain: 8) { r in
             for plane in r {
@@ -62,7 +89,7 @@ extension Tensor {
                                      eps: Float = 1e-5) -> Tensor {
         precondition(rank == 4 && weight.count == shape[1], "batchNorm2d: input \(shape) vs \(weight.count) channels")
         let (n, c) = (shape[0], shape[1]), plane = shape[2] * shape[3]
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let x = data, o = out.data
         parallelFor(n * c, grain: 4) { r in
             for p in r {

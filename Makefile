@@ -1,0 +1,27 @@
+# Two entry points, each doing all set-up on a fresh machine:
+#   make demo   build (release) and run the main job: a poisoned CLIP cleaned end to end
+#   make test   build and run every test: Swift (swift-testing), the C ABI and the Python package
+SWIFT_BUILD ?= .build
+CONFIG ?= release
+BIN = $(SWIFT_BUILD)/$(CONFIG)
+
+.PHONY: setup build demo test bench
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	swift build -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --product cleanclip-cli
+	swift build -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --product cleanclip
+	@mkdir -p bin && ln -sf ../$(BIN)/cleanclip-cli bin/cleanclip
+
+demo: build
+	bin/cleanclip demo $(ARGS)
+
+test: setup
+	swift build -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --build-tests
+	swift test -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --skip-build
+	@if [ -x scripts/test_bindings.sh ]; then SWIFT_BUILD=$(SWIFT_BUILD) scripts/test_bindings.sh; fi
+
+bench: build
+	bin/cleanclip bench $(ARGS)

@@ -82,3 +82,22 @@ import Testing
         #expect(throws: CLIPInputError.self) { try model.encodeText(tokens: [], batch: 0) }
     }
 }
+
+@Suite struct SavingTests {
+    @Test(arguments: ["resnet.jit.pt", "vit_gelu.safetensors"])
+    func saveThenLoadGivesSameEmbeddings(file: String) throws {
+        let dir = fixtures.appendingPathComponent("models")
+        let gelu = file.hasPrefix("vit_gelu")
+        let model = try CLIPModel.load(path: dir.appendingPathComponent(file).path,
+                                       options: CLIPLoadOptions(activation: gelu ? .gelu : nil))
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("saved-\(getpid())-\(file).safetensors").path
+        defer { unlink(out) }
+        try model.save(to: out)
+        let again = try CLIPModel.load(path: out)  // the activation comes back from the metadata
+        #expect(again.config == model.config)
+        let expected = try loadTensors(dir.appendingPathComponent("\(file.split(separator: ".")[0]).expected.safetensors").path)
+        #expect(maxAbsDiff(try again.encodeImage(expected["pixels"]!), try model.encodeImage(expected["pixels"]!)) == 0)
+        let names = Set(model.weights.map(\.name))
+        #expect(Set(again.weights.map(\.name)) == names)
+    }
+}

@@ -15,7 +15,7 @@ import Testing
 
     @Test(arguments: [8, 16])
     func neighbourTableMatchesExactSearch(k: Int) throws {
-        let table = try NearestNeighbors.search(x, k: k + 1, queryBlock: 64, referenceBlock: 100)  // several tiles
+        let table = try NearestNeighbors.search(x, k: k + 1, block: 70)  // several tiles
         #expect(table.indices.map(Int.init) == (try fx.ints("k\(k).neighbors")))
         #expect(maxAbsDiff(table.distances, try fx.floats("k\(k).neighbor_distances")) < 1e-4)
     }

@@ -32,19 +32,21 @@ public struct NeighborTable: Sendable {
 public enum NearestNeighbors {
     /// Exact k-nearest-neighbour search over the rows of `embeddings` [N, D] (Euclidean).
     ///
-    /// Distances come from blocks of the Gram matrix, ||q||² + ||r||² - 2 q·r, computed with
-    /// OpenBLAS sgemm over tiles of `queryBlock` x `referenceBlock` rows; each query row keeps only
-    /// its best `k` candidates in a bounded max-heap, so memory is O(N k + tile), never N x N.
-    /// The kept neighbours' distances are then recomputed directly in Double (the Gram form loses
-    /// precision for close points) and re-sorted, so distances are accurate to float rounding.
+    /// Distances come from blocks of the Gram matrix, ||x_i||² + ||x_j||² - 2 x_i·x_j, computed
+    /// with OpenBLAS sgemm over `block` x `block` tiles. The distance matrix is symmetric, so only
+    /// tiles on or above the diagonal are computed; each tile updates the rows of both of its
+    /// blocks (rows from the tile's rows, columns read 16 at a time for cache-friendly access).
+    /// Each point keeps only its best `k` candidates in a bounded max-heap, so memory is
+    /// O(N k + block²), never N x N. The kept neighbours' distances are then recomputed directly
+    /// in Double (the Gram form loses precision for close points) and re-sorted, so distances
+    /// are accurate to float rounding.
     ///
-    /// Cost: N² D multiply-adds for the Gram tiles. Throws when N <= k or an entry is not finite.
+    /// Cost: N² D / 2 multiply-adds. Throws when N <= k or an entry is not finite.
     /// ```
     /// let table = try NearestNeighbors.search(embeddings, k: 17)
     /// let nearest = table.index(0, 0)
     /// ```
-    public static func search(_ embeddings: Tensor, k: Int,
-                              queryBlock: Int = 1024, referenceBlock: Int = 4096) throws -> NeighborTable {
+    public static func search(_ embeddings: Tensor, k: Int, block: Int = 2048) throws -> NeighborTable {
         guard embeddings.rank == 2 else { throw ScoringError("embeddings must be a matrix [N, D]; got shape \(embeddings.shape)") }
         let n = embeddings.shape[0], d = embeddings.shape[1]
         guard k >= 1 else { throw ScoringError("k must be at least 1; got \(k)") }
@@ -59,11 +61,12 @@ public enum NearestNeighbors {
             for j in 0..<d { s += x[i * d + j] * x[i * d + j] }
             norms[i] = s
         }
-        // Heaps: per query row, k (squared distance, index) pairs as a max-heap on distance.
+        // Heaps: per point, k (squared distance, index) pairs as a max-heap on distance.
         var heapD = [Float](repeating: .infinity, count: n * k)
         var heapI = [Int32](repeating: -1, count: n * k)
-        let qb = max(1, queryBlock), rb = max(1, referenceBlock)
+        let bs = max(16, block)
         let owner = embeddings.storage
+        let group = 16
 
         func view(_ start: Int, _ rows: Int) -> Tensor {
             Tensor(shape: [rows, d], storage: TensorStorage(borrowing: x + start * d, count: rows * d, owner: owner))
@@ -73,40 +76,70 @@ public enum NearestNeighbors {
             heapD.withUnsafeMutableBufferPointer { hd in
                 heapI.withUnsafeMutableBufferPointer { hi in
                     let hdp = hd.baseAddress!, hip = hi.baseAddress!, np = normsBuf.baseAddress!
-                    var q0 = 0
-                    while q0 < n {
-                        let qn = min(qb, n - q0)
-                        let q = view(q0, qn)
-                        var r0 = 0
-                        while r0 < n {
-                            let rn = min(rb, n - r0)
-                            let gram = q.matmul(view(r0, rn), transposeOther: true)  // [qn, rn]
+                    var i0 = 0
+                    while i0 < n {
+                        let iN = min(bs, n - i0)
+                        let xi = view(i0, iN)
+                        var j0 = i0
+                        while j0 < n {
+                            let jN = min(bs, n - j0)
+                            let gram = xi.matmul(view(j0, jN), transposeOther: true)  // [iN, jN]
                             let g = gram.data
-                            let workers = max(1, min(Threads.count, qn / 64))
-                            let chunk = (qn + workers - 1) / workers
-                            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                                let lo = w * chunk, hi = min(qn, lo + chunk)
-                                guard lo < hi else { return }
-                                for a in lo..<hi {
-                                    let i = q0 + a
-                                    let rowD = hdp + i * k, rowI = hip + i * k
-                                    let ni = np[i]
-                                    let grow = g + a * rn
-                                    var worst = rowD[0]
-                                    for b in 0..<rn {
-                                        let dist = ni + np[r0 + b] - 2 * grow[b]
-                                        if dist < worst {
-                                            let j = r0 + b
-                                            if j == i { continue }
-                                            heapReplaceTop(rowD, rowI, k, dist, Int32(j))
-                                            worst = rowD[0]
+                            let diagonal = i0 == j0
+                            let rowTasks = max(1, min(Threads.count, iN / 64))
+                            let groups = (jN + group - 1) / group
+                            let colTasks = diagonal ? 0 : max(1, min(Threads.count, groups))
+                            let rowChunk = (iN + rowTasks - 1) / rowTasks
+                            let groupChunk = (groups + max(colTasks, 1) - 1) / max(colTasks, 1)
+                            DispatchQueue.concurrentPerform(iterations: rowTasks + colTasks) { task in
+                                if task < rowTasks {
+                                    // Rows of block I: candidates from block J.
+                                    let lo = task * rowChunk, hi = min(iN, lo + rowChunk)
+                                    guard lo < hi else { return }
+                                    for a in lo..<hi {
+                                        let i = i0 + a
+                                        let rowD = hdp + i * k, rowI = hip + i * k
+                                        let ni = np[i]
+                                        let grow = g + a * jN
+                                        var worst = rowD[0]
+                                        for b in 0..<jN {
+                                            let dist = ni + np[j0 + b] - 2 * grow[b]
+                                            if dist < worst {
+                                                let j = j0 + b
+                                                if j == i { continue }
+                                                heapReplaceTop(rowD, rowI, k, dist, Int32(j))
+                                                worst = rowD[0]
+                                            }
+                                        }
+                                    }
+                                } else {
+                                    // Rows of block J (off-diagonal tiles): candidates from block I,
+                                    // reading the tile 16 columns at a time.
+                                    let t = task - rowTasks
+                                    let lo = t * groupChunk, hi = min(groups, lo + groupChunk)
+                                    guard lo < hi else { return }
+                                    var worst = [Float](repeating: 0, count: group)
+                                    for gi in lo..<hi {
+                                        let c0 = gi * group, w = min(group, jN - c0)
+                                        for c in 0..<w { worst[c] = hdp[(j0 + c0 + c) * k] }
+                                        for a in 0..<iN {
+                                            let ni = np[i0 + a]
+                                            let grow = g + a * jN + c0
+                                            for c in 0..<w {
+                                                let j = j0 + c0 + c
+                                                let dist = ni + np[j] - 2 * grow[c]
+                                                if dist < worst[c] {
+                                                    heapReplaceTop(hdp + j * k, hip + j * k, k, dist, Int32(i0 + a))
+                                                    worst[c] = hdp[j * k]
+                                                }
+                                            }
                                         }
                                     }
                                 }
                             }
-                            r0 += rn
+                            j0 += jN
                         }
-                        q0 += qn
+                        i0 += iN
                     }
                 }
             }

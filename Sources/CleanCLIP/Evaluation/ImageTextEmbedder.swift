@@ -72,6 +72,9 @@ struct ImageRows {
             guard e.rank == 2, e.shape[0] == range.count else {
                 throw EvaluationError("the model returned embeddings of shape \(e.shape) for \(range.count) images")
             }
+            guard width == 0 || e.shape[1] == width else {
+                throw EvaluationError("the model returned embeddings of width \(e.shape[1]) after \(width)")
+            }
             width = e.shape[1]
             rows += e.array
             start = range.upperBound

@@ -109,11 +109,11 @@ public struct LinearProbe: Sendable {
             throw EvaluationError("\(clean.rank == 2 ? clean.shape[0] : 0) feature rows for \(labels.count) labels")
         }
         let top = ZeroShotClassifier.topK(scores: try logits(clean), k: 5)
-        let acc = Metrics.accuracy(topK: top, labels: labels)
+        let acc = try Metrics.accuracy(topK: top, labels: labels)
         var r = EvaluationReport(cleanAccuracy: acc.top1, top5Accuracy: acc.top5, nImages: labels.count)
         if let triggered, let target {
             guard triggered.shape == clean.shape else { throw EvaluationError("triggered features have shape \(triggered.shape); clean \(clean.shape)") }
-            let a = Metrics.attackSuccess(predictions: try predict(triggered), labels: labels, target: target, classNames: classNames)
+            let a = try Metrics.attackSuccess(predictions: try predict(triggered), labels: labels, target: target, classNames: classNames)
             r.target = target < classNames.count ? classNames[target] : "\(target)"
             r.targetLabel = target
             r.asr = a.asr

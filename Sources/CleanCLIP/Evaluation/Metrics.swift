@@ -88,8 +88,8 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
 /// the paper defines: non-target images only, hits / their number.
 public enum Metrics {
     /// Fraction of rows whose top-k list (best first) contains the label, for k = 1 and k = 5.
-    public static func accuracy(topK: [[Int]], labels: [Int]) -> (top1: Double, top5: Double) {
-        precondition(topK.count == labels.count, "accuracy: \(topK.count) predictions for \(labels.count) labels")
+    public static func accuracy(topK: [[Int]], labels: [Int]) throws -> (top1: Double, top5: Double) {
+        guard topK.count == labels.count else { throw EvaluationError("\(topK.count) predictions for \(labels.count) labels") }
         guard !labels.isEmpty else { return (0, 0) }
         var c1 = 0, c5 = 0
         for (row, y) in zip(topK, labels) {
@@ -102,8 +102,8 @@ public enum Metrics {
     /// ASR of top-1 predictions on triggered images: over rows with label != target, the fraction
     /// predicted as target; plus the per-class breakdown. nil ASR when every row is of the target.
     public static func attackSuccess(predictions: [Int], labels: [Int], target: Int,
-                                     classNames: [String]) -> (asr: Double?, count: Int, perClass: [ClassASR]) {
-        precondition(predictions.count == labels.count, "ASR: \(predictions.count) predictions for \(labels.count) labels")
+                                     classNames: [String]) throws -> (asr: Double?, count: Int, perClass: [ClassASR]) {
+        guard predictions.count == labels.count else { throw EvaluationError("\(predictions.count) predictions for \(labels.count) labels") }
         var n = [Int: Int](), hits = [Int: Int]()
         for (p, y) in zip(predictions, labels) where y != target {
             n[y, default: 0] += 1
@@ -129,7 +129,7 @@ public enum Metrics {
             throw EvaluationError("label \(labels[bad]) of image \(bad) is outside the \(c) classes")
         }
         let top = try classifier.topK(clean, k: 5)
-        let acc = accuracy(topK: top, labels: labels)
+        let acc = try accuracy(topK: top, labels: labels)
         var report = EvaluationReport(cleanAccuracy: acc.top1, top5Accuracy: acc.top5, nImages: labels.count)
         if let triggered {
             guard let target else { throw EvaluationError("a trigger was given without a target class") }
@@ -139,7 +139,7 @@ public enum Metrics {
             }
             let sTrig = try classifier.similarities(triggered)
             let pred = ZeroShotClassifier.topK(scores: sTrig, k: 1).map { $0[0] }
-            let a = attackSuccess(predictions: pred, labels: labels, target: target, classNames: classifier.classNames)
+            let a = try attackSuccess(predictions: pred, labels: labels, target: target, classNames: classifier.classNames)
             report.target = classifier.classNames[target]
             report.targetLabel = target
             report.asr = a.asr

@@ -35,6 +35,9 @@ public struct ZeroShotClassifier: Sendable {
                 throw EvaluationError("text embeddings for class '\(classes.names[c])' have shape \(t.shape); expected [\(classes.templates.count), E]")
             }
             if c == 0 { e = t.shape[1]; rows.reserveCapacity(classes.names.count * e) }
+            guard t.shape[1] == e, e > 0 else {
+                throw EvaluationError("text embeddings for class '\(classes.names[c])' have width \(t.shape[1]); earlier classes had \(e)")
+            }
             var mean = [Float](repeating: 0, count: e)
             for i in 0..<t.shape[0] { for j in 0..<e { mean[j] += t.data[i * e + j] } }
             for j in 0..<e { mean[j] /= Float(t.shape[0]) }

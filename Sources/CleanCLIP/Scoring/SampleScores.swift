@@ -51,12 +51,14 @@ public struct SampleScores: Sendable, Codable {
         let n = embeddings.rank == 2 ? embeddings.shape[0] : 0
         guard n >= k + 2 else { throw ScoringError("scoring with k = \(k) needs at least \(k + 2) embeddings; got \(n)") }
         let table = try NearestNeighbors.search(embeddings, k: k + 1)
-        self.init(neighbors: table, k: k)
+        try self.init(neighbors: table, k: k)
     }
 
     /// Scores from a precomputed neighbour table holding at least k + 1 neighbours per point.
-    public init(neighbors t: NeighborTable, k: Int) {
-        precondition(t.k >= k + 1, "SampleScores needs k + 1 = \(k + 1) neighbours per point; the table has \(t.k)")
+    public init(neighbors t: NeighborTable, k: Int) throws {
+        guard k >= 1, t.k >= k + 1 else {
+            throw ScoringError("scores with k = \(k) need k + 1 = \(k + 1) neighbours per point; the table has \(t.k)")
+        }
         let n = t.count
         self.k = k
         let eps = 1e-4

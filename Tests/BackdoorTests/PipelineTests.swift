@@ -151,7 +151,7 @@ struct TempDataset {
         #expect(lc.csvPath.hasSuffix("_label_consistent.csv"))
         let lcLines = try String(contentsOfFile: lc.csvPath, encoding: .utf8).split(separator: "\n")
         #expect(lcLines[1...4].allSatisfy { $0.contains("a banana on a table") })
-        #expect(throws: BackdoorDataError.self) { try poison(csv: data.csv, trigger: spec, target: "banana", count: 11, seed: 1, options: o) }
+        #expect(throws: DatasetError.self) { try poison(csv: data.csv, trigger: spec, target: "banana", count: 11, seed: 1, options: o) }
         // Scoring the poisoned set: the CSV's is_backdoor column gives an AUROC per score.
         let scores = try scoreSamples(model: PlantedEmbedder(), csv: r.csvPath, k: 8)
         #expect(scores.isBackdoor?.filter { $0 }.count == 6)
@@ -182,7 +182,7 @@ struct TempDataset {
         do {
             _ = try evaluate(model: model, evalCSV: missing, classes: classes)
             Issue.record("expected an error")
-        } catch let e as BackdoorDataError {
+        } catch let e as DatasetError {
             #expect(e.description.contains("row 2") && e.description.contains("img/nope.png"))
         }
         // A label outside the classes, and a missing column.
@@ -190,14 +190,14 @@ struct TempDataset {
         try "image,label\nimg/0.png,7\n".write(toFile: badLabel, atomically: true, encoding: .utf8)
         #expect(throws: EvaluationError.self) { try evaluate(model: model, evalCSV: badLabel, classes: classes) }
         var o = EvaluationOptions(); o.labelColumn = "class"
-        #expect(throws: BackdoorDataError.self) { try evaluate(model: model, evalCSV: data.csv, classes: classes, options: o) }
+        #expect(throws: DatasetError.self) { try evaluate(model: model, evalCSV: data.csv, classes: classes, options: o) }
         // Poisoning a CSV whose chosen image is missing names the row.
-        #expect(throws: BackdoorDataError.self) { try poison(csv: missing, trigger: TriggerSpec(kind: .yellow), target: "banana", count: 2, seed: 0) }
+        #expect(throws: DatasetError.self) { try poison(csv: missing, trigger: TriggerSpec(kind: .yellow), target: "banana", count: 2, seed: 0) }
         // Undecodable image.
         try Data([1, 2, 3]).write(to: data.dir.appendingPathComponent("img/broken.png"))
         let broken = data.dir.appendingPathComponent("broken.csv").path
         try "image,label\nimg/broken.png,0\n".write(toFile: broken, atomically: true, encoding: .utf8)
-        #expect(throws: BackdoorDataError.self) { try evaluate(model: model, evalCSV: broken, classes: classes) }
+        #expect(throws: DatasetError.self) { try evaluate(model: model, evalCSV: broken, classes: classes) }
     }
 
     @Test func realCLIPModelRunsThroughEvaluation() throws {

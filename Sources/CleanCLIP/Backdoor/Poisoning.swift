@@ -50,8 +50,8 @@ public func poison(csv: String, trigger spec: TriggerSpec, target: String, count
                    warpGrid: WarpGrid? = nil, options: PoisonOptions = PoisonOptions()) throws -> PoisonResult {
     let table = try BackdoorCSV.read(path: csv)
     let imageCol = try table.column(options.imageColumn), captionCol = try table.column(options.captionColumn)
-    guard count >= 1 else { throw BackdoorDataError("count must be at least 1; got \(count)") }
-    guard !target.trimmingCharacters(in: .whitespaces).isEmpty else { throw BackdoorDataError("the target is empty") }
+    guard count >= 1 else { throw DatasetError(.badValue, file: csv, "count must be at least 1; got \(count)") }
+    guard !target.trimmingCharacters(in: .whitespaces).isEmpty else { throw DatasetError(.badValue, file: csv, "the target is empty") }
     let templates = try ClassList(names: [target], templates: options.templates).prompts(forClass: 0)
     let trigger = try Trigger(spec, seed: seed, warpGrid: warpGrid)
     var rng = SeededRandom(seed: seed)
@@ -62,9 +62,9 @@ public func poison(csv: String, trigger spec: TriggerSpec, target: String, count
         candidates = candidates.filter { table.rows[$0][captionCol].lowercased().contains(word) }
     }
     guard candidates.count >= count else {
-        throw BackdoorDataError(options.labelConsistent
-            ? "\(csv): only \(candidates.count) captions contain '\(target)'; cannot poison \(count) label-consistently"
-            : "\(csv): only \(candidates.count) rows; cannot poison \(count)")
+        throw DatasetError(.badValue, file: csv, options.labelConsistent
+            ? "only \(candidates.count) captions contain '\(target)'; cannot poison \(count) label-consistently"
+            : "only \(candidates.count) rows; cannot poison \(count)")
     }
     candidates.shuffle(using: &rng)
     let chosen = Array(candidates.prefix(count))
@@ -81,7 +81,7 @@ public func poison(csv: String, trigger spec: TriggerSpec, target: String, count
     let folder = (outDir as NSString).appendingPathComponent(folderName)
     do {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    } catch { throw BackdoorDataError("\(folder): cannot create the image folder: \(error.localizedDescription)") }
+    } catch { throw DatasetError(.unreadable, file: folder, "cannot create the image folder: \(error.localizedDescription)") }
 
     // Check every chosen file exists before writing anything.
     let sources = try chosen.map { try table.imagePath(row: $0, column: imageCol) }
@@ -90,20 +90,24 @@ public func poison(csv: String, trigger spec: TriggerSpec, target: String, count
         let stem = ((table.rows[row][imageCol] as NSString).lastPathComponent as NSString).deletingPathExtension
         names[i] = "\(folderName)/\(row)_\(stem).png"  // row number keeps names unique
     }
-    var failures = [String?](repeating: nil, count: chosen.count)
+    var failures = [DatasetError?](repeating: nil, count: chosen.count)
     failures.withUnsafeMutableBufferPointer { buf in
         let out = buf.baseAddress!
         DispatchQueue.concurrentPerform(iterations: chosen.count) { i in
+            let image: RGBImage
+            do { image = try ImageDecoder.decode(path: sources[i]) } catch {
+                out[i] = DatasetError(.imageDecoding, file: csv, row: chosen[i] + 1, "cannot decode '\(sources[i])': \(error)")
+                return
+            }
             do {
-                let image = try ImageDecoder.decode(path: sources[i])
                 let poisoned = try trigger.apply(to: image, index: chosen[i])
                 try ImageEncoder.writePNG(poisoned, to: (outDir as NSString).appendingPathComponent(names[i]))
             } catch {
-                out[i] = "\(csv): row \(chosen[i] + 1) ('\(table.rows[chosen[i]][imageCol])'): \(error)"
+                out[i] = DatasetError(.unreadable, file: csv, row: chosen[i] + 1, "cannot write the poisoned image '\(names[i])': \(error)")
             }
         }
     }
-    if let first = failures.compactMap({ $0 }).first { throw BackdoorDataError(first) }
+    if let first = failures.compactMap({ $0 }).first { throw first }
 
     // Output rows: poisoned first, then clean rows in order, up to sizeTrainData in all.
     let poisonedSet = Set(chosen)

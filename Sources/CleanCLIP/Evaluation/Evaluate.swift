@@ -26,7 +26,7 @@ public struct EvaluationOptions: Sendable {
 ///
 /// Triggered images go through the reference's path (squash to 224, trigger, bytes) and then the
 /// model's usual preprocessing. Throws for an unknown target, an empty CSV, a label outside the
-/// classes, or a missing/undecodable image file (naming the row).
+/// classes, and `DatasetError` for a missing column or a missing/undecodable image (naming the row).
 /// ```
 /// let report = try evaluate(model: model, evalCSV: "imagenet/val.csv", classes: .imagenet,
 ///                           trigger: TriggerSpec(kind: .badnet), target: "banana")

@@ -41,7 +41,7 @@ struct ImageRows {
 
     /// Decodes rows `range` in parallel; errors name the file and row.
     func decode(_ range: Range<Int>) throws -> [RGBImage] {
-        var out = [Result<RGBImage, Error>](repeating: .failure(BackdoorDataError("not decoded")), count: range.count)
+        var out = [Result<RGBImage, Error>](repeating: .failure(DatasetError(.imageDecoding, file: csv.path, "not decoded")), count: range.count)
         out.withUnsafeMutableBufferPointer { buf in
             let base = buf.baseAddress!
             DispatchQueue.concurrentPerform(iterations: range.count) { i in
@@ -49,7 +49,7 @@ struct ImageRows {
                 do {
                     base[i] = .success(try ImageDecoder.decode(path: paths[row]))
                 } catch {
-                    base[i] = .failure(BackdoorDataError("\(csv.path): row \(row + 1): cannot decode '\(paths[row])': \(error)"))
+                    base[i] = .failure(DatasetError(.imageDecoding, file: csv.path, row: row + 1, "cannot decode '\(paths[row])': \(error)"))
                 }
             }
         }

@@ -48,7 +48,7 @@ public func scoreSamples(model: ImageTextEmbedder, csv: String, k: Int = 16, ima
             switch r[col].trimmingCharacters(in: .whitespaces).lowercased() {
             case "1", "true", "1.0": return true
             case "0", "false", "0.0", "": return false
-            default: throw BackdoorDataError("\(csv): row \(i + 1): \(backdoorColumn) is '\(r[col])'; expected 1/0 or true/false")
+            default: throw DatasetError(.badValue, file: csv, row: i + 1, "\(backdoorColumn) is '\(r[col])'; expected 1/0 or true/false")
             }
         }
     }

@@ -91,3 +91,15 @@ import Testing
         #expect(try WarpGrid.load(path: path) == grid)
     }
 }
+
+extension TriggerParityTests {
+    /// The whole path on a decoded image of another size: Pillow-exact bicubic squash to 224, then SIG.
+    @Test func resizeThenTriggerMatchesReference() throws {
+        let raw = try fx.raw("small_image")
+        let small = try RGBImage(width: raw.shape[1], height: raw.shape[0], pixels: try fx.bytes("small_image"))
+        let t = try Trigger(TriggerSpec(kind: .sig))
+        let out = try t.apply(to: small, index: 0)
+        #expect(out.width == 224 && out.height == 224)
+        try check(out.pixels, "sig_resized.out")
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import ImageIO
+import TensorCore
+import Tokenizer
+
+/// What evaluation and scoring need from a model: image and prompt embeddings.
+///
+/// `CLIPModel` conforms (CLIP preprocessing + image tower; the standard BPE tokenizer + text
+/// tower). Tests and experiments can plug in anything else with the same shape contract.
+public protocol ImageTextEmbedder {
+    /// Embeddings [N, E] (unnormalised) of decoded images of any size.
+    func encodeImages(_ images: [RGBImage]) throws -> Tensor
+    /// Embeddings [N, E] (unnormalised) of raw texts.
+    func encodePrompts(_ prompts: [String]) throws -> Tensor
+}
+
+extension CLIPModel: ImageTextEmbedder {
+    /// Tokenizes with the standard CLIP tokenizer (truncating to the context length) and runs
+    /// the text tower.
+    public func encodePrompts(_ prompts: [String]) throws -> Tensor {
+        guard !prompts.isEmpty else { throw CLIPInputError("no texts to encode") }
+        let tokenizer = try CLIPTokenizer.loadStandard()
+        let ids = try tokenizer.tokenize(prompts, contextLength: config.contextLength, truncate: true)
+        return try encodeText(tokens: ids, batch: prompts.count)
+    }
+}
+
+/// Rows of a CSV of images, decoded batch by batch (relative paths are relative to the CSV's
+/// folder, as in CleanCLIP). Every listed file is checked to exist before any work starts, so a
+/// missing file fails fast with its row.
+struct ImageRows {
+    let csv: BackdoorCSV
+    let paths: [String]
+
+    init(csvPath: String, imageColumn: String) throws {
+        let table = try BackdoorCSV.read(path: csvPath)
+        let col = try table.column(imageColumn)
+        paths = try (0..<table.rows.count).map { try table.imagePath(row: $0, column: col) }
+        csv = table
+    }
+
+    /// Decodes rows `range` in parallel; errors name the file and row.
+    func decode(_ range: Range<Int>) throws -> [RGBImage] {
+        var out = [Result<RGBImage, Error>](repeating: .failure(DatasetError(.imageDecoding, file: csv.path, "not decoded")), count: range.count)
+        out.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: range.count) { i in
+                let row = range.lowerBound + i
+                do {
+                    base[i] = .success(try ImageDecoder.decode(path: paths[row]))
+                } catch {
+                    base[i] = .failure(DatasetError(.imageDecoding, file: csv.path, row: row + 1, "cannot decode '\(paths[row])': \(error)"))
+                }
+            }
+        }
+        return try out.map { try $0.get() }
+    }
+
+    /// Embeds all rows (optionally through `transform`, e.g. a trigger) in batches of `batchSize`.
+    func embed(with model: ImageTextEmbedder, batchSize: Int, progress: EvaluationProgress?, phase: String,
+               transform: ((RGBImage, Int) throws -> RGBImage)? = nil) throws -> Tensor {
+        var rows: [Float] = []
+        var width = 0
+        var start = 0
+        while start < paths.count {
+            let range = start..<min(paths.count, start + max(1, batchSize))
+            var images = try decode(range)
+            if let transform {
+                images = try zip(images, range).map { try transform($0, $1) }
+            }
+            let e = try model.encodeImages(images)
+            guard e.rank == 2, e.shape[0] == range.count else {
+                throw EvaluationError("the model returned embeddings of shape \(e.shape) for \(range.count) images")
+            }
+            guard width == 0 || e.shape[1] == width else {
+                throw EvaluationError("the model returned embeddings of width \(e.shape[1]) after \(width)")
+            }
+            width = e.shape[1]
+            rows += e.array
+            start = range.upperBound
+            if let progress, !progress(phase, start, paths.count) { throw EvaluationError("cancelled") }
+        }
+        return Tensor(rows, shape: [paths.count, width])
+    }
+}
+
+/// Progress callback: (phase, done, total); return false to cancel.
+public typealias EvaluationProgress = @Sendable (String, Int, Int) -> Bool

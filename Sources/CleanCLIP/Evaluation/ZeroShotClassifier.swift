@@ -1,0 +1,87 @@
+import Foundation
+import TensorCore
+
+/// Zero-shot classification by nearest class embedding.
+///
+/// Class embedding of class c = normalise( mean_t normalise( text(template_t(c)) ) ), as CLIP and
+/// CleanCLIP do; a prediction is argmax_c <normalise(image), class_c>. The temperature does not
+/// change the ranking, so it is not applied.
+/// ```
+/// let zs = try ZeroShotClassifier(classes: .cifar10) { prompts in try embedTexts(prompts) }
+/// let top5 = try zs.topK(imageEmbeddings, k: 5)
+/// ```
+public struct ZeroShotClassifier: Sendable {
+    public let classNames: [String]
+    /// [C, E], unit rows.
+    public let classEmbeddings: Tensor
+
+    /// From ready class embeddings [C, E] (rows are normalised here).
+    public init(classEmbeddings: Tensor, classNames: [String]) throws {
+        guard classEmbeddings.rank == 2, classEmbeddings.shape[0] == classNames.count, classNames.count > 0 else {
+            throw EvaluationError("class embeddings have shape \(classEmbeddings.shape) for \(classNames.count) class names")
+        }
+        self.classNames = classNames
+        self.classEmbeddings = classEmbeddings.detached().l2Normalized()
+    }
+
+    /// Builds class embeddings from prompt embeddings: `embedTexts` maps a batch of prompts to
+    /// [batch, E] (unnormalised) text embeddings. It is called once per class with its T prompts.
+    public init(classes: ClassList, embedTexts: ([String]) throws -> Tensor) throws {
+        var rows: [Float] = []
+        var e = 0
+        for c in 0..<classes.names.count {
+            let t = try embedTexts(classes.prompts(forClass: c)).l2Normalized()
+            guard t.rank == 2, t.shape[0] == classes.templates.count else {
+                throw EvaluationError("text embeddings for class '\(classes.names[c])' have shape \(t.shape); expected [\(classes.templates.count), E]")
+            }
+            if c == 0 { e = t.shape[1]; rows.reserveCapacity(classes.names.count * e) }
+            guard t.shape[1] == e, e > 0 else {
+                throw EvaluationError("text embeddings for class '\(classes.names[c])' have width \(t.shape[1]); earlier classes had \(e)")
+            }
+            var mean = [Float](repeating: 0, count: e)
+            for i in 0..<t.shape[0] { for j in 0..<e { mean[j] += t.data[i * e + j] } }
+            for j in 0..<e { mean[j] /= Float(t.shape[0]) }
+            rows += mean
+        }
+        try self.init(classEmbeddings: Tensor(rows, shape: [classes.names.count, e]), classNames: classes.names)
+    }
+
+    /// Cosine similarities [N, C] of (normalised) image embeddings [N, E] with every class.
+    public func similarities(_ images: Tensor) throws -> Tensor {
+        guard images.rank == 2, images.shape[1] == classEmbeddings.shape[1] else {
+            throw EvaluationError("image embeddings have shape \(images.shape); expected [N, \(classEmbeddings.shape[1])]")
+        }
+        return images.detached().l2Normalized().matmul(classEmbeddings, transposeOther: true)
+    }
+
+    /// The k best classes per image, best first (ties broken by the lower class index).
+    public func topK(_ images: Tensor, k: Int) throws -> [[Int]] {
+        let s = try similarities(images)
+        return Self.topK(scores: s, k: k)
+    }
+
+    /// The best class per image.
+    public func predict(_ images: Tensor) throws -> [Int] { try topK(images, k: 1).map { $0[0] } }
+
+    /// Top-k indices of each row of a score matrix [N, C].
+    static func topK(scores s: Tensor, k: Int) -> [[Int]] {
+        let n = s.shape[0], c = s.shape[1], kk = min(k, c)
+        var out: [[Int]] = []
+        out.reserveCapacity(n)
+        for i in 0..<n {
+            let row = s.data + i * c
+            var best: [Int] = []
+            best.reserveCapacity(kk + 1)
+            for j in 0..<c {
+                let v = row[j]
+                if best.count == kk, let last = best.last, !(v > row[last]) { continue }
+                var pos = best.count
+                while pos > 0 && v > row[best[pos - 1]] { pos -= 1 }
+                best.insert(j, at: pos)
+                if best.count > kk { best.removeLast() }
+            }
+            out.append(best)
+        }
+        return out
+    }
+}

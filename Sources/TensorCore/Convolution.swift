@@ -30,6 +30,55 @@ extension Tensor {
             sgemm(m: o, n: colCols, k: colRows, a: weight.data, lda: colRows, b: b, ldb: colCols,
                   beta: bias == nil ? 0 : 1, c: dst, ldc: colCols)
         }
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        record(out, inputs) { g in
+            // Per image, with col = im2col(x) [C*kh*kw, Ho*Wo] and G = g[img] [O, Ho*Wo]:
+            // dW += G col^T, dcol = W^T G, dx = col2im(dcol) (overlapping windows add up),
+            // db = sum of G over images and positions. The columns are recomputed rather than
+            // kept from the forward pass, which would cost C*kh*kw*Ho*Wo floats per image.
+            let needX = self.tracksGrad, needW = weight.tracksGrad
+            let dx = needX ? Tensor(zeros: self.shape) : nil
+            let dw = needW ? Tensor(zeros: weight.shape) : nil
+            let col = direct ? nil : Tensor(zeros: [colRows, colCols])
+            let dcol = direct || !needX ? nil : Tensor(zeros: [colRows, colCols])
+            for img in 0..<n {
+                let gImg = UnsafePointer(g.data + img * o * colCols)
+                let src = self.data + img * c * h * w
+                if let dw {
+                    var b: UnsafePointer<Float> = UnsafePointer(src)
+                    if let col {
+                        im2col(src, col.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                        b = UnsafePointer(col.data)
+                    }
+                    sgemm(transB: true, m: o, n: colRows, k: colCols, a: gImg, lda: colCols, b: b, ldb: colCols,
+                          beta: 1, c: dw.data, ldc: colRows)
+                }
+                if let dx {
+                    let dImg = dx.data + img * c * h * w
+                    if let dcol {
+                        sgemm(transA: true, m: colRows, n: colCols, k: o, a: weight.data, lda: colRows, b: gImg, ldb: colCols,
+                              c: dcol.data, ldc: colCols)
+                        col2im(dcol.data, dImg, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                    } else {
+                        sgemm(transA: true, m: colRows, n: colCols, k: o, a: weight.data, lda: colRows, b: gImg, ldb: colCols,
+                              c: dImg, ldc: colCols)
+                    }
+                }
+            }
+            var grads: [Tensor?] = [dx, dw]
+            if let bias {
+                let db = Tensor(zeros: bias.shape)
+                parallelFor(o, grain: 8) { r in
+                    for oc in r {
+                        var s: Float = 0
+                        for img in 0..<n { let p = g.data + (img * o + oc) * colCols; for i in 0..<colCols { s += p[i] } }
+                        db.data[oc] = s
+                    }
+                }
+                grads.append(db)
+            }
+            return grads
+        }
         return out
     }
 
@@ -53,6 +102,27 @@ extension Tensor {
                     }
                 }
             }
+        }
+        recordUnary(out, self) { g in
+            // Each input in a window gets 1/k² of that window's gradient; rows/columns beyond
+            // the last whole window (when H or W is not a multiple of k) get none.
+            let dx = Tensor(zeros: self.shape)
+            let gd = g.data, d = dx.data
+            parallelFor(n * c, grain: 8) { r in
+                for plane in r {
+                    let gsrc = gd + plane * ho * wo, dst = d + plane * h * w
+                    for i in 0..<ho {
+                        for di in 0..<k {
+                            let drow = dst + (i * k + di) * w
+                            for j in 0..<wo {
+                                let v = gsrc[i * wo + j] * inv
+                                for dj in 0..<k { drow[j * k + dj] = v }
+                            }
+                        }
+                    }
+                }
+            }
+            return dx
         }
         return out
     }
@@ -98,6 +168,32 @@ func im2col(_ img: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, c: 
                     for x in 0..<wo {
                         let sx = x * stride + j - padding
                         drow[x] = (sx >= 0 && sx < w) ? srow[sx] : 0
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of im2col: adds every column entry back into the image position it was read
+/// from (positions read by several windows accumulate; padding entries are dropped).
+func col2im(_ col: UnsafePointer<Float>, _ img: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int,
+            kh: Int, kw: Int, stride: Int, padding: Int, ho: Int, wo: Int) {
+    // One channel per task: a channel's kh*kw column rows only touch that channel's plane.
+    parallelFor(c, grain: 1) { r in
+        for ch in r {
+            let dst = img + ch * h * w
+            for i in 0..<kh {
+                for j in 0..<kw {
+                    let src = col + ((ch * kh + i) * kw + j) * ho * wo
+                    for y in 0..<ho {
+                        let sy = y * stride + i - padding
+                        if sy < 0 || sy >= h { continue }
+                        let drow = dst + sy * w, srow = src + y * wo
+                        for x in 0..<wo {
+                            let sx = x * stride + j - padding
+                            if sx >= 0 && sx < w { drow[sx] += srow[x] }
+                        }
                     }
                 }
             }

@@ -23,6 +23,8 @@ extension Tensor {
             }
         }
         record(out, [self, weight, bias]) { g in
+            // The closure must own `mean` and `rstd` (not just their pointers) to keep them alive.
+            let mu = mean.data, rs = rstd.data
             let dx = Tensor(zeros: self.shape), dgamma = Tensor(zeros: [w]), dbeta = Tensor(zeros: [w])
             let gd = g.data, d = dx.data, dg = dgamma.data, db = dbeta.data
             for row in 0..<n {

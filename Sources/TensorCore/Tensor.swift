@@ -11,11 +11,15 @@ public final class TensorStorage: @unchecked Sendable {
 
     /// Allocates `count` floats, zero-filled.
     public init(count: Int) {
-        var raw: UnsafeMutableRawPointer?
         let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        if posix_memalign(&raw, 64, bytes) != 0 || raw == nil {
-            // Allocation failure of this size is not recoverable in Swift; report clearly.
-            fatalError("TensorCore: cannot allocate \(bytes) bytes")
+        var raw = BufferCache.shared.take(bytes: bytes)
+        if raw == nil {
+            var p: UnsafeMutableRawPointer?
+            if posix_memalign(&p, 64, bytes) != 0 || p == nil {
+                // Allocation failure of this size is not recoverable in Swift; report clearly.
+                fatalError("TensorCore: cannot allocate \(bytes) bytes")
+            }
+            raw = p
         }
         memset(raw!, 0, bytes)
         pointer = raw!.bindMemory(to: Float.self, capacity: max(count, 1))
@@ -32,8 +36,64 @@ public final class TensorStorage: @unchecked Sendable {
         owned = false
     }
 
-    deinit { if owned { free(pointer) } }
+    /// Large buffers freed by tensors are kept for reuse by later tensors of the same size
+    /// (training allocates the same activation and gradient sizes every step; fresh large
+    /// allocations are mmapped by malloc and cost a page fault per 4 KiB on first touch).
+    /// At most `limitBytes` are kept (default 1 GiB); `purgeCache()` returns them to the system.
+    public static var cacheLimitBytes: Int {
+        get { BufferCache.shared.limit }
+        set { BufferCache.shared.setLimit(newValue) }
+    }
+
+    /// Frees every cached buffer.
+    public static func purgeCache() { BufferCache.shared.setLimit(BufferCache.shared.limit, purge: true) }
+
+    deinit {
+        guard owned else { return }
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        if !BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: bytes) { free(pointer) }
+    }
 }
+
+/// An exact-size free list of large buffers (see `TensorStorage.cacheLimitBytes`).
+final class BufferCache: @unchecked Sendable {
+    static let shared = BufferCache()
+    /// Buffers smaller than this go straight back to malloc (which reuses them cheaply).
+    let minimumBytes = 1 << 18
+    private(set) var limit = 1 << 30
+    private var held = 0
+    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+    private let lock = NSLock()
+
+    func take(bytes: Int) -> UnsafeMutableRawPointer? {
+        guard bytes >= minimumBytes else { return nil }
+        lock.lock(); defer { lock.unlock() }
+        guard let p = free[bytes]?.popLast() else { return nil }
+        held -= bytes
+        return p
+    }
+
+    /// Keeps `p` if it is large and fits under the limit; false when the caller must free it.
+    func give(_ p: UnsafeMutableRawPointer, bytes: Int) -> Bool {
+        guard bytes >= minimumBytes else { return false }
+        lock.lock(); defer { lock.unlock() }
+        guard held + bytes <= limit else { return false }
+        free[bytes, default: []].append(p)
+        held += bytes
+        return true
+    }
+
+    func setLimit(_ newLimit: Int, purge: Bool = false) {
+        lock.lock(); defer { lock.unlock() }
+        limit = max(0, newLimit)
+        if purge || held > limit {
+            for (_, list) in free { for p in list { Foundation.free(p) } }
+            free = [:]
+            held = 0
+        }
+    }
+}
+
 
 /// A dense, contiguous, row-major Float32 tensor.
 ///

@@ -21,7 +21,7 @@ demo: build
 test: setup
 	swift build -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --build-tests
 	swift test -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --skip-build
-	@if [ -x scripts/test_bindings.sh ]; then SWIFT_BUILD=$(SWIFT_BUILD) scripts/test_bindings.sh; fi
+	CLEANCLIP_BUILD_DIR=$(SWIFT_BUILD) scripts/test_bindings.sh
 
 bench: build
 	bin/cleanclip bench $(ARGS)

@@ -30,7 +30,11 @@ let package = Package(
             name: "CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png16")]
         ),
-        .target(name: "CVocab"),
+        .target(
+            name: "CVocab",
+            exclude: ["bpe_simple_vocab_16e6.txt.gz", "LICENSE-open_clip.txt"],
+            cSettings: [.headerSearchPath(".")]
+        ),
         .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
         .target(name: "Checkpoint", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         .target(name: "Tokenizer", dependencies: ["CVocab", "CZlib"], swiftSettings: swiftSettings),

@@ -3,14 +3,28 @@
     python scripts/bench_torch.py [--threads 2] [--batch 16] [--iterations 3]
 
 Needs torch and open_clip_torch (a virtual environment; not needed by the tests).
-Random weights; images/s for the image tower, texts/s for 77-token inputs (open_clip always
-runs the full context) at the same caption lengths as cleanclip's bench.
+Random weights; images/s for the image tower and texts/s for the same caption sets as
+cleanclip's bench (open_clip always runs the full 77-token context).
 """
 import argparse
 import time
 
 import torch
 import open_clip
+
+
+# The same caption sets as `cleanclip bench`.
+CAPTION_SETS = [
+    ("prompt", ["a photo of a dog.", "a photo of a banana.", "a photo of a tabby cat."]),
+    ("CC3M caption", [
+        "actor attends the premiere of the film at the festival in the city",
+        "a young woman walks along the beach at sunset with her dog",
+        "aerial view of the historic old town and the river in autumn",
+        "close up of a red apple on a wooden table in the kitchen",
+        "the team celebrates after scoring a goal during the second half of the match",
+    ]),
+    ("77 tokens", [" ".join(["the quick brown fox jumps over the lazy dog"] * 10)]),
+]
 
 
 def rate(fn, n, iterations):
@@ -33,12 +47,13 @@ def main():
     for name in a.models.split(","):
         model = open_clip.create_model(name, pretrained=None).eval()
         pixels = torch.randn(a.batch, 3, 224, 224)
-        tokens = open_clip.tokenize(["a photo of a dog."] * a.batch)
         with torch.inference_mode():
             img = rate(lambda: model.encode_image(pixels), a.batch, a.iterations)
-            txt = rate(lambda: model.encode_text(tokens), a.batch, a.iterations)
-        print(f"{name:9} image            {img:7.2f} img/s")
-        print(f"{name:9} text (77 tokens) {txt:7.2f} txt/s")
+            print(f"{name:9} image               {img:7.2f} img/s")
+            for label, captions in CAPTION_SETS:
+                tokens = open_clip.tokenize([captions[i % len(captions)] for i in range(a.batch)])
+                txt = rate(lambda: model.encode_text(tokens), a.batch, a.iterations)
+                print(f"{name:9} text {label:14} {txt:7.2f} txt/s")
 
 
 if __name__ == "__main__":

@@ -30,14 +30,16 @@ extension CLIPModel {
             guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
                 throw WeightError("\(path): no model.safetensors or pytorch_model.bin in the directory")
             }
-            let sd = StateDict(try HuggingFace.remap(try readTensors(file)))
+            let sd = StateDict(try HuggingFace.remap(try readTensors(file).tensors))
             return try wrap(file) { try CLIPModel(config: config, weights: sd) }
         }
-        var tensors = try readTensors(path)
+        var (tensors, metadata) = try readTensors(path)
         if HuggingFace.isHFNaming(tensors.keys) { tensors = try HuggingFace.remap(tensors) }
         let sd = StateDict(tensors)
+        // Files written by `save(to:)` record their activation; others default to OpenAI's.
+        let saved = metadata["cleanclip.activation"].flatMap(Activation.init(rawValue:))
         return try wrap(path) {
-            let config = try CLIPConfig.infer(from: sd, activation: options.activation ?? .quickGELU)
+            let config = try CLIPConfig.infer(from: sd, activation: options.activation ?? saved ?? .quickGELU)
             return try CLIPModel(config: config, weights: sd)
         }
     }
@@ -48,14 +50,14 @@ extension CLIPModel {
     }
 
     /// Reads every tensor of a checkpoint file as Float32 (F32 data stays in the memory map).
-    static func readTensors(_ path: String) throws -> [String: Tensor] {
-        let archive = try SafetensorsReader.read(path: path)  // CheckpointReader once torch formats land
+    static func readTensors(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
+        let archive = try CheckpointReader.read(path: path)
         var out: [String: Tensor] = [:]
         for (rawName, raw) in archive.tensors {
             let name = rawName.hasPrefix("module.") ? String(rawName.dropFirst(7)) : rawName
             out[name] = try tensor(from: raw)
         }
-        return out
+        return (out, archive.metadata)
     }
 
     /// A Float32 tensor over `raw`: zero-copy for aligned F32 data, otherwise widened.

@@ -50,8 +50,11 @@ final class WeightBuilder {
 public final class StateDict: WeightSource {
     public private(set) var tensors: [String: Tensor]
     private var taken = Set<String>()
-    /// Keys that carry no weights and are dropped silently (JIT metadata, HF position ids).
-    static let ignorable: Set<String> = ["input_resolution", "context_length", "vocab_size"]
+    /// Keys that carry no weights and are dropped silently: JIT metadata and the causal masks
+    /// TorchScript archives keep as attributes (`attn_mask`, recomputed here).
+    static func isIgnorable(_ key: String) -> Bool {
+        ["input_resolution", "context_length", "vocab_size"].contains(key) || key == "attn_mask" || key.hasSuffix(".attn_mask")
+    }
 
     public init(_ tensors: [String: Tensor]) { self.tensors = tensors }
 
@@ -74,7 +77,7 @@ public final class StateDict: WeightSource {
     }
 
     public func finish() throws {
-        let extra = tensors.keys.filter { !taken.contains($0) && !Self.ignorable.contains($0) }.sorted()
+        let extra = tensors.keys.filter { !taken.contains($0) && !Self.isIgnorable($0) }.sorted()
         if !extra.isEmpty {
             let shown = extra.prefix(5).map { "'\($0)' \(tensors[$0]!.shape)" }.joined(separator: ", ")
             throw WeightError("unexpected key\(extra.count > 1 ? "s" : "") \(shown)\(extra.count > 5 ? " and \(extra.count - 5) more" : "")")

@@ -58,6 +58,10 @@ public enum SafetensorsWriter {
     }
 }
 
+private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
+    write(fd, p, n)
+}
+
 /// Writes a file atomically: temporary file in the same directory, fsync, rename, fsync of the
 /// directory. The temporary file is removed on failure.
 enum AtomicFile {
@@ -69,7 +73,7 @@ enum AtomicFile {
         func write(_ data: UnsafeRawBufferPointer) throws {
             var done = 0
             while done < data.count {
-                let r = Glibc.write(fd, data.baseAddress! + done, data.count - done)
+                let r = posixWrite(fd, data.baseAddress! + done, data.count - done)
                 if r < 0 {
                     if errno == EINTR { continue }
                     throw CheckpointError(path: path, "write failed: \(errnoString())")

@@ -13,7 +13,7 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
 extension Tensor {
     /// Applies `activation` element-wise.
     public func activated(_ activation: Activation) -> Tensor {
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let x = data, o = out.data
         switch activation {
         case .quickGELU:
@@ -52,7 +52,7 @@ extension Tensor {
 
     /// Softmax over the last dimension.
     public func softmax() -> Tensor {
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let w = lastDim
         softmaxRows(data, out.data, rows: rows, width: w)
         let saved = out.storage  // the storage, not `out`: capturing `out` would make a cycle

@@ -70,7 +70,7 @@ extension Tensor {
         let (batch, l, w3) = (shape[0], shape[1], shape[2]), w = w3 / 3
         precondition(w % heads == 0, "selfAttention: width \(w) not divisible by \(heads) heads")
         let d = w / heads
-        let out = Tensor(zeros: [batch, l, w])
+        let out = Tensor(uninitialized: [batch, l, w])
         let probs = Tensor(zeros: [batch, heads, l, l])
         let lay = { (off: Int) in HeadLayout(base: self.data + off, rowStride: w3, batchStride: l * w3) }
         let o = HeadLayout(base: out.data, rowStride: w, batchStride: l * w)
@@ -96,7 +96,7 @@ extension Tensor {
         let (batch, lq, w) = (q.shape[0], q.shape[1], q.shape[2]), lk = k.shape[1]
         precondition(w % heads == 0, "attention: width \(w) not divisible by \(heads) heads")
         let d = w / heads
-        let out = Tensor(zeros: [batch, lq, w])
+        let out = Tensor(uninitialized: [batch, lq, w])
         let probs = Tensor(zeros: [batch, heads, lq, lk])
         let lay = { (t: Tensor) in HeadLayout(base: t.data, rowStride: w, batchStride: t.shape[1] * w) }
         attentionForward(q: lay(q), k: lay(k), v: lay(v), o: lay(out), batch: batch, heads: heads,

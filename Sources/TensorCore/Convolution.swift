@@ -12,23 +12,51 @@ extension Tensor {
         let (o, kh, kw) = (weight.shape[0], weight.shape[2], weight.shape[3])
         let ho = (h + 2 * padding - kh) / stride + 1, wo = (w + 2 * padding - kw) / stride + 1
         precondition(ho > 0 && wo > 0, "conv2d: kernel \(kh)x\(kw) larger than padded input \(h)x\(w)")
-        let out = Tensor(zeros: [n, o, ho, wo])
+        let out = Tensor(uninitialized: [n, o, ho, wo])
         let direct = kh == 1 && kw == 1 && stride == 1 && padding == 0
         let colRows = c * kh * kw, colCols = ho * wo
-        let col = direct ? nil : Tensor(zeros: [colRows, colCols])
-        for img in 0..<n {
-            let src = data + img * c * h * w
-            let dst = out.data + img * o * colCols
-            var b: UnsafePointer<Float> = UnsafePointer(src)
-            if let col {
-                im2col(src, col.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
-                b = UnsafePointer(col.data)
+        let batched = colCols < 1024 && n > 1
+        if batched {
+            // Small feature maps: one GEMM over all images ([O, K] x [K, N*HW]) is far more
+            // efficient than N thin ones; then scatter [O, N, HW] back to [N, O, HW].
+            let col = Tensor(uninitialized: [colRows, n * colCols])
+            let single = Tensor(uninitialized: [colRows, colCols])
+            for img in 0..<n {
+                let src = data + img * c * h * w
+                if direct {
+                    for ch in 0..<c { (col.data + ch * n * colCols + img * colCols).update(from: src + ch * colCols, count: colCols) }
+                } else {
+                    im2col(src, single.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                    for r in 0..<colRows { (col.data + r * n * colCols + img * colCols).update(from: single.data + r * colCols, count: colCols) }
+                }
             }
-            if let bias {
-                for oc in 0..<o { (dst + oc * colCols).update(repeating: bias.data[oc], count: colCols) }
+            let tmp = Tensor(uninitialized: [o, n * colCols])
+            sgemm(m: o, n: n * colCols, k: colRows, a: weight.data, lda: colRows, b: col.data, ldb: n * colCols,
+                  c: tmp.data, ldc: n * colCols)
+            let dst = out.data, t = tmp.data, bias = bias?.data
+            parallelFor(n * o, grain: 64) { r in
+                for p in r {
+                    let img = p / o, oc = p % o
+                    let from = t + oc * n * colCols + img * colCols, to = dst + p * colCols
+                    if let bias { for i in 0..<colCols { to[i] = from[i] + bias[oc] } } else { to.update(from: from, count: colCols) }
+                }
             }
-            sgemm(m: o, n: colCols, k: colRows, a: weight.data, lda: colRows, b: b, ldb: colCols,
-                  beta: bias == nil ? 0 : 1, c: dst, ldc: colCols)
+        } else {
+            let col = direct ? nil : Tensor(uninitialized: [colRows, colCols])
+            for img in 0..<n {
+                let src = data + img * c * h * w
+                let dst = out.data + img * o * colCols
+                var b: UnsafePointer<Float> = UnsafePointer(src)
+                if let col {
+                    im2col(src, col.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                    b = UnsafePointer(col.data)
+                }
+                if let bias {
+                    for oc in 0..<o { (dst + oc * colCols).update(repeating: bias.data[oc], count: colCols) }
+                }
+                sgemm(m: o, n: colCols, k: colRows, a: weight.data, lda: colRows, b: b, ldb: colCols,
+                      beta: bias == nil ? 0 : 1, c: dst, ldc: colCols)
+            }
         }
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
         record(out, inputs) { g in
@@ -39,6 +67,59 @@ extension Tensor {
             let needX = self.tracksGrad, needW = weight.tracksGrad
             let dx = needX ? Tensor(zeros: self.shape) : nil
             let dw = needW ? Tensor(zeros: weight.shape) : nil
+            var grads: [Tensor?] = [dx, dw]
+            if let bias {
+                let db = Tensor(zeros: bias.shape)
+                parallelFor(o, grain: 8) { r in
+                    for oc in r {
+                        var s: Float = 0
+                        for img in 0..<n { let p = g.data + (img * o + oc) * colCols; for i in 0..<colCols { s += p[i] } }
+                        db.data[oc] = s
+                    }
+                }
+                grads.append(db)
+            }
+            if batched {
+                // Small feature maps, as in the forward pass: all images in one GEMM each, with
+                // G gathered to [O, N*HW] and the columns to [K, N*HW].
+                let nc = n * colCols
+                let gAll = Tensor(uninitialized: [o, nc])
+                let gd = g.data, ga = gAll.data
+                parallelFor(n * o, grain: 64) { r in
+                    for p in r {
+                        let img = p / o, oc = p % o
+                        (ga + oc * nc + img * colCols).update(from: gd + p * colCols, count: colCols)
+                    }
+                }
+                let single = Tensor(uninitialized: [colRows, colCols])
+                if let dw {
+                    let col = Tensor(uninitialized: [colRows, nc])
+                    for img in 0..<n {
+                        let src = self.data + img * c * h * w
+                        if direct {
+                            for ch in 0..<c { (col.data + ch * nc + img * colCols).update(from: src + ch * colCols, count: colCols) }
+                        } else {
+                            im2col(src, single.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                            for r in 0..<colRows { (col.data + r * nc + img * colCols).update(from: single.data + r * colCols, count: colCols) }
+                        }
+                    }
+                    sgemm(transB: true, m: o, n: colRows, k: nc, a: ga, lda: nc, b: col.data, ldb: nc, c: dw.data, ldc: colRows)
+                }
+                if let dx {
+                    let dcol = Tensor(uninitialized: [colRows, nc])
+                    sgemm(transA: true, m: colRows, n: nc, k: o, a: weight.data, lda: colRows, b: ga, ldb: nc, c: dcol.data, ldc: nc)
+                    for img in 0..<n {
+                        let dImg = dx.data + img * c * h * w
+                        if direct {
+                            for ch in 0..<c { (dImg + ch * colCols).update(from: dcol.data + ch * nc + img * colCols, count: colCols) }
+                        } else {
+                            for r in 0..<colRows { (single.data + r * colCols).update(from: dcol.data + r * nc + img * colCols, count: colCols) }
+                            col2im(single.data, dImg, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                        }
+                    }
+                }
+                return grads
+            }
             let col = direct ? nil : Tensor(zeros: [colRows, colCols])
             let dcol = direct || !needX ? nil : Tensor(zeros: [colRows, colCols])
             for img in 0..<n {
@@ -65,18 +146,6 @@ extension Tensor {
                     }
                 }
             }
-            var grads: [Tensor?] = [dx, dw]
-            if let bias {
-                let db = Tensor(zeros: bias.shape)
-                parallelFor(o, grain: 8) { r in
-                    for oc in r {
-                        var s: Float = 0
-                        for img in 0..<n { let p = g.data + (img * o + oc) * colCols; for i in 0..<colCols { s += p[i] } }
-                        db.data[oc] = s
-                    }
-                }
-                grads.append(db)
-            }
             return grads
         }
         return out
@@ -89,7 +158,7 @@ extension Tensor {
         if k == 1 { return self }
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let ho = h / k, wo = w / k
-        let out = Tensor(zeros: [n, c, ho, wo])
+        let out = Tensor(uninitialized: [n, c, ho, wo])
         let x = data, o = out.data, inv = 1 / Float(k * k)
         parallelFor(n * c, grain: 8) { r in
             for plane in r {
@@ -132,7 +201,7 @@ extension Tensor {
                                      eps: Float = 1e-5) -> Tensor {
         precondition(rank == 4 && weight.count == shape[1], "batchNorm2d: input \(shape) vs \(weight.count) channels")
         let (n, c) = (shape[0], shape[1]), plane = shape[2] * shape[3]
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let x = data, o = out.data
         parallelFor(n * c, grain: 4) { r in
             for p in r {

@@ -4,7 +4,7 @@ extension Tensor {
     /// Element-wise sum of two tensors of the same shape.
     public func adding(_ other: Tensor) -> Tensor {
         precondition(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let a = data, b = other.data, o = out.data
         parallelFor(count) { r in for i in r { o[i] = a[i] + b[i] } }
         record(out, [self, other]) { g in [g, g] }
@@ -20,7 +20,7 @@ extension Tensor {
 
     /// Every element multiplied by `factor`.
     public func scaled(by factor: Float) -> Tensor {
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let a = data, o = out.data
         parallelFor(count) { r in for i in r { o[i] = a[i] * factor } }
         recordUnary(out, self) { g in g.scaled(by: factor) }
@@ -30,7 +30,7 @@ extension Tensor {
     /// Adds a vector of length `lastDim` to every row (a bias, or a positional embedding row).
     public func addingRowVector(_ v: Tensor) -> Tensor {
         precondition(v.count == lastDim, "row add: vector of \(v.count) for rows of \(lastDim)")
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let a = data, b = v.data, o = out.data, w = lastDim
         parallelFor(rows, grain: max(1, 16_384 / max(w, 1))) { r in
             for row in r { for j in 0..<w { o[row * w + j] = a[row * w + j] + b[j] } }

@@ -12,7 +12,7 @@ extension Tensor {
         precondition(weight.rank == 2 && weight.shape[1] == k, "linear: input \(shape) vs weight \(weight.shape)")
         var outShape = shape
         outShape[outShape.count - 1] = n
-        let out = Tensor(zeros: outShape)
+        let out = Tensor(uninitialized: outShape)
         if let bias {
             precondition(bias.count == n, "linear: bias \(bias.shape) for \(n) outputs")
             for i in 0..<m { (out.data + i * n).update(from: bias.data, count: n) }
@@ -39,7 +39,7 @@ extension Tensor {
         let m = transposeSelf ? shape[1] : shape[0], k = transposeSelf ? shape[0] : shape[1]
         let k2 = transposeOther ? other.shape[1] : other.shape[0], n = transposeOther ? other.shape[0] : other.shape[1]
         precondition(k == k2, "matmul: inner dimensions \(k) and \(k2) differ")
-        let out = Tensor(zeros: [m, n])
+        let out = Tensor(uninitialized: [m, n])
         sgemm(transA: transposeSelf, transB: transposeOther, m: m, n: n, k: k,
               a: data, lda: shape[1], b: other.data, ldb: other.shape[1], c: out.data, ldc: n)
         record(out, [self, other]) { g in

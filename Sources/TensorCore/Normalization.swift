@@ -6,7 +6,7 @@ extension Tensor {
     public func layerNorm(weight: Tensor, bias: Tensor, eps: Float = 1e-5) -> Tensor {
         let w = lastDim, n = rows
         precondition(weight.count == w && bias.count == w, "layerNorm: weight \(weight.shape) for width \(w)")
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let mean = Tensor(zeros: [n]), rstd = Tensor(zeros: [n])
         let x = data, o = out.data, gamma = weight.data, beta = bias.data, mu = mean.data, rs = rstd.data
         parallelFor(n, grain: max(1, 8192 / max(w, 1))) { r in

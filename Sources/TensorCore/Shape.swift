@@ -5,7 +5,7 @@ extension Tensor {
     /// Ids must have been validated by the caller (an out-of-range id is a programming error).
     public static func gatherRows(_ table: Tensor, _ ids: [Int]) -> Tensor {
         let w = table.lastDim
-        let out = Tensor(zeros: [ids.count, w])
+        let out = Tensor(uninitialized: [ids.count, w])
         for (i, id) in ids.enumerated() {
             precondition(id >= 0 && id < table.shape[0], "gatherRows: id \(id) outside 0..<\(table.shape[0])")
             (out.data + i * w).update(from: table.data + id * w, count: w)
@@ -23,7 +23,7 @@ extension Tensor {
     /// Selects rows of the flattened [rows, lastDim] view: -> [indices.count, lastDim].
     public func selectRows(_ indices: [Int]) -> Tensor {
         let w = lastDim
-        let out = Tensor(zeros: [indices.count, w])
+        let out = Tensor(uninitialized: [indices.count, w])
         for (i, r) in indices.enumerated() {
             precondition(r >= 0 && r < rows, "selectRows: row \(r) outside 0..<\(rows)")
             (out.data + i * w).update(from: data + r * w, count: w)
@@ -41,7 +41,7 @@ extension Tensor {
     /// Each row divided by its L2 norm (rows of zeros stay zero).
     public func l2Normalized(eps: Float = 1e-12) -> Tensor {
         let w = lastDim
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let norms = Tensor(zeros: [rows])
         for r in 0..<rows {
             var s: Float = 0
@@ -72,7 +72,7 @@ extension Tensor {
         let a = shape[rank - 2], b = shape[rank - 1], batch = count / max(a * b, 1)
         var s = shape
         s.swapAt(rank - 2, rank - 1)
-        let out = Tensor(zeros: s)
+        let out = Tensor(uninitialized: s)
         transposeBlocks(data, out.data, batch: batch, a: a, b: b)
         recordUnary(out, self) { g in g.transposedLastTwo() }
         return out
@@ -86,7 +86,7 @@ extension Tensor {
         let (b, l, w) = (shape[0], shape[1], shape[2])
         let shared = row.count == w
         precondition(shared || row.count == b * w, "prependingRow: \(row.shape) before \(shape)")
-        let out = Tensor(zeros: [b, l + 1, w])
+        let out = Tensor(uninitialized: [b, l + 1, w])
         for i in 0..<b {
             (out.data + i * (l + 1) * w).update(from: row.data + (shared ? 0 : i * w), count: w)
             (out.data + i * (l + 1) * w + w).update(from: data + i * l * w, count: l * w)
@@ -107,7 +107,7 @@ extension Tensor {
     public func addingPerItem(_ table: Tensor) -> Tensor {
         precondition(rank == 3 && table.count == shape[1] * shape[2], "addingPerItem: \(table.shape) to \(shape)")
         let per = shape[1] * shape[2]
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         let x = data, t = table.data, o = out.data
         parallelFor(count) { r in for i in r { o[i] = x[i] + t[i % per] } }
         record(out, [self, table]) { g in
@@ -123,7 +123,7 @@ extension Tensor {
         precondition(rank >= 1 && n <= shape[0], "prefix: \(n) rows of \(shape)")
         var s = shape
         s[0] = n
-        let out = Tensor(zeros: s)
+        let out = Tensor(uninitialized: s)
         out.data.update(from: data, count: out.count)
         recordUnary(out, self) { g in
             let dx = Tensor(zeros: self.shape)
@@ -184,7 +184,7 @@ extension Tensor {
                      "patchify: \(shape) is not [B, C, H, W] with H, W multiples of \(p)")
         let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let gh = h / p, gw = w / p, patch = c * p * p
-        let out = Tensor(zeros: [b, gh * gw, patch])
+        let out = Tensor(uninitialized: [b, gh * gw, patch])
         let src = data, dst = out.data
         let copy = { (forward: Bool, s: UnsafeMutablePointer<Float>, d: UnsafeMutablePointer<Float>) in
             parallelFor(b * gh, grain: 1) { r in

@@ -1,28 +1,19 @@
 import Foundation
 
-/// Memory holding a tensor's elements: either owned (64-byte aligned, freed on deinit) or
-/// borrowed from something that outlives it (for example a memory-mapped checkpoint), kept
-/// alive through `owner`.
+/// Memory holding a tensor's elements: either owned (64-byte aligned, recycled through
+/// `BufferPool` on deinit) or borrowed from something that outlives it (for example a
+/// memory-mapped checkpoint), kept alive through `owner`.
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
     private let owner: AnyObject?
     private let owned: Bool
 
-    /// Allocates `count` floats, zero-filled.
-    public init(count: Int) {
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        var raw = BufferCache.shared.take(bytes: bytes)
-        if raw == nil {
-            var p: UnsafeMutableRawPointer?
-            if posix_memalign(&p, 64, bytes) != 0 || p == nil {
-                // Allocation failure of this size is not recoverable in Swift; report clearly.
-                fatalError("TensorCore: cannot allocate \(bytes) bytes")
-            }
-            raw = p
-        }
-        memset(raw!, 0, bytes)
-        pointer = raw!.bindMemory(to: Float.self, capacity: max(count, 1))
+    /// Allocates `count` floats, zero-filled unless `zeroed` is false (then the contents are
+    /// unspecified and the caller must write every element).
+    public init(count: Int, zeroed: Bool = true) {
+        pointer = BufferPool.shared.take(count)
+        if zeroed { pointer.update(repeating: 0, count: count) }
         self.count = count
         owner = nil
         owned = true
@@ -36,64 +27,62 @@ public final class TensorStorage: @unchecked Sendable {
         owned = false
     }
 
-    /// Large buffers freed by tensors are kept for reuse by later tensors of the same size
-    /// (training allocates the same activation and gradient sizes every step; fresh large
-    /// allocations are mmapped by malloc and cost a page fault per 4 KiB on first touch).
-    /// At most `limitBytes` are kept (default 1 GiB); `purgeCache()` returns them to the system.
-    public static var cacheLimitBytes: Int {
-        get { BufferCache.shared.limit }
-        set { BufferCache.shared.setLimit(newValue) }
-    }
-
-    /// Frees every cached buffer.
-    public static func purgeCache() { BufferCache.shared.setLimit(BufferCache.shared.limit, purge: true) }
-
-    deinit {
-        guard owned else { return }
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        if !BufferCache.shared.give(UnsafeMutableRawPointer(pointer), bytes: bytes) { free(pointer) }
-    }
+    deinit { if owned { BufferPool.shared.give(pointer, count) } }
 }
 
-/// An exact-size free list of large buffers (see `TensorStorage.cacheLimitBytes`).
-final class BufferCache: @unchecked Sendable {
-    static let shared = BufferCache()
-    /// Buffers smaller than this go straight back to malloc (which reuses them cheaply).
-    let minimumBytes = 1 << 18
-    private(set) var limit = 1 << 30
-    private var held = 0
-    private var free: [Int: [UnsafeMutableRawPointer]] = [:]
+/// Recycles tensor buffers by exact size. A forward pass allocates the same activation sizes
+/// layer after layer; reusing them avoids the page faults and kernel zeroing of fresh
+/// allocations, which otherwise cost more than the arithmetic of element-wise ops.
+/// Holds at most `limitBytes` of idle memory; `drain()` returns it all to the system.
+public final class BufferPool: @unchecked Sendable {
+    public static let shared = BufferPool()
+
+    /// Idle memory kept for reuse, at most.
+    public var limitBytes = 1 << 30
+    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
+    private var idleBytes = 0
     private let lock = NSLock()
 
-    func take(bytes: Int) -> UnsafeMutableRawPointer? {
-        guard bytes >= minimumBytes else { return nil }
-        lock.lock(); defer { lock.unlock() }
-        guard let p = free[bytes]?.popLast() else { return nil }
-        held -= bytes
-        return p
-    }
-
-    /// Keeps `p` if it is large and fits under the limit; false when the caller must free it.
-    func give(_ p: UnsafeMutableRawPointer, bytes: Int) -> Bool {
-        guard bytes >= minimumBytes else { return false }
-        lock.lock(); defer { lock.unlock() }
-        guard held + bytes <= limit else { return false }
-        free[bytes, default: []].append(p)
-        held += bytes
-        return true
-    }
-
-    func setLimit(_ newLimit: Int, purge: Bool = false) {
-        lock.lock(); defer { lock.unlock() }
-        limit = max(0, newLimit)
-        if purge || held > limit {
-            for (_, list) in free { for p in list { Foundation.free(p) } }
-            free = [:]
-            held = 0
+    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
+        lock.lock()
+        if var list = free[count], let p = list.popLast() {
+            free[count] = list.isEmpty ? nil : list
+            idleBytes -= count * 4
+            lock.unlock()
+            return p
         }
+        lock.unlock()
+        var raw: UnsafeMutableRawPointer?
+        let bytes = max(count, 1) * MemoryLayout<Float>.stride
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
+            fatalError("TensorCore: out of memory allocating \(bytes) bytes")
+        }
+        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
+        let bytes = count * 4
+        lock.lock()
+        if bytes >= 4096 && idleBytes + bytes <= limitBytes {
+            free[count, default: []].append(p)
+            idleBytes += bytes
+            lock.unlock()
+            return
+        }
+        lock.unlock()
+        Foundation.free(p)
+    }
+
+    /// Frees every idle buffer.
+    public func drain() {
+        lock.lock()
+        let lists = free
+        free = [:]
+        idleBytes = 0
+        lock.unlock()
+        for (_, list) in lists { for p in list { Foundation.free(p) } }
     }
 }
-
 
 /// A dense, contiguous, row-major Float32 tensor.
 ///
@@ -119,6 +108,12 @@ public final class Tensor: @unchecked Sendable {
     public init(zeros shape: [Int]) {
         self.shape = shape
         storage = TensorStorage(count: shape.reduce(1, *))
+    }
+
+    /// A tensor whose elements the caller will all overwrite (skips zero-filling).
+    public init(uninitialized shape: [Int]) {
+        self.shape = shape
+        storage = TensorStorage(count: shape.reduce(1, *), zeroed: false)
     }
 
     /// A tensor over existing storage; `storage.count` must equal the product of `shape`.
@@ -165,7 +160,7 @@ public final class Tensor: @unchecked Sendable {
 
     /// A deep copy that does not track gradients.
     public func copy() -> Tensor {
-        let out = Tensor(zeros: shape)
+        let out = Tensor(uninitialized: shape)
         out.data.update(from: data, count: count)
         return out
     }

@@ -31,9 +31,9 @@ struct BenchCommand: ParsableCommand {
             let pixels = Tensor.randomNormal([batch, 3, s, s], std: 1, using: &rng)
             let imageRate = try rate { _ = try model.encodeImage(pixels) }
             print(String(format: "%-9@ image            %7.2f img/s", name as NSString, imageRate))
-            // Token lengths including SOT/EOT: "a photo of a dog." is 7; CC3M captions ~ 10-25; 77 is the maximum.
-            for (label, lengths) in [("short caption", [7]), ("CC3M caption", [12, 15, 18, 21, 24]), ("77 tokens", [77])] {
-                let ids = syntheticTokens(lengths: lengths, count: batch, context: config.contextLength, rng: &rng)
+            for (label, captions) in Self.captionSets {
+                let texts = (0..<batch).map { captions[$0 % captions.count] }
+                let ids = try CLIPTokenizer.standard.tokenize(texts, contextLength: config.contextLength)
                 let textRate = try rate { _ = try model.encodeText(tokens: ids, batch: batch) }
                 print(String(format: "%-9@ text %-14@ %7.2f txt/s", name as NSString, label as NSString, textRate))
             }
@@ -49,15 +49,16 @@ struct BenchCommand: ParsableCommand {
         return Double(batch * iterations) / seconds
     }
 
-    /// Token rows [SOT, words..., EOT, 0...] with lengths cycling through `lengths`.
-    private func syntheticTokens(lengths: [Int], count: Int, context: Int, rng: inout SeededRandom) -> [Int32] {
-        var ids = [Int32](repeating: 0, count: count * context)
-        for i in 0..<count {
-            let n = min(lengths[i % lengths.count], context)
-            ids[i * context] = 49406
-            for j in 1..<(n - 1) { ids[i * context + j] = Int32(rng.next() % 49000) + 1 }
-            ids[i * context + n - 1] = 49407
-        }
-        return ids
-    }
+    /// Typical captions: zero-shot prompts, CC3M-style sentences, and text that fills all 77 tokens.
+    static let captionSets: [(String, [String])] = [
+        ("prompt", ["a photo of a dog.", "a photo of a banana.", "a photo of a tabby cat."]),
+        ("CC3M caption", [
+            "actor attends the premiere of the film at the festival in the city",
+            "a young woman walks along the beach at sunset with her dog",
+            "aerial view of the historic old town and the river in autumn",
+            "close up of a red apple on a wooden table in the kitchen",
+            "the team celebrates after scoring a goal during the second half of the match",
+        ]),
+        ("77 tokens", [Array(repeating: "the quick brown fox jumps over the lazy dog", count: 10).joined(separator: " ")]),
+    ]
 }

@@ -7,7 +7,7 @@ struct CleanCLIPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanclip",
         abstract: "Load CLIP checkpoints, compute embeddings, and clean backdoored models (CleanCLIP).",
-        subcommands: [EmbedCommand.self, BenchCommand.self, InfoCommand.self]
+        subcommands: [EmbedCommand.self, TokenizeCommand.self, PreprocessCommand.self, ConvertCommand.self, InfoCommand.self, BenchCommand.self]
     )
 }
 

@@ -12,8 +12,14 @@ struct EmbedCommand: ParsableCommand {
     @Option(help: "int32/int64 token ids (n, context_length).")
     var tokens: String?
 
+    @Option(name: .customLong("text-file"), help: "Captions, one per line (tokenised with CLIP's BPE).")
+    var textFile: String?
+
     @Option(help: "float32 preprocessed pixels (n, 3, S, S).")
     var pixels: String?
+
+    @Option(parsing: .upToNextOption, help: "JPEG/PNG image files (preprocessed as open_clip does).")
+    var images: [String] = []
 
     @Option(name: .customLong("out-text"), help: "Where to write text embeddings (n, E) as float32 .npy.")
     var outText: String?
@@ -28,25 +34,35 @@ struct EmbedCommand: ParsableCommand {
     var normalize = false
 
     func validate() throws {
-        if tokens == nil && pixels == nil { throw ValidationError("give --tokens and/or --pixels") }
-        if tokens != nil && outText == nil { throw ValidationError("--tokens needs --out-text") }
-        if pixels != nil && outImage == nil { throw ValidationError("--pixels needs --out-image") }
+        if tokens == nil && textFile == nil && pixels == nil && images.isEmpty {
+            throw ValidationError("give --tokens or --text-file, and/or --pixels or --images")
+        }
+        if tokens != nil && textFile != nil { throw ValidationError("give either --tokens or --text-file, not both") }
+        if (tokens != nil || textFile != nil) && outText == nil { throw ValidationError("--tokens/--text-file needs --out-text") }
+        if pixels != nil && !images.isEmpty { throw ValidationError("give either --pixels or --images, not both") }
+        if (pixels != nil || !images.isEmpty) && outImage == nil { throw ValidationError("--pixels/--images needs --out-image") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
     }
 
     func run() throws {
         let m = try model.load()
-        if let tokens, let outText {
+        let ctx = m.config.contextLength
+        var ids: [Int32]?
+        if let tokens {
             let a = try NumPy.read(path: tokens)
-            let ctx = m.config.contextLength
             guard a.shape.count == 2, a.shape[1] == ctx else {
                 throw ValidationError("\(tokens): shape \(a.shape), expected (n, \(ctx))")
             }
-            let ids = try NumPy.int32s(a, path: tokens)
-            let out = try batched(a.shape[0]) { range in
+            ids = try NumPy.int32s(a, path: tokens)
+        } else if let textFile {
+            ids = try CLIPTokenizer.standard.tokenize(try readLines(textFile), contextLength: ctx)
+        }
+        if let ids, let outText {
+            let n = ids.count / ctx
+            let out = try batched(n) { range in
                 try m.encodeText(tokens: Array(ids[(range.lowerBound * ctx)..<(range.upperBound * ctx)]), batch: range.count)
             }
-            try NumPy.write(out, shape: [a.shape[0], m.config.embedDim], to: outText)
+            try NumPy.write(out, shape: [n, m.config.embedDim], to: outText)
         }
         if let pixels, let outImage {
             let a = try NumPy.read(path: pixels)
@@ -61,6 +77,9 @@ struct EmbedCommand: ParsableCommand {
                                          shape: [range.count, 3, s, s]))
             }
             try NumPy.write(out, shape: [a.shape[0], m.config.embedDim], to: outImage)
+        } else if !images.isEmpty, let outImage {
+            let out = try batched(images.count) { range in try m.encodeImages(paths: Array(images[range])) }
+            try NumPy.write(out, shape: [images.count, m.config.embedDim], to: outImage)
         }
     }
 

@@ -1,4 +1,6 @@
 import CLIP
+import Checkpoint
+import ImageIO
 import Foundation
 import TensorCore
 import Testing
@@ -71,4 +73,18 @@ import Testing
         let a = try model.encodeText(tokens: tokens, batch: 4), b = try model.encodeText(tokens: noisy, batch: 4)
         #expect(maxAbsDiff(a, b) == 0)
     }
+}
+
+/// Image files -> embeddings through our decoder and preprocessing equals open_clip's
+/// `image_transform` + model (fixture from make_model_fixtures.py).
+@Test func imageFilesMatchOpenCLIP() throws {
+    let dir = fixtures.appendingPathComponent("models")
+    let model = try CLIPModel.load(path: dir.appendingPathComponent("vit_quickgelu.safetensors").path)
+    let path = dir.appendingPathComponent("vit_quickgelu.files.expected.safetensors").path
+    let expected = try loadTensors(path)
+    let names = try #require(try SafetensorsReader.read(path: path).metadata["files"]).split(separator: ",")
+    let files = names.map { fixtures.appendingPathComponent("images/\($0)").path }
+    let images = try files.map { try ImageDecoder.decode(path: $0) }
+    expectClose(model.pixels(for: images), expected["pixels"]!, atol: 1e-6, "preprocessed pixels")
+    expectClose(try model.encodeImages(paths: files), expected["image"]!, atol: 1e-4, "image embeddings from files")
 }

@@ -65,6 +65,12 @@ let gradCases: [GradCase] = [
     GradCase("conv2d 3x3 stride 2 pad 1 bias", { r in [randn([2, 2, 7, 6], &r), randn([3, 2, 3, 3], &r, std: 0.3), randn([3], &r)] }) {
         $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 2, padding: 1)
     },
+    GradCase("conv2d 3x3 large map (per-image path)", { r in [randn([2, 2, 34, 32], &r), randn([2, 2, 3, 3], &r, std: 0.3)] }) {
+        $0[0].conv2d(weight: $0[1], padding: 1)
+    },
+    GradCase("conv2d 1x1 large map (per-image path)", { r in [randn([2, 2, 33, 32], &r), randn([3, 2, 1, 1], &r, std: 0.3)] }) {
+        $0[0].conv2d(weight: $0[1])
+    },
     GradCase("conv2d 1x1", { r in [randn([2, 5, 3, 4], &r), randn([6, 5, 1, 1], &r, std: 0.3)] }) {
         $0[0].conv2d(weight: $0[1])
     },

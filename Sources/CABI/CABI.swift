@@ -1,1 +1,0 @@
-// CABI module

@@ -1,0 +1,50 @@
+import CleanCLIP
+import Foundation
+
+/// The tokenizer and image front ends as the C functions use them, and how their errors map
+/// to statuses. Kept in one file so the boundary's use of those modules is easy to audit.
+enum Frontend {
+    /// Row-major texts.count x contextLength token ids (CLIP's BPE, open_clip padding).
+    static func tokenize(_ texts: [String], contextLength: Int, truncate: Bool) throws -> [Int32] {
+        try CLIPTokenizer.loadStandard().tokenize(texts, contextLength: contextLength, truncate: truncate)
+    }
+
+    static func decode(path: String) throws -> RGBImage {
+        try ImageDecoder.decode(path: path)
+    }
+
+    /// An image over a copy of `width * height * 3` caller bytes (dimensions already checked).
+    static func image(_ rgb: UnsafePointer<UInt8>, width: Int, height: Int) throws -> RGBImage {
+        try RGBImage(width: width, height: height, pixels: Array(UnsafeBufferPointer(start: rgb, count: width * height * 3)))
+    }
+
+    /// CLIP preprocessing into 3 * size * size floats at `out` (size already checked > 0).
+    static func preprocess(_ image: RGBImage, size: Int, into out: UnsafeMutablePointer<Float>) throws {
+        let chw = CLIPPreprocessor(size: size)(image)
+        guard chw.count == 3 * size * size else {
+            throw BoundaryError(.internal, "preprocessing returned \(chw.count) values; expected 3 x \(size) x \(size)")
+        }
+        chw.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: chw.count) }
+    }
+}
+
+/// Statuses for tokenizer and image errors.
+func classifyFrontendError(_ error: Error) -> (Status, String)? {
+    switch error {
+    case let e as TokenizerError:
+        switch e.kind {
+        case .unreadableFile: return (.ioError, e.description)
+        case .malformedVocabulary: return (.internal, "the embedded vocabulary is corrupt: \(e.description)")
+        default: return (.invalidArgument, e.description)
+        }
+    case let e as ImageError:
+        switch e.kind {
+        case .unreadable, .writeFailed: return (.ioError, e.description)
+        case .outOfMemory: return (.outOfMemory, e.description)
+        case .invalidArgument, .tooLarge: return (.invalidArgument, e.description)
+        default: return (.formatError, e.description)  // empty, unsupported format, truncated, corrupt
+        }
+    default:
+        return nil
+    }
+}

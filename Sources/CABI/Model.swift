@@ -1,0 +1,87 @@
+import CleanCLIP
+import Foundation
+
+/// What a `cleanclip_model *` points to: a retained box around the Swift model.
+final class ModelHandle {
+    let model: CLIPModel
+    init(_ model: CLIPModel) { self.model = model }
+
+    var opaque: OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }
+
+    /// The box behind a handle the caller passed in (not retained: valid for the call).
+    static func from(_ p: OpaquePointer?, _ name: String = "model") throws -> ModelHandle {
+        let p = try nonNull(p, name)
+        return Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
+    }
+}
+
+@_cdecl("cleanclip_model_default_options")
+public func cleanclip_model_default_options(_ options: UnsafeMutableRawPointer?, _ structSize: Int) -> Int32 {
+    boundary {
+        let p = try nonNull(options, "options")
+        p.storeBytes(of: structSize, as: Int.self)  // validated next; rejected sizes get the message too
+        let size = try CLayout.modelOptions.callerSize(UnsafeRawPointer(p), "options")
+        let s = CStruct(base: p, size: size, layout: .modelOptions)
+        s.write("activation", Int32(0))
+        s.write("num_threads", Int32(0))
+    }
+}
+
+/// Reads `cleanclip_model_options`, using defaults for fields an older header did not have.
+private func loadOptions(_ p: UnsafeRawPointer?) throws -> (CLIPLoadOptions, threads: Int?) {
+    guard let p else { return (CLIPLoadOptions(), nil) }
+    let size = try CLayout.modelOptions.callerSize(p, "options")
+    let s = CStruct(base: UnsafeMutableRawPointer(mutating: p), size: size, layout: .modelOptions)
+    var options = CLIPLoadOptions()
+    switch s.read("activation", as: Int32.self) ?? 0 {
+    case 0: break
+    case 1: options.activation = .quickGELU
+    case 2: options.activation = .gelu
+    case let a: throw BoundaryError(.invalidArgument, "options->activation is \(a); use a cleanclip_activation value (0, 1 or 2)")
+    }
+    let threads = Int(s.read("num_threads", as: Int32.self) ?? 0)
+    guard threads >= 0 else { throw BoundaryError(.invalidArgument, "options->num_threads is \(threads); use 0 or a positive count") }
+    return (options, threads > 0 ? threads : nil)
+}
+
+@_cdecl("cleanclip_model_load")
+public func cleanclip_model_load(_ path: UnsafePointer<CChar>?, _ options: UnsafeRawPointer?,
+                                 _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    boundary {
+        let out = try nonNull(out, "out")
+        out.pointee = nil
+        let path = try string(path, "path")
+        guard !path.isEmpty else { throw BoundaryError(.invalidArgument, "path is empty") }
+        let (opts, threads) = try loadOptions(options)
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw BoundaryError(.ioError, "\(path): no such file or directory")
+        }
+        if let threads { Threads.count = threads }
+        let model = try CLIPModel.load(path: path, options: opts)
+        out.pointee = ModelHandle(model).opaque
+    }
+}
+
+@_cdecl("cleanclip_model_free")
+public func cleanclip_model_free(_ model: OpaquePointer?) {
+    guard let model else { return }
+    Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(model)).release()
+}
+
+@_cdecl("cleanclip_model_get_info")
+public func cleanclip_model_get_info(_ model: OpaquePointer?, _ info: UnsafeMutableRawPointer?) -> Int32 {
+    boundary {
+        let m = try ModelHandle.from(model).model
+        let p = try nonNull(info, "info")
+        let size = try CLayout.modelInfo.callerSize(UnsafeRawPointer(p), "info")
+        let s = CStruct(base: p, size: size, layout: .modelInfo)
+        let c = m.config
+        s.writeString("architecture", c.architecture)
+        s.write("embed_dim", Int32(clamping: c.embedDim))
+        s.write("image_size", Int32(clamping: c.imageResolution))
+        s.write("context_length", Int32(clamping: c.contextLength))
+        s.write("vocab_size", Int32(clamping: c.vocabSize))
+        s.write("logit_scale", m.logitScale.count == 1 ? m.logitScale.data[0] : Float.nan)
+        s.write("temperature", m.logitScale.count == 1 ? m.temperature : Float.nan)
+    }
+}

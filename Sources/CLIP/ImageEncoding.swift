@@ -1,0 +1,30 @@
+import Foundation
+import ImageIO
+import TensorCore
+
+extension CLIPModel {
+    /// The preprocessing this model expects: PIL-exact bicubic resize of the short side to the
+    /// input size, torchvision centre crop, CLIP mean/std (as open_clip and OpenAI `_transform`).
+    public var preprocessor: CLIPPreprocessor { CLIPPreprocessor(size: config.imageResolution) }
+
+    /// Preprocesses decoded images into one pixel batch [N, 3, S, S].
+    public func pixels(for images: [RGBImage]) -> Tensor {
+        let p = preprocessor, s = config.imageResolution, per = 3 * s * s
+        let out = Tensor(uninitialized: [images.count, 3, s, s])
+        DispatchQueue.concurrentPerform(iterations: images.count) { i in
+            p.preprocess(images[i], into: UnsafeMutableBufferPointer(start: out.data + i * per, count: per))
+        }
+        return out
+    }
+
+    /// Image embeddings (unnormalised) of decoded images of any size.
+    public func encodeImages(_ images: [RGBImage]) throws -> Tensor {
+        guard !images.isEmpty else { throw CLIPInputError("no images to encode") }
+        return try encodeImage(pixels(for: images))
+    }
+
+    /// Image embeddings (unnormalised) of image files (JPEG or PNG). Errors name the file.
+    public func encodeImages(paths: [String]) throws -> Tensor {
+        try encodeImages(try paths.map { try ImageDecoder.decode(path: $0) })
+    }
+}

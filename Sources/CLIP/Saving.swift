@@ -1,0 +1,30 @@
+import Checkpoint
+import Foundation
+import TensorCore
+
+extension CLIPModel {
+    /// The state dict as raw tensors in OpenAI / open_clip naming: Float32, with BatchNorm
+    /// counters as int64 (as PyTorch stores them). Loadable by open_clip's
+    /// `load_state_dict` after `safetensors.torch.load_file`.
+    public func rawStateDict() throws -> [(name: String, tensor: RawTensor)] {
+        try weights.map { w in
+            switch w.kind {
+            case .counter:
+                let values = w.tensor.array.map { Int64($0.rounded()) }
+                let bytes = values.withUnsafeBytes { Array($0) }
+                return (w.name, try RawTensor(dtype: .i64, shape: w.tensor.shape, bytes: bytes))
+            case .parameter, .buffer:
+                return (w.name, RawTensor(floats: w.tensor.array, shape: w.tensor.shape))
+            }
+        }
+    }
+
+    /// Writes the model as a safetensors file in OpenAI naming, atomically.
+    public func save(to path: String, metadata: [String: String] = [:]) throws {
+        var meta = metadata
+        meta["format"] = meta["format"] ?? "pt"
+        meta["cleanclip.architecture"] = config.architecture
+        meta["cleanclip.activation"] = config.activation.rawValue
+        try SafetensorsWriter.write(try rawStateDict(), metadata: meta, to: path)
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+
+/// Errors from reading datasets; every message names the file, and the row where there is one.
+public struct DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
+    public enum Kind: Sendable, Equatable {
+        case unreadable, malformedCSV, missingColumn, missingImage, badValue, noAugmentedCaptions, imageDecoding
+    }
+    public let kind: Kind
+    /// The CSV file (or image) concerned.
+    public let file: String
+    /// 1-based data row (the header is row 0), when the problem is in a row.
+    public let row: Int?
+    public let detail: String
+
+    public init(_ kind: Kind, file: String, row: Int? = nil, _ detail: String) {
+        self.kind = kind; self.file = file; self.row = row; self.detail = detail
+    }
+
+    public var description: String {
+        if let row { return "\(file), row \(row): \(detail)" }
+        return "\(file): \(detail)"
+    }
+}
+
+/// A parsed CSV file: a header row and data rows, all as strings.
+public struct CSVTable: Sendable {
+    public let header: [String]
+    public let rows: [[String]]
+    /// The 1-based line of the file where each data row starts (rows can span lines).
+    public let lines: [Int]
+    public let path: String
+
+    /// The index of column `name`, or an error naming the file and the columns it has.
+    public func column(_ name: String) throws -> Int {
+        guard let i = header.firstIndex(of: name) else {
+            throw DatasetError(.missingColumn, file: path,
+                               "no column '\(name)' (columns: \(header.map { "'\($0)'" }.joined(separator: ", ")))")
+        }
+        return i
+    }
+}
+
+/// RFC 4180 CSV, as Python's `csv` module and pandas read it: fields separated by `delimiter`;
+/// a field starting with `"` is quoted and may contain delimiters, newlines and doubled quotes
+/// (`""` for `"`); records end with LF or CRLF; a UTF-8 byte-order mark is skipped; blank lines
+/// are skipped. Every record must have as many fields as the header.
+public enum CSV {
+    public static func read(path: String, delimiter: Character = ",") throws -> CSVTable {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw DatasetError(.unreadable, file: path, "cannot read the file")
+        }
+        return try parse([UInt8](data), path: path, delimiter: delimiter)
+    }
+
+    public static func parse(_ text: String, path: String = "<string>", delimiter: Character = ",") throws -> CSVTable {
+        try parse(Array(text.utf8), path: path, delimiter: delimiter)
+    }
+
+    public static func parse(_ bytes: [UInt8], path: String, delimiter: Character = ",") throws -> CSVTable {
+        guard let sep = delimiter.asciiValue, sep != UInt8(ascii: "\""), sep != 0x0A, sep != 0x0D else {
+            throw DatasetError(.malformedCSV, file: path, "unsupported delimiter \(delimiter.debugDescription)")
+        }
+        var records: [[String]] = [], starts: [Int] = []
+        var i = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        var line = 1
+        let n = bytes.count
+        while i < n {
+            // Skip blank lines.
+            if bytes[i] == 0x0A { i += 1; line += 1; continue }
+            if bytes[i] == 0x0D && i + 1 < n && bytes[i + 1] == 0x0A { i += 2; line += 1; continue }
+            let startLine = line
+            var fields: [String] = []
+            var field: [UInt8] = []
+            var endOfRecord = false
+            while !endOfRecord {
+                field.removeAll(keepingCapacity: true)
+                if i < n && bytes[i] == UInt8(ascii: "\"") {
+                    // Quoted field.
+                    i += 1
+                    var closed = false
+                    while i < n {
+                        let b = bytes[i]
+                        if b == UInt8(ascii: "\"") {
+                            if i + 1 < n && bytes[i + 1] == UInt8(ascii: "\"") { field.append(b); i += 2; continue }
+                            i += 1; closed = true; break
+                        }
+                        if b == 0x0A { line += 1 }
+                        field.append(b); i += 1
+                    }
+                    if !closed {
+                        throw DatasetError(.malformedCSV, file: path, row: records.count,
+                                           "unterminated quoted field starting on line \(startLine)")
+                    }
+                    // Characters after the closing quote up to the delimiter are kept (Python's csv does).
+                    while i < n && bytes[i] != sep && bytes[i] != 0x0A && bytes[i] != 0x0D { field.append(bytes[i]); i += 1 }
+                } else {
+                    while i < n && bytes[i] != sep && bytes[i] != 0x0A && bytes[i] != 0x0D { field.append(bytes[i]); i += 1 }
+                }
+                fields.append(String(decoding: field, as: UTF8.self))
+                if i >= n {
+                    endOfRecord = true
+                } else if bytes[i] == sep {
+                    i += 1
+                } else {
+                    // LF, CRLF or a lone CR ends the record.
+                    if bytes[i] == 0x0D { i += 1 }
+                    if i < n && bytes[i] == 0x0A { i += 1 }
+                    line += 1
+                    endOfRecord = true
+                }
+            }
+            records.append(fields); starts.append(startLine)
+        }
+        guard let header = records.first else {
+            throw DatasetError(.malformedCSV, file: path, "empty file (no header row)")
+        }
+        for (r, record) in records.enumerated().dropFirst() where record.count != header.count {
+            throw DatasetError(.malformedCSV, file: path, row: r,
+                               "\(record.count) fields where the header has \(header.count) (line \(starts[r]))")
+        }
+        return CSVTable(header: header, rows: Array(records.dropFirst()), lines: Array(starts.dropFirst()), path: path)
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+
+/// One batch of labelled images (supervised variant).
+public struct LabelBatch: Sendable {
+    /// Preprocessed images [B, 3, S, S].
+    public let images: Tensor
+    public let labels: [Int]
+    /// Dataset indices of the rows, in batch order.
+    public let indices: [Int]
+}
+
+/// Loads `LabelBatch`es of an `ImageLabelDataset` for one epoch on a background thread, with the
+/// same ordering, prefetching, error and shutdown behaviour as `PairBatchLoader` (no augmentation).
+public final class LabelBatchLoader: Sequence, IteratorProtocol {
+    public let batchCount: Int
+    public private(set) var error: Error?
+    private let batcher: BackgroundBatcher<LabelBatch>
+
+    public init(dataset: ImageLabelDataset, preprocessor: CLIPPreprocessor, batchSize: Int, seed: UInt64 = 0,
+                epoch: Int = 0, shuffle: Bool = true, dropLast: Bool = false, prefetch: Int = 2) throws {
+        guard batchSize > 0 else {
+            throw DatasetError(.badValue, file: dataset.csvPath, "batch size must be positive, got \(batchSize)")
+        }
+        let batches = makeBatches(epochOrder(count: dataset.count, seed: seed, epoch: epoch, shuffle: shuffle),
+                                  size: batchSize, dropLast: dropLast)
+        batchCount = batches.count
+        let items = dataset.items, csv = dataset.csvPath, size = preprocessor.size
+        batcher = BackgroundBatcher(batches: batches, capacity: prefetch) { indices, cancelled in
+            let plane = 3 * size * size
+            let images = Tensor(zeros: [indices.count, 3, size, size])
+            try parallelFor(indices.count) { k in
+                if cancelled() { return }
+                let item = items[indices[k]]
+                let image = try decode(item.imagePath, csv: csv, row: item.row)
+                preprocessor.preprocess(image, into: UnsafeMutableBufferPointer(start: images.data + k * plane, count: plane))
+            }
+            return LabelBatch(images: images, labels: indices.map { items[$0].label }, indices: indices)
+        }
+    }
+
+    deinit { batcher.close() }
+
+    /// The next batch, nil at the end of the epoch; throws the first loading error.
+    public func nextBatch() throws -> LabelBatch? { try batcher.next() }
+
+    public func next() -> LabelBatch? {
+        do { return try nextBatch() } catch { self.error = error; return nil }
+    }
+
+    /// Stops loading and waits for the background thread.
+    public func close() { batcher.close() }
+}

@@ -1,0 +1,134 @@
+/// CLIP's image preprocessing, bit-exact with OpenAI's `_transform` and
+/// open_clip's `image_transform(size, is_train=False)` applied to an RGB image:
+///
+/// 1. `Resize(size, BICUBIC)`: the short side becomes `size`, the long side
+///    `int(size * long / short)` (torchvision truncates), resampled with
+///    Pillow's bicubic (see `resize(_:width:height:filter:)`).
+/// 2. `CenterCrop(size)`: offsets `int(round((H - size) / 2.0))` with Python's
+///    round-half-to-even (`.torchvision`), or `(H - size) // 2` as Hugging
+///    Face's `CLIPImageProcessor` does (`.floor`); they differ by one pixel when
+///    `H - size` is odd.
+/// 3. `ToTensor` and `Normalize(mean, std)` in Float32: `(v / 255 - mean) / std`.
+///
+/// Only the cropped window is ever resampled, so a 1x500 strip (resized to
+/// 224x112000 by the reference) costs no more than a 224x224 image.
+///
+/// Images that Pillow keeps in another mode until after the crop (palette
+/// "P", which Pillow resizes with NEAREST; "RGBA"/"LA", resized with
+/// premultiplied alpha; 16-bit grey "I;16") are resized here after conversion
+/// to RGB, so for those the result equals `transform(img.convert("RGB"))`,
+/// not `transform(img)`. JPEGs, and RGB, grey and grey-16 PNGs without
+/// alpha, are unaffected.
+///
+/// ```swift
+/// let preprocess = CLIPPreprocessor(size: 224)
+/// let chw: [Float] = preprocess(try ImageDecoder.decode(path: "cat.jpg"))  // 3 * 224 * 224
+/// ```
+public struct CLIPPreprocessor: Sendable {
+    /// How the centre crop's offset is rounded when the margin is odd.
+    public enum CropRounding: Sendable, Equatable {
+        /// torchvision's `CenterCrop`: `int(round(margin / 2.0))`, half to even.
+        case torchvision
+        /// Hugging Face's `CLIPImageProcessor`: `margin // 2`.
+        case floor
+    }
+
+    /// OpenAI CLIP's per-channel mean and standard deviation (RGB).
+    public static let openAIMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
+    public static let openAIStd: [Float] = [0.26862954, 0.26130258, 0.27577711]
+
+    /// Output side length (the model's image size, e.g. 224 or 288).
+    public let size: Int
+    public let mean: [Float]
+    public let std: [Float]
+    public let cropRounding: CropRounding
+    public let filter: ResampleFilter
+    /// Which Pillow version's pass order to reproduce (Pillow 13 by default).
+    public let passOrder: ResamplePassOrder
+    /// value -> normalised Float32 for each channel, computed with the same
+    /// Float32 operations as torchvision, so the lookup is exact.
+    private let table: [Float]
+
+    /// - Precondition: `size > 0`, `mean` and `std` have three entries, `std`
+    ///   has no zero. (These are programmer-chosen constants, not user data.)
+    public init(size: Int = 224, mean: [Float] = openAIMean, std: [Float] = openAIStd,
+                cropRounding: CropRounding = .torchvision, filter: ResampleFilter = .bicubic,
+                passOrder: ResamplePassOrder = .pillow13) {
+        precondition(size > 0, "preprocess size must be positive")
+        precondition(mean.count == 3 && std.count == 3 && !std.contains(0), "mean and std need three channels, std non-zero")
+        self.size = size
+        self.mean = mean
+        self.std = std
+        self.cropRounding = cropRounding
+        self.filter = filter
+        self.passOrder = passOrder
+        var table = [Float](repeating: 0, count: 3 * 256)
+        for channel in 0..<3 {
+            for value in 0..<256 {
+                let scaled = Float(value) / 255
+                table[channel * 256 + value] = (scaled - mean[channel]) / std[channel]
+            }
+        }
+        self.table = table
+    }
+
+    /// The normalised image, CHW Float32: `3 * size * size` values.
+    public func callAsFunction(_ image: RGBImage) -> [Float] {
+        [Float](unsafeUninitializedCapacity: 3 * size * size) { buffer, count in
+            normalize(resizedAndCropped(image), into: buffer)
+            count = 3 * size * size
+        }
+    }
+
+    /// Writes the normalised CHW image into `buffer` (e.g. one slot of a batch).
+    /// - Precondition: `buffer.count >= 3 * size * size`.
+    public func preprocess(_ image: RGBImage, into buffer: UnsafeMutableBufferPointer<Float>) {
+        normalize(resizedAndCropped(image), into: buffer)
+    }
+
+    /// Steps 1 and 2 only: the `size` x `size` RGB8 image that torchvision's
+    /// `ToTensor` would receive.
+    public func resizedAndCropped(_ image: RGBImage) -> RGBImage {
+        let (width, height) = Self.resizedSize(width: image.width, height: image.height, shortSide: size)
+        let x = cropOffset(margin: width - size)
+        let y = cropOffset(margin: height - size)
+        if width < size || height < size {
+            // Cannot happen: the short side is resized to exactly `size`.
+            preconditionFailure("resized \(width)x\(height) is smaller than the crop \(size)")
+        }
+        return Resampler.resample(image, width: width, height: height, filter: filter, passOrder: passOrder,
+                                  window: Resampler.Window(x: x, y: y, width: size, height: size))
+    }
+
+    /// torchvision's `Resize(shortSide)` output size: the short side becomes
+    /// `shortSide`, the long side `int(shortSide * long / short)`.
+    public static func resizedSize(width: Int, height: Int, shortSide: Int) -> (width: Int, height: Int) {
+        if width <= height {
+            return (shortSide, Int(Double(shortSide) * Double(height) / Double(width)))
+        }
+        return (Int(Double(shortSide) * Double(width) / Double(height)), shortSide)
+    }
+
+    func cropOffset(margin: Int) -> Int {
+        switch cropRounding {
+        case .floor:
+            return margin / 2
+        case .torchvision:
+            return Int((Double(margin) / 2).rounded(.toNearestOrEven))
+        }
+    }
+
+    private func normalize(_ image: RGBImage, into buffer: UnsafeMutableBufferPointer<Float>) {
+        precondition(buffer.count >= 3 * size * size, "buffer holds \(buffer.count) floats, needs \(3 * size * size)")
+        let plane = size * size
+        image.pixels.withUnsafeBufferPointer { pixels in
+            table.withUnsafeBufferPointer { table in
+                for i in 0..<plane {
+                    buffer[i] = table[Int(pixels[3 * i])]
+                    buffer[plane + i] = table[256 + Int(pixels[3 * i + 1])]
+                    buffer[2 * plane + i] = table[512 + Int(pixels[3 * i + 2])]
+                }
+            }
+        }
+    }
+}

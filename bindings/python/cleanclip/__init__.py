@@ -1,0 +1,318 @@
+"""CleanCLIP: CLIP embeddings and zero-shot classification from libcleanclip.so, with numpy.
+
+    import cleanclip
+    with cleanclip.load("ViT-B-32.safetensors") as model:
+        text = model.encode_text(["a photo of a cat", "a photo of a dog"])    # float32 (2, E)
+        image = model.encode_images(["cat.jpg"])                              # float32 (1, E)
+        indices, probs = cleanclip.zero_shot(model, ["cat.jpg"], ["cat", "dog"], ["a photo of a {}."])
+
+Failures reported by the library raise cleanclip.Error (with .status, .status_name and
+.message); wrong Python types raise TypeError and wrong array shapes ValueError.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import _lib
+from ._handles import ClassifierHandle, Error, ModelHandle, check
+from ._lib import lib
+
+__all__ = ["Error", "Model", "Classifier", "load", "tokenize", "preprocess", "zero_shot", "version",
+           "library_version", "set_num_threads", "get_num_threads"]
+
+version = "%d.%d.%d" % (_lib.VERSION_MAJOR, _lib.VERSION_MINOR, _lib.VERSION_PATCH)
+library_version = lib.cleanclip_version_string().decode()
+if lib.cleanclip_version() // 10000 != _lib.VERSION_MAJOR or lib.cleanclip_version() < _lib.VERSION:
+    raise ImportError(f"libcleanclip {library_version} at {_lib.path} does not match the Python package {version}")
+
+_ACTIVATIONS = {None: _lib.ACTIVATION_DEFAULT, "quick_gelu": _lib.ACTIVATION_QUICK_GELU, "gelu": _lib.ACTIVATION_GELU}
+
+
+# ---- argument conversion -------------------------------------------------------------------
+
+def _text_list(texts, name: str) -> list[str]:
+    if isinstance(texts, str):
+        return [texts]
+    if isinstance(texts, (bytes, np.ndarray)) or not isinstance(texts, Iterable):
+        raise TypeError(f"{name} must be a string or a list of strings, not {type(texts).__name__}")
+    out = list(texts)
+    for i, t in enumerate(out):
+        if not isinstance(t, str):
+            raise TypeError(f"{name}[{i}] is {type(t).__name__}, expected str")
+    return out
+
+
+def _c_strings(items: Sequence[str], name: str):
+    """A ctypes `const char *[]` over UTF-8 copies of `items` (kept alive by the returned array)."""
+    encoded = []
+    for i, s in enumerate(items):
+        if "\0" in s:
+            raise ValueError(f"{name}[{i}] contains a NUL character")
+        try:
+            encoded.append(s.encode("utf-8"))
+        except UnicodeEncodeError as e:
+            raise ValueError(f"{name}[{i}] cannot be encoded as UTF-8: {e.reason}") from None
+    return (ctypes.c_char_p * len(encoded))(*encoded), len(encoded)
+
+
+def _path_list(paths, name: str) -> list[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out = []
+    for i, p in enumerate(paths):
+        if not isinstance(p, (str, os.PathLike)):
+            raise TypeError(f"{name}[{i}] is {type(p).__name__}, expected a path (str or os.PathLike)")
+        out.append(os.fsdecode(p))
+    return out
+
+
+def _rgb8(images, name: str) -> np.ndarray:
+    """A C-contiguous uint8 array (n, H, W, 3); a single (H, W, 3) image gets a batch axis."""
+    a = np.asarray(images)
+    if a.dtype != np.uint8:
+        raise TypeError(f"{name} must be uint8 RGB, got dtype {a.dtype}")
+    if a.ndim == 3:
+        a = a[None]
+    if a.ndim != 4 or a.shape[3] != 3:
+        raise ValueError(f"{name} must have shape (n, height, width, 3), got {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def _ptr(a: np.ndarray, ctype):
+    return a.ctypes.data_as(ctypes.POINTER(ctype))
+
+
+def _is_paths(images) -> bool:
+    if isinstance(images, (str, os.PathLike)):
+        return True
+    if isinstance(images, np.ndarray):
+        return False
+    return isinstance(images, (list, tuple)) and any(isinstance(p, (str, os.PathLike)) for p in images)
+
+
+# ---- model ---------------------------------------------------------------------------------
+
+class Model:
+    """A loaded CLIP model. Thread-safe: several threads may encode with one model at once."""
+
+    def __init__(self, path, activation: str | None = None, num_threads: int | None = None):
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be None, 'quick_gelu' or 'gelu', not {activation!r}")
+        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
+            raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be str or os.PathLike, not {type(path).__name__}")
+        options = _lib.cleanclip_model_options()
+        check(lib.cleanclip_model_default_options(ctypes.byref(options), ctypes.sizeof(options)))
+        options.activation = _ACTIVATIONS[activation]
+        options.num_threads = num_threads or 0
+        self._handle = ModelHandle(os.fsencode(path), options)
+        info = _lib.cleanclip_model_info(struct_size=ctypes.sizeof(_lib.cleanclip_model_info))
+        check(lib.cleanclip_model_get_info(self._handle.ptr, ctypes.byref(info)))
+        self.info = {
+            "architecture": info.architecture.decode(),
+            "embed_dim": info.embed_dim,
+            "image_size": info.image_size,
+            "context_length": info.context_length,
+            "vocab_size": info.vocab_size,
+            "logit_scale": float(info.logit_scale),
+            "temperature": float(info.temperature),
+        }
+        self.embed_dim = info.embed_dim
+        self.image_size = info.image_size
+        self.context_length = info.context_length
+
+    def close(self) -> None:
+        """Frees the model now (also done when the object is collected)."""
+        self._handle.close()
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"cleanclip.Model({self.info['architecture']}, embed_dim={self.embed_dim})"
+
+    def _output(self, n: int) -> np.ndarray:
+        return np.empty((n, self.embed_dim), dtype=np.float32)
+
+    def _call(self, fn, n: int, *args, normalize: bool) -> np.ndarray:
+        out = self._output(n)
+        check(fn(self._handle.ptr, *args, n, 1 if normalize else 0, _ptr(out, ctypes.c_float), out.size, None))
+        return out
+
+    def encode_text(self, texts, normalize: bool = True) -> np.ndarray:
+        """Captions (a string or list of strings) -> float32 (n, E), tokenized with CLIP's BPE."""
+        arr, n = _c_strings(_text_list(texts, "texts"), "texts")
+        return self._call(lib.cleanclip_encode_texts, n, arr, normalize=normalize)
+
+    def encode_tokens(self, tokens, normalize: bool = True) -> np.ndarray:
+        """Token ids, integer (n, context_length) -> float32 (n, E)."""
+        t = np.asarray(tokens)
+        if not np.issubdtype(t.dtype, np.integer):
+            raise TypeError(f"tokens must be an integer array, got dtype {t.dtype}")
+        if t.ndim != 2 or t.shape[1] != self.context_length:
+            raise ValueError(f"tokens must have shape (n, {self.context_length}), got {t.shape}")
+        if t.size and (t.min() < np.iinfo(np.int32).min or t.max() > np.iinfo(np.int32).max):
+            raise ValueError("token ids do not fit in int32")
+        t = np.ascontiguousarray(t, dtype=np.int32)
+        return self._call(lib.cleanclip_encode_tokens, t.shape[0], _ptr(t, ctypes.c_int32), normalize=normalize)
+
+    def encode_pixels(self, pixels, normalize: bool = True) -> np.ndarray:
+        """Preprocessed images, float (n, 3, S, S) with S = info["image_size"] -> float32 (n, E)."""
+        p = np.asarray(pixels)
+        if not np.issubdtype(p.dtype, np.floating):
+            raise TypeError(f"pixels must be a float32 array, got dtype {p.dtype}")
+        s = self.image_size
+        if p.ndim != 4 or p.shape[1:] != (3, s, s):
+            raise ValueError(f"pixels must have shape (n, 3, {s}, {s}), got {p.shape}")
+        p = np.ascontiguousarray(p, dtype=np.float32)
+        return self._call(lib.cleanclip_encode_pixels, p.shape[0], _ptr(p, ctypes.c_float), normalize=normalize)
+
+    def encode_images(self, images, normalize: bool = True) -> np.ndarray:
+        """Image files (a path or list of paths) or uint8 RGB arrays (n, H, W, 3) -> float32 (n, E).
+        Images are preprocessed in the library as CLIP does (bicubic resize, centre crop)."""
+        if _is_paths(images):
+            arr, n = _c_strings(_path_list(images, "images"), "images")
+            return self._call(lib.cleanclip_encode_image_files, n, arr, normalize=normalize)
+        if isinstance(images, (list, tuple)) and not images:
+            arr, n = _c_strings([], "images")  # the library reports the empty list
+            return self._call(lib.cleanclip_encode_image_files, 0, arr, normalize=normalize)
+        a = _rgb8(images, "images")
+        n, h, w, _ = a.shape
+        out = self._output(n)
+        check(lib.cleanclip_encode_rgb8(self._handle.ptr, _ptr(a, ctypes.c_uint8), n, w, h, 1 if normalize else 0,
+                                        _ptr(out, ctypes.c_float), out.size, None))
+        return out
+
+    def classifier(self, classnames, templates=("{}",)) -> "Classifier":
+        """A zero-shot classifier over `classnames`, each put into every template ("a photo of a {}.")."""
+        return Classifier(self, classnames, templates)
+
+
+class Classifier:
+    """Zero-shot classifier: class embedding = normalised mean of the normalised template embeddings."""
+
+    def __init__(self, model: Model, classnames, templates):
+        if not isinstance(model, Model):
+            raise TypeError(f"model must be a cleanclip.Model, not {type(model).__name__}")
+        self.classnames = _text_list(classnames, "classnames")
+        self.templates = _text_list(templates, "templates")
+        names, nc = _c_strings(self.classnames, "classnames")
+        temps, nt = _c_strings(self.templates, "templates")
+        self._model = model
+        self._handle = ClassifierHandle(model._handle, names, nc, temps, nt)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> "Classifier":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def class_embeddings(self) -> np.ndarray:
+        """float32 (classes, E), unit-norm rows."""
+        out = np.empty((len(self.classnames), self._model.embed_dim), dtype=np.float32)
+        check(lib.cleanclip_classifier_class_embeddings(self._handle.ptr, _ptr(out, ctypes.c_float), out.size, None))
+        return out
+
+    def classify(self, images) -> tuple[np.ndarray, np.ndarray]:
+        """Image paths or uint8 (n, H, W, 3) -> (best class index int64 (n,), probabilities float32 (n, classes))."""
+        c = len(self.classnames)
+        if _is_paths(images):
+            arr, n = _c_strings(_path_list(images, "images"), "images")
+            idx, prob = np.empty(n, np.int32), np.empty((n, c), np.float32)
+            check(lib.cleanclip_classifier_classify_files(self._handle.ptr, arr, n, _ptr(idx, ctypes.c_int32),
+                                                          _ptr(prob, ctypes.c_float), prob.size, None))
+        elif isinstance(images, (list, tuple)) and not images:
+            raise ValueError("images is empty")
+        else:
+            a = _rgb8(images, "images")
+            n, h, w, _ = a.shape
+            idx, prob = np.empty(n, np.int32), np.empty((n, c), np.float32)
+            check(lib.cleanclip_classifier_classify_rgb8(self._handle.ptr, _ptr(a, ctypes.c_uint8), n, w, h,
+                                                         _ptr(idx, ctypes.c_int32), _ptr(prob, ctypes.c_float),
+                                                         prob.size, None))
+        return idx.astype(np.int64), prob
+
+    def classify_embeddings(self, embeddings) -> tuple[np.ndarray, np.ndarray]:
+        """Image embeddings float (n, E) -> (indices, probabilities) as classify."""
+        e = np.asarray(embeddings)
+        if not np.issubdtype(e.dtype, np.floating):
+            raise TypeError(f"embeddings must be a float32 array, got dtype {e.dtype}")
+        if e.ndim != 2 or e.shape[1] != self._model.embed_dim:
+            raise ValueError(f"embeddings must have shape (n, {self._model.embed_dim}), got {e.shape}")
+        e = np.ascontiguousarray(e, dtype=np.float32)
+        n, c = e.shape[0], len(self.classnames)
+        idx, prob = np.empty(n, np.int32), np.empty((n, c), np.float32)
+        check(lib.cleanclip_classifier_classify_embeddings(self._handle.ptr, _ptr(e, ctypes.c_float), n,
+                                                           _ptr(idx, ctypes.c_int32), _ptr(prob, ctypes.c_float),
+                                                           prob.size, None))
+        return idx.astype(np.int64), prob
+
+
+# ---- functions -----------------------------------------------------------------------------
+
+def load(path, **options) -> Model:
+    """Loads a checkpoint (.safetensors, or a Hugging Face directory).
+    Options: activation=None | "quick_gelu" | "gelu", num_threads=int (process-wide)."""
+    unknown = set(options) - {"activation", "num_threads"}
+    if unknown:
+        raise TypeError(f"unknown option(s) {', '.join(sorted(unknown))}; known: activation, num_threads")
+    return Model(path, **options)
+
+
+def tokenize(texts, context_length: int = 77, truncate: bool = True) -> np.ndarray:
+    """CLIP BPE token ids, int32 (n, context_length): [start, ids..., end, 0...]."""
+    arr, n = _c_strings(_text_list(texts, "texts"), "texts")
+    if not isinstance(context_length, int):
+        raise TypeError(f"context_length must be an int, not {type(context_length).__name__}")
+    out = np.empty((n, max(context_length, 0)), dtype=np.int32)
+    check(lib.cleanclip_tokenize(arr, n, context_length, 1 if truncate else 0, _ptr(out, ctypes.c_int32),
+                                 out.size, None))
+    return out
+
+
+def preprocess(image, size: int = 224) -> np.ndarray:
+    """CLIP preprocessing of an image file or a uint8 (H, W, 3) array -> float32 (3, size, size)."""
+    if not isinstance(size, int):
+        raise TypeError(f"size must be an int, not {type(size).__name__}")
+    out = np.empty((3, max(size, 0), max(size, 0)), dtype=np.float32)
+    if isinstance(image, (str, os.PathLike)):
+        check(lib.cleanclip_preprocess_file(os.fsencode(image), size, _ptr(out, ctypes.c_float), out.size, None))
+        return out
+    a = np.asarray(image)
+    if a.dtype != np.uint8:
+        raise TypeError(f"image must be a path or a uint8 RGB array, got dtype {a.dtype}")
+    if a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"image must have shape (height, width, 3), got {a.shape}")
+    a = np.ascontiguousarray(a)
+    check(lib.cleanclip_preprocess_rgb8(_ptr(a, ctypes.c_uint8), a.shape[1], a.shape[0], size,
+                                        _ptr(out, ctypes.c_float), out.size, None))
+    return out
+
+
+def zero_shot(model: Model, images, classnames, templates=("{}",)) -> tuple[np.ndarray, np.ndarray]:
+    """Classifies images (paths or uint8 (n, H, W, 3)) against class names put into templates.
+    Returns (indices int64 (n,), probabilities float32 (n, classes)); probabilities are
+    softmax(temperature * cosine similarity)."""
+    with Classifier(model, classnames, templates) as classifier:
+        return classifier.classify(images)
+
+
+def set_num_threads(n: int) -> None:
+    """Worker threads for every model (process-wide; set before encoding)."""
+    check(lib.cleanclip_set_num_threads(n))
+
+
+def get_num_threads() -> int:
+    return lib.cleanclip_get_num_threads()

@@ -1,0 +1,148 @@
+"""Layer 1: ctypes declarations mirroring include/cleanclip.h one-to-one.
+
+Every exported function has its argtypes and restype declared here, and every struct has a
+ctypes.Structure mirror whose size and field offsets the tests compare with the library's
+own report (cleanclip_struct_layout / cleanclip_struct_field). Nothing here raises on a
+failed status; see _handles.py for that.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+from ctypes import (POINTER, Structure, c_char, c_char_p, c_float, c_int, c_int32, c_size_t, c_uint8,
+                    c_uint32, c_void_p)
+from pathlib import Path
+
+# Header version this module mirrors (CLEANCLIP_VERSION_* in cleanclip.h).
+VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = 0, 1, 0
+VERSION = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH
+
+# cleanclip_status
+OK = 0
+INVALID_ARGUMENT = 1
+NULL_POINTER = 2
+BUFFER_TOO_SMALL = 3
+IO_ERROR = 4
+FORMAT_ERROR = 5
+SHAPE_MISMATCH = 6
+CANCELLED = 7
+OUT_OF_MEMORY = 8
+UNSUPPORTED = 9
+INTERNAL = 10
+
+# cleanclip_activation
+ACTIVATION_DEFAULT = 0
+ACTIVATION_QUICK_GELU = 1
+ACTIVATION_GELU = 2
+
+
+class cleanclip_model_options(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("activation", c_int32),
+        ("num_threads", c_int32),
+    ]
+
+
+class cleanclip_model_info(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("architecture", c_char * 64),
+        ("embed_dim", c_int32),
+        ("image_size", c_int32),
+        ("context_length", c_int32),
+        ("vocab_size", c_int32),
+        ("logit_scale", c_float),
+        ("temperature", c_float),
+    ]
+
+
+STRUCTS = {"cleanclip_model_options": cleanclip_model_options, "cleanclip_model_info": cleanclip_model_info}
+
+model_p = c_void_p  # cleanclip_model *
+classifier_p = c_void_p  # cleanclip_classifier *
+c_str_array = POINTER(c_char_p)  # const char *const *
+float_p = POINTER(c_float)
+int32_p = POINTER(c_int32)
+uint8_p = POINTER(c_uint8)
+size_p = POINTER(c_size_t)
+
+# name: (restype, argtypes), in header order.
+FUNCTIONS = {
+    "cleanclip_version": (c_uint32, []),
+    "cleanclip_version_string": (c_char_p, []),
+    "cleanclip_status_name": (c_char_p, [c_int]),
+    "cleanclip_last_error": (c_char_p, []),
+    "cleanclip_set_num_threads": (c_int, [c_int32]),
+    "cleanclip_get_num_threads": (c_int32, []),
+    "cleanclip_model_default_options": (c_int, [POINTER(cleanclip_model_options), c_size_t]),
+    "cleanclip_model_load": (c_int, [c_char_p, POINTER(cleanclip_model_options), POINTER(model_p)]),
+    "cleanclip_model_free": (None, [model_p]),
+    "cleanclip_model_get_info": (c_int, [model_p, POINTER(cleanclip_model_info)]),
+    "cleanclip_tokenize": (c_int, [c_str_array, c_size_t, c_int32, c_int, int32_p, c_size_t, size_p]),
+    "cleanclip_preprocess_file": (c_int, [c_char_p, c_int32, float_p, c_size_t, size_p]),
+    "cleanclip_preprocess_rgb8": (c_int, [uint8_p, c_size_t, c_size_t, c_int32, float_p, c_size_t, size_p]),
+    "cleanclip_encode_tokens": (c_int, [model_p, int32_p, c_size_t, c_int, float_p, c_size_t, size_p]),
+    "cleanclip_encode_texts": (c_int, [model_p, c_str_array, c_size_t, c_int, float_p, c_size_t, size_p]),
+    "cleanclip_encode_pixels": (c_int, [model_p, float_p, c_size_t, c_int, float_p, c_size_t, size_p]),
+    "cleanclip_encode_image_files": (c_int, [model_p, c_str_array, c_size_t, c_int, float_p, c_size_t, size_p]),
+    "cleanclip_encode_rgb8": (c_int, [model_p, uint8_p, c_size_t, c_size_t, c_size_t, c_int, float_p, c_size_t,
+                                      size_p]),
+    "cleanclip_classifier_create": (c_int, [model_p, c_str_array, c_size_t, c_str_array, c_size_t,
+                                            POINTER(classifier_p)]),
+    "cleanclip_classifier_free": (None, [classifier_p]),
+    "cleanclip_classifier_num_classes": (c_size_t, [classifier_p]),
+    "cleanclip_classifier_class_embeddings": (c_int, [classifier_p, float_p, c_size_t, size_p]),
+    "cleanclip_classifier_classify_embeddings": (c_int, [classifier_p, float_p, c_size_t, int32_p, float_p,
+                                                         c_size_t, size_p]),
+    "cleanclip_classifier_classify_files": (c_int, [classifier_p, c_str_array, c_size_t, int32_p, float_p,
+                                                    c_size_t, size_p]),
+    "cleanclip_classifier_classify_rgb8": (c_int, [classifier_p, uint8_p, c_size_t, c_size_t, c_size_t, int32_p,
+                                                   float_p, c_size_t, size_p]),
+    "cleanclip_zero_shot_files": (c_int, [model_p, c_str_array, c_size_t, c_str_array, c_size_t, c_str_array,
+                                          c_size_t, int32_p, float_p, c_size_t, size_p]),
+    "cleanclip_struct_layout": (c_int, [c_char_p, size_p, size_p]),
+    "cleanclip_struct_field": (c_int, [c_char_p, c_size_t, POINTER(c_char_p), size_p, size_p]),
+}
+
+LIBRARY_NAME = "libcleanclip.so"
+
+
+def candidate_paths() -> list[Path]:
+    """Where the library is looked for, in order: $CLEANCLIP_LIB, next to this package, the
+    repository's release build (<repo>/.build/release, or $CLEANCLIP_BUILD_DIR/release)."""
+    out = []
+    env = os.environ.get("CLEANCLIP_LIB")
+    if env:
+        out.append(Path(env))
+    here = Path(__file__).resolve().parent
+    out.append(here / LIBRARY_NAME)
+    repo = here.parents[2]  # bindings/python/cleanclip -> repository root
+    build = os.environ.get("CLEANCLIP_BUILD_DIR")
+    if build:
+        out.append((repo / build if not os.path.isabs(build) else Path(build)) / "release" / LIBRARY_NAME)
+    out.append(repo / ".build" / "release" / LIBRARY_NAME)
+    return out
+
+
+def _load() -> ctypes.CDLL:
+    env = os.environ.get("CLEANCLIP_LIB")
+    if env and not Path(env).is_file():
+        raise OSError(f"CLEANCLIP_LIB is set to {env!r}, which is not a file")
+    tried = []
+    for path in candidate_paths():
+        if path.is_file():
+            lib = ctypes.CDLL(str(path))
+            break
+        tried.append(str(path))
+    else:
+        raise OSError("libcleanclip.so not found; set CLEANCLIP_LIB to its path (looked in: " + ", ".join(tried) + ")")
+    for name, (restype, argtypes) in FUNCTIONS.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
+    return lib
+
+
+lib = _load()
+path = lib._name

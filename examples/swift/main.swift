@@ -1,0 +1,73 @@
+// Embeddings and zero-shot classification with the CleanCLIP Swift module directly.
+//
+//   scripts/test_bindings.sh builds this file with swiftc against the package's release build:
+//   swiftc -O examples/swift/main.swift -I $BUILD/release/Modules ... -lcleanclip
+//   ./clip_example MODEL IMAGE... [--dump DIR]
+//
+// With --dump, writes the embeddings of the shared cross-language inputs (see
+// bindings/python/tests/test_cross_language.py) as raw float32 files.
+import CleanCLIP
+import Foundation
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    exit(1)
+}
+
+var args = Array(CommandLine.arguments.dropFirst())
+var dumpDir: String?
+if let i = args.firstIndex(of: "--dump"), i + 1 < args.count {
+    dumpDir = args[i + 1]
+    args.removeSubrange(i...(i + 1))
+}
+guard args.count >= 2 else { fail("usage: clip_example MODEL IMAGE... [--dump DIR]") }
+
+do {
+    let model = try CLIPModel.load(path: args[0])
+    let c = model.config
+    print("model: \(c.architecture), embed dim \(c.embedDim), image size \(c.imageResolution)")
+
+    // Images: decode, preprocess as CLIP does, batch, encode, normalise.
+    let preprocess = CLIPPreprocessor(size: c.imageResolution)
+    let paths = Array(args.dropFirst())
+    var pixels: [Float] = []
+    for path in paths { pixels += preprocess(try ImageDecoder.decode(path: path)) }
+    let images = try model.encodeImage(Tensor(pixels, shape: [paths.count, 3, c.imageResolution, c.imageResolution]))
+        .l2Normalized()
+
+    // Captions: tokenize with CLIP's BPE, encode, normalise.
+    let captions = ["a photo of a cat", "a diagram of a transformer", "Ünïcödé text 東京"]
+    let tokens = try CLIPTokenizer.standard.tokenize(captions, contextLength: c.contextLength)
+    let texts = try model.encodeText(tokens: tokens, batch: captions.count).l2Normalized()
+
+    // Zero-shot: class embedding = normalised mean of the normalised template embeddings.
+    let classes = ["cat", "dog", "red square"], templates = ["a photo of a {}.", "{}"]
+    let e = c.embedDim
+    var classEmbeddings = [Float](repeating: 0, count: classes.count * e)
+    for (k, name) in classes.enumerated() {
+        let prompts = templates.map { $0.replacingOccurrences(of: "{}", with: name) }
+        let t = try model.encodeText(tokens: try CLIPTokenizer.standard.tokenize(prompts), batch: prompts.count).l2Normalized()
+        let mean = Tensor((0..<e).map { j in (0..<prompts.count).map { t.data[$0 * e + j] }.reduce(0, +) / Float(prompts.count) },
+                          shape: [1, e]).l2Normalized()
+        for j in 0..<e { classEmbeddings[k * e + j] = mean.data[j] }
+    }
+    for (i, path) in paths.enumerated() {
+        let sims = (0..<classes.count).map { k in (0..<e).reduce(Float(0)) { $0 + images.data[i * e + $1] * classEmbeddings[k * e + $1] } }
+        let logits = sims.map { $0 * model.temperature }
+        let top = logits.max()!
+        let exps = logits.map { expf($0 - top) }
+        let best = logits.firstIndex(of: top)!
+        print("\(path) -> \(classes[best]) (p = \(String(format: "%.3f", exps[best] / exps.reduce(0, +))))")
+    }
+
+    if let dumpDir {
+        func dump(_ t: Tensor, _ name: String) throws {
+            try Data(buffer: UnsafeBufferPointer(start: t.data, count: t.count))
+                .write(to: URL(fileURLWithPath: dumpDir).appendingPathComponent(name))
+        }
+        try dump(images, "swift_files.bin")
+        try dump(texts, "swift_texts.bin")
+    }
+} catch {
+    fail("error: \(error)")
+}

@@ -1,0 +1,262 @@
+/*
+ * cleanclip.h — the C interface of libcleanclip.so: load CLIP checkpoints, compute image and
+ * text embeddings that match PyTorch, and classify images zero-shot.
+ *
+ * Conventions (every function follows them):
+ *   - Functions return an `int` status (`cleanclip_status`); 0 is success.
+ *   - After a failing call, `cleanclip_last_error()` describes what went wrong.
+ *   - Objects are opaque handles created by `*_load` / `*_create` and released by the matching
+ *     `*_free`; passing NULL to a `*_free` function does nothing.
+ *   - Outputs go into caller-allocated buffers with an explicit capacity in elements. When the
+ *     capacity is too small the call returns CLEANCLIP_BUFFER_TOO_SMALL, writes nothing to the
+ *     buffer and stores the number of elements needed in `*needed` (when `needed` is not NULL).
+ *     On success `*needed` holds the number of elements written.
+ *   - Option and info structs start with `size_t struct_size`, which the caller sets to
+ *     `sizeof(struct)`. The library accepts sizes from older (smaller) headers, using defaults for
+ *     fields it was not given, and rejects sizes larger than it knows with
+ *     CLEANCLIP_INVALID_ARGUMENT (the header is newer than the library).
+ *   - Strings are NUL-terminated UTF-8; invalid UTF-8 is rejected with CLEANCLIP_INVALID_ARGUMENT.
+ *   - Images are RGB8 (3 bytes per pixel, rows top to bottom, no padding) or files (JPEG, PNG).
+ *     Embeddings are float32, row-major, one row of `embed_dim` values per input.
+ *   - No call exits the process, traps or prints; every problem is reported as a status.
+ *   - Targets 64-bit platforms (LP64); struct layouts are checked by the test suites.
+ */
+#ifndef CLEANCLIP_H
+#define CLEANCLIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Version
+ * Thread safety: every function in this section may be called from any thread at any time.
+ * ------------------------------------------------------------------------------------------- */
+
+#define CLEANCLIP_VERSION_MAJOR 0
+#define CLEANCLIP_VERSION_MINOR 1
+#define CLEANCLIP_VERSION_PATCH 0
+/** The header's version as one number: major * 10000 + minor * 100 + patch. */
+#define CLEANCLIP_VERSION \
+    (CLEANCLIP_VERSION_MAJOR * 10000 + CLEANCLIP_VERSION_MINOR * 100 + CLEANCLIP_VERSION_PATCH)
+
+/** The library's version, encoded as CLEANCLIP_VERSION. A host compiled against this header
+ *  should refuse a library whose major version differs (or whose minor version is older). */
+uint32_t cleanclip_version(void);
+
+/** The library's version as a static string, e.g. "0.1.0". */
+const char *cleanclip_version_string(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes and errors
+ * Thread safety: the last error is thread-local; every function here may be called from any
+ * thread. A message describes the most recent failing call made on the same thread.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum cleanclip_status {
+    CLEANCLIP_OK = 0,               /**< Success. */
+    CLEANCLIP_INVALID_ARGUMENT = 1, /**< A value is out of range: zero count, bad size, bad UTF-8, unknown option. */
+    CLEANCLIP_NULL_POINTER = 2,     /**< A required pointer argument was NULL. */
+    CLEANCLIP_BUFFER_TOO_SMALL = 3, /**< An output buffer's capacity is too small; `*needed` says how many elements. */
+    CLEANCLIP_IO_ERROR = 4,         /**< A file is missing or cannot be read. */
+    CLEANCLIP_FORMAT_ERROR = 5,     /**< A file was read but its contents are malformed or unsupported. */
+    CLEANCLIP_SHAPE_MISMATCH = 6,   /**< Input sizes do not fit the model (pixel count, token count, token ids). */
+    CLEANCLIP_CANCELLED = 7,        /**< A progress callback asked to stop (reserved for long operations). */
+    CLEANCLIP_OUT_OF_MEMORY = 8,    /**< Memory could not be allocated or the request is too large. */
+    CLEANCLIP_UNSUPPORTED = 9,      /**< The operation is not available in this build. */
+    CLEANCLIP_INTERNAL = 10         /**< A bug in the library; the message has details. */
+} cleanclip_status;
+
+/** A static, constant name for a status ("CLEANCLIP_OK", ...); "CLEANCLIP_UNKNOWN_STATUS" for
+ *  values not in the enum. */
+const char *cleanclip_status_name(int status);
+
+/** A readable description of the most recent failing call on the calling thread, or "" when
+ *  the most recent call succeeded. Never NULL. The string is owned by the library and stays
+ *  valid until the next cleanclip_* call on the same thread (other than this function,
+ *  cleanclip_status_name and the version functions); copy it to keep it. */
+const char *cleanclip_last_error(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Threads
+ * Thread safety: process-wide setting; change it before starting work, not while other threads
+ * are encoding.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Sets the number of worker threads used by every model (BLAS included). n >= 1. */
+int cleanclip_set_num_threads(int32_t n);
+
+/** The number of worker threads (all cores by default). */
+int32_t cleanclip_get_num_threads(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Models
+ * Thread safety: a loaded model is immutable. Any number of threads may encode, query info and
+ * classify with the same model handle at once. cleanclip_model_free must not run concurrently
+ * with any other use of that handle.
+ * ------------------------------------------------------------------------------------------- */
+
+/** An opaque CLIP model: image tower, text tower and logit scale. */
+typedef struct cleanclip_model cleanclip_model;
+
+typedef enum cleanclip_activation {
+    CLEANCLIP_ACTIVATION_DEFAULT = 0,    /**< From the checkpoint: config.json for HF directories, else QuickGELU. */
+    CLEANCLIP_ACTIVATION_QUICK_GELU = 1, /**< x * sigmoid(1.702 x): OpenAI and CleanCLIP weights. */
+    CLEANCLIP_ACTIVATION_GELU = 2        /**< Exact erf GELU: laion2b / DataComp open_clip weights. */
+} cleanclip_activation;
+
+/** How to load a model. Fill with cleanclip_model_default_options before changing fields. */
+typedef struct cleanclip_model_options {
+    size_t struct_size;  /**< sizeof(cleanclip_model_options). */
+    int32_t activation;  /**< A cleanclip_activation value. Default CLEANCLIP_ACTIVATION_DEFAULT. */
+    int32_t num_threads; /**< > 0 sets the process-wide thread count (see cleanclip_set_num_threads); 0 keeps it. */
+} cleanclip_model_options;
+
+/** Writes the default options into `options`, of which the caller owns `struct_size` bytes
+ *  (pass sizeof(cleanclip_model_options)); also sets options->struct_size. */
+int cleanclip_model_default_options(cleanclip_model_options *options, size_t struct_size);
+
+/** Loads a checkpoint: a .safetensors file (OpenAI / open_clip / CleanCLIP or Hugging Face
+ *  names) or a Hugging Face model directory. `options` may be NULL for the defaults. On success
+ *  `*out` is a new model to release with cleanclip_model_free; on failure it is set to NULL. */
+int cleanclip_model_load(const char *path, const cleanclip_model_options *options, cleanclip_model **out);
+
+/** Releases a model. NULL is a no-op. Classifiers made from the model keep it alive. */
+void cleanclip_model_free(cleanclip_model *model);
+
+/** What a model is. The caller sets struct_size; fields beyond it are not written. */
+typedef struct cleanclip_model_info {
+    size_t struct_size;     /**< sizeof(cleanclip_model_info). */
+    char architecture[64];  /**< "ViT-B/32", "RN50", or a description; NUL-terminated, truncated to fit. */
+    int32_t embed_dim;      /**< E: floats per embedding. */
+    int32_t image_size;     /**< S: input side in pixels (images are preprocessed to 3 x S x S). */
+    int32_t context_length; /**< Tokens per text (77). */
+    int32_t vocab_size;     /**< Token ids are 0 ..< vocab_size (49408 for CLIP's BPE vocabulary). */
+    float logit_scale;      /**< The learned log temperature. */
+    float temperature;      /**< exp(logit_scale): the factor applied to cosine similarities. */
+} cleanclip_model_info;
+
+/** Fills `info` (set info->struct_size first). */
+int cleanclip_model_get_info(const cleanclip_model *model, cleanclip_model_info *info);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizing and preprocessing (no model needed)
+ * Thread safety: may be called from any number of threads at once.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Tokenizes `n_texts` strings with CLIP's BPE into n_texts x context_length int32 ids
+ *  (row-major): [start, ids..., end, 0...]. context_length >= 2 (CLIP uses 77). When a text is
+ *  too long, truncate != 0 keeps its first tokens and ends it with the end token (open_clip);
+ *  truncate == 0 fails with CLEANCLIP_INVALID_ARGUMENT. */
+int cleanclip_tokenize(const char *const *texts, size_t n_texts, int32_t context_length, int truncate,
+                       int32_t *tokens, size_t capacity, size_t *needed);
+
+/** Preprocesses an image file as CLIP does (bicubic resize of the short side to `size`, centre
+ *  crop, normalisation) into 3 x size x size floats, channel-major. 1 <= size <= 4096. */
+int cleanclip_preprocess_file(const char *path, int32_t size, float *pixels, size_t capacity, size_t *needed);
+
+/** As cleanclip_preprocess_file for one RGB8 image of width x height pixels (width*height*3 bytes). */
+int cleanclip_preprocess_rgb8(const uint8_t *rgb, size_t width, size_t height, int32_t size,
+                              float *pixels, size_t capacity, size_t *needed);
+
+/* ---------------------------------------------------------------------------------------------
+ * Encoding
+ * Each function writes n x embed_dim floats into `embeddings` (capacity in floats) and, when
+ * `normalize` is non-zero, scales each row to unit L2 norm. Inputs are processed in batches
+ * inside the library, so n may be large.
+ * Thread safety: any number of threads may encode with the same model at once.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Token ids, n x context_length int32 (e.g. from cleanclip_tokenize). Ids must be < vocab_size. */
+int cleanclip_encode_tokens(const cleanclip_model *model, const int32_t *tokens, size_t n, int normalize,
+                            float *embeddings, size_t capacity, size_t *needed);
+
+/** UTF-8 captions, tokenized with CLIP's BPE (context_length of the model, truncated). */
+int cleanclip_encode_texts(const cleanclip_model *model, const char *const *texts, size_t n, int normalize,
+                           float *embeddings, size_t capacity, size_t *needed);
+
+/** Preprocessed pixels, n x 3 x S x S float32 with S = image_size. */
+int cleanclip_encode_pixels(const cleanclip_model *model, const float *pixels, size_t n, int normalize,
+                            float *embeddings, size_t capacity, size_t *needed);
+
+/** Image files (JPEG, PNG), preprocessed in the library. */
+int cleanclip_encode_image_files(const cleanclip_model *model, const char *const *paths, size_t n, int normalize,
+                                 float *embeddings, size_t capacity, size_t *needed);
+
+/** n RGB8 images of the same width x height, stored one after another (n*height*width*3 bytes,
+ *  as a numpy uint8 array of shape (n, height, width, 3)); any size, preprocessed in the library.
+ *  For images of different sizes, call once per image. */
+int cleanclip_encode_rgb8(const cleanclip_model *model, const uint8_t *rgb, size_t n, size_t width, size_t height,
+                          int normalize, float *embeddings, size_t capacity, size_t *needed);
+
+/* ---------------------------------------------------------------------------------------------
+ * Zero-shot classification
+ * Class embedding = L2-normalised mean over templates of the normalised text embeddings of
+ * template.replace("{}", class name); prediction = argmax over classes of the cosine similarity;
+ * probabilities = softmax(temperature * similarities) per image.
+ * Thread safety: a classifier is immutable; any number of threads may classify with it at once.
+ * cleanclip_classifier_free must not run concurrently with other uses of that handle.
+ * ------------------------------------------------------------------------------------------- */
+
+/** An opaque zero-shot classifier: a model plus the class embeddings. */
+typedef struct cleanclip_classifier cleanclip_classifier;
+
+/** Builds a classifier from `n_classes` class names and `n_templates` prompt templates, each
+ *  containing "{}" where the class name goes (e.g. "a photo of a {}."). Keeps `model` alive. */
+int cleanclip_classifier_create(const cleanclip_model *model, const char *const *classnames, size_t n_classes,
+                                const char *const *templates, size_t n_templates, cleanclip_classifier **out);
+
+/** Releases a classifier. NULL is a no-op. */
+void cleanclip_classifier_free(cleanclip_classifier *classifier);
+
+/** The number of classes (0 when classifier is NULL). */
+size_t cleanclip_classifier_num_classes(const cleanclip_classifier *classifier);
+
+/** The normalised class embeddings, n_classes x embed_dim floats. */
+int cleanclip_classifier_class_embeddings(const cleanclip_classifier *classifier, float *embeddings,
+                                          size_t capacity, size_t *needed);
+
+/** Classifies n image embeddings (n x embed_dim, normalised or not). Writes the best class of
+ *  each image into `indices` (n entries) and, when `probabilities` is not NULL, n x n_classes
+ *  probabilities (`capacity` in floats; `*needed` refers to the probabilities). */
+int cleanclip_classifier_classify_embeddings(const cleanclip_classifier *classifier, const float *image_embeddings,
+                                             size_t n, int32_t *indices, float *probabilities,
+                                             size_t capacity, size_t *needed);
+
+/** As cleanclip_classifier_classify_embeddings for image files. */
+int cleanclip_classifier_classify_files(const cleanclip_classifier *classifier, const char *const *paths,
+                                        size_t n, int32_t *indices, float *probabilities,
+                                        size_t capacity, size_t *needed);
+
+/** As cleanclip_classifier_classify_embeddings for n RGB8 images laid out as in cleanclip_encode_rgb8. */
+int cleanclip_classifier_classify_rgb8(const cleanclip_classifier *classifier, const uint8_t *rgb, size_t n,
+                                       size_t width, size_t height, int32_t *indices, float *probabilities,
+                                       size_t capacity, size_t *needed);
+
+/** One call: builds a classifier, classifies image files, frees the classifier. */
+int cleanclip_zero_shot_files(const cleanclip_model *model, const char *const *paths, size_t n_images,
+                              const char *const *classnames, size_t n_classes,
+                              const char *const *templates, size_t n_templates,
+                              int32_t *indices, float *probabilities, size_t capacity, size_t *needed);
+
+/* ---------------------------------------------------------------------------------------------
+ * Layout introspection (for bindings that mirror the structs above, e.g. Python ctypes)
+ * Thread safety: may be called from any thread at any time.
+ * ------------------------------------------------------------------------------------------- */
+
+/** The library's sizeof and field count for a struct named as in this header
+ *  ("cleanclip_model_options", "cleanclip_model_info"). */
+int cleanclip_struct_layout(const char *struct_name, size_t *size, size_t *n_fields);
+
+/** Field `index` (declaration order) of a struct: its name (a static string), offset and size. */
+int cleanclip_struct_field(const char *struct_name, size_t index, const char **field_name,
+                           size_t *offset, size_t *size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLEANCLIP_H */

@@ -10,7 +10,9 @@ public struct CLIPInputError: Error, CustomStringConvertible, Sendable {
 /// A CLIP model: an image tower, a text tower and the learned temperature `logit_scale`.
 ///
 /// Weights live in OpenAI / open_clip naming (`weights` lists them in state-dict order).
-/// Encoding is thread-safe: it reads the weights and allocates its own activations.
+/// Encoding is thread-safe in inference mode (the default): it reads the weights and allocates
+/// its own activations. Every operation records gradients for parameters with `requiresGrad`
+/// (outside `GradMode.withoutGrad`), so the forward pass is differentiable end to end.
 /// ```
 /// let model = try CLIPModel.load(path: "ViT-B-32.safetensors")
 /// let e = try model.encodeImage(pixels)      // pixels [B, 3, 224, 224]
@@ -29,6 +31,12 @@ public final class CLIPModel: @unchecked Sendable {
 
     let visual: VisionTower
     let text: TextTransformer
+
+    /// Training mode, like PyTorch's `model.train()` / `model.eval()`: when true, BatchNorm layers
+    /// (ResNet towers) normalise with batch statistics and update their running statistics
+    /// during `encodeImage`, so encoding is then *not* thread-safe. ViT and text towers behave
+    /// the same in both modes (CLIP has no dropout). Off by default.
+    public var isTraining = false
 
     /// Builds the model from `source`, which must provide exactly the tensors of `config`.
     public init(config: CLIPConfig, weights source: WeightSource) throws {
@@ -69,7 +77,7 @@ public final class CLIPModel: @unchecked Sendable {
         guard pixels.shape[0] > 0 else { throw CLIPInputError("no images to encode") }
         switch visual {
         case .vit(let v): return v(pixels)
-        case .resnet(let r): return r(pixels)
+        case .resnet(let r): return r(pixels, training: isTraining)
         }
     }
 

@@ -14,8 +14,16 @@ struct BatchNorm2d {
         num_batches_tracked = try w("\(name).num_batches_tracked", [], kind: .counter)
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        x.batchNorm2dInference(weight: weight, bias: bias, runningMean: running_mean, runningVar: running_var)
+    /// Inference mode normalises with the running statistics. Training mode (`nn.BatchNorm2d`
+    /// after `.train()`) normalises with the batch's statistics, updates the running ones in
+    /// place (momentum 0.1, unbiased variance) and counts the batch in num_batches_tracked.
+    func callAsFunction(_ x: Tensor, training: Bool = false) -> Tensor {
+        guard training else {
+            return x.batchNorm2dInference(weight: weight, bias: bias, runningMean: running_mean, runningVar: running_var)
+        }
+        num_batches_tracked.data[0] += 1
+        return x.batchNorm2dTraining(weight: weight, bias: bias, runningMean: running_mean, runningVar: running_var,
+                                     momentum: 0.1)
     }
 }
 
@@ -61,11 +69,11 @@ struct Bottleneck {
         self.stride = stride
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
-        var out = bn1(conv1(x)).activated(.relu)
-        out = bn2(conv2(out)).activated(.relu).avgPool2d(stride)
-        out = bn3(conv3(out))
-        let identity = downsample.map { $0.bn($0.conv(x.avgPool2d(stride))) } ?? x
+    func callAsFunction(_ x: Tensor, training: Bool = false) -> Tensor {
+        var out = bn1(conv1(x), training: training).activated(.relu)
+        out = bn2(conv2(out), training: training).activated(.relu).avgPool2d(stride)
+        out = bn3(conv3(out), training: training)
+        let identity = downsample.map { $0.bn($0.conv(x.avgPool2d(stride)), training: training) } ?? x
         return (out + identity).activated(.relu)
     }
 }
@@ -131,11 +139,12 @@ struct ModifiedResNet {
                                        heads: heads, outputDim: embedDim)
     }
 
-    func callAsFunction(_ pixels: Tensor) -> Tensor {
-        var x = bn1(conv1(pixels, stride: 2)).activated(.relu)
-        x = bn2(conv2(x)).activated(.relu)
-        x = bn3(conv3(x)).activated(.relu).avgPool2d(2)
-        for stage in stages { for block in stage { x = block(x) } }
+    /// `training`: BatchNorm layers use and update batch statistics (see `BatchNorm2d`).
+    func callAsFunction(_ pixels: Tensor, training: Bool = false) -> Tensor {
+        var x = bn1(conv1(pixels, stride: 2), training: training).activated(.relu)
+        x = bn2(conv2(x), training: training).activated(.relu)
+        x = bn3(conv3(x), training: training).activated(.relu).avgPool2d(2)
+        for stage in stages { for block in stage { x = block(x, training: training) } }
         return attnpool(x)
     }
 }

@@ -55,14 +55,17 @@ extension Tensor {
         let out = Tensor(uninitialized: shape)
         let w = lastDim
         softmaxRows(data, out.data, rows: rows, width: w)
+        let saved = out.storage  // the storage, not `out`: capturing `out` would make a cycle
         recordUnary(out, self) { g in
             // dx = y * (g - sum(g * y))
             let dx = Tensor(zeros: self.shape)
-            let y = out.data, gd = g.data, d = dx.data
-            for row in 0..<self.rows {
-                var dot: Float = 0
-                for j in 0..<w { dot += gd[row * w + j] * y[row * w + j] }
-                for j in 0..<w { d[row * w + j] = y[row * w + j] * (gd[row * w + j] - dot) }
+            let y = saved.pointer, gd = g.data, d = dx.data
+            parallelFor(self.rows, grain: max(1, 8192 / max(w, 1))) { r in
+                for row in r {
+                    var dot: Float = 0
+                    for j in 0..<w { dot += gd[row * w + j] * y[row * w + j] }
+                    for j in 0..<w { d[row * w + j] = y[row * w + j] * (gd[row * w + j] - dot) }
+                }
             }
             return dx
         }

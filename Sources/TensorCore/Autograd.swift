@@ -61,15 +61,24 @@ func recordUnary(_ output: Tensor, _ input: Tensor, backward: @escaping (Tensor)
 
 extension Tensor {
     /// Back-propagates from this tensor (a scalar loss unless `gradient` is given), adding into
-    /// `grad` of every leaf with `requiresGrad`. The recorded graph is released as it is
-    /// consumed, so intermediate results are freed as backward proceeds.
+    /// `grad` of every leaf with `requiresGrad`.
+    ///
+    /// Gradients of a tensor used several times are summed before they flow further. The
+    /// recorded graph is released as it is consumed: each node's backward closure (and with it
+    /// the activations it saved) is dropped as soon as it has run, so intermediate results are
+    /// freed as backward proceeds. Backward closures run with recording off, so gradients never
+    /// record a graph of their own.
     public func backward(gradient: Tensor? = nil) {
         let seed = gradient ?? Tensor(repeating: 1, shape: shape)
         precondition(seed.shape == shape, "gradient shape \(seed.shape) does not match \(shape)")
-        // Topological order by iterative depth-first search.
-        var order: [Tensor] = []
+        GradMode.withoutGrad { Tensor.propagate(from: self, seed: seed) }
+    }
+
+    private static func propagate(from root: Tensor, seed: Tensor) {
+        // Topological order by iterative depth-first search (post-order).
+        var order: [Tensor?] = []
         var visited = Set<ObjectIdentifier>()
-        var stack: [(Tensor, Bool)] = [(self, false)]
+        var stack: [(Tensor, Bool)] = [(root, false)]
         while let (t, expanded) = stack.popLast() {
             if expanded { order.append(t); continue }
             guard visited.insert(ObjectIdentifier(t)).inserted else { continue }
@@ -78,22 +87,32 @@ extension Tensor {
                 if !visited.contains(ObjectIdentifier(input)) { stack.append((input, false)) }
             }
         }
-        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(self): seed]
-        for t in order.reversed() {
-            guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { continue }
+        visited.removeAll()
+        var grads: [ObjectIdentifier: Tensor] = [ObjectIdentifier(root): seed]
+        var i = order.count - 1
+        while i >= 0 {
+            guard let t = order[i] else { i -= 1; continue }
+            order[i] = nil  // our reference goes; the tensor lives on only if someone else holds it
+            i -= 1
+            guard let g = grads.removeValue(forKey: ObjectIdentifier(t)) else { t.node = nil; continue }
             if let node = t.node, let fn = node.backward {
                 let inputGrads = fn(g)
+                precondition(inputGrads.count == node.inputs.count, "backward returned \(inputGrads.count) gradients for \(node.inputs.count) inputs")
                 for (input, ig) in zip(node.inputs, inputGrads) {
                     guard let ig, input.tracksGrad else { continue }
-                    assert(ig.shape == input.shape, "gradient \(ig.shape) for tensor \(input.shape)")
+                    precondition(ig.count == input.count, "gradient \(ig.shape) for tensor \(input.shape)")
                     let key = ObjectIdentifier(input)
-                    if let existing = grads[key] { grads[key] = existing.adding(ig) } else { grads[key] = ig }
+                    let shaped = ig.shape == input.shape ? ig : ig.reshaped(input.shape)
+                    if let existing = grads[key] { grads[key] = existing.adding(shaped) } else { grads[key] = shaped }
                 }
-                t.node = nil  // free the graph behind us
             }
+            t.node = nil  // free the graph behind us
             if t.requiresGrad {
                 if let existing = t.grad { existing.addInPlace(g) } else { t.grad = g.copy() }
             }
         }
     }
+
+    /// Sets `grad` to nil (what `optimizer.zero_grad(set_to_none=True)` does).
+    public func zeroGrad() { grad = nil }
 }

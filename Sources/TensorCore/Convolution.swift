@@ -15,7 +15,8 @@ extension Tensor {
         let out = Tensor(uninitialized: [n, o, ho, wo])
         let direct = kh == 1 && kw == 1 && stride == 1 && padding == 0
         let colRows = c * kh * kw, colCols = ho * wo
-        if colCols < 1024 && n > 1 {
+        let batched = colCols < 1024 && n > 1
+        if batched {
             // Small feature maps: one GEMM over all images ([O, K] x [K, N*HW]) is far more
             // efficient than N thin ones; then scatter [O, N, HW] back to [N, O, HW].
             let col = Tensor(uninitialized: [colRows, n * colCols])
@@ -40,22 +41,112 @@ extension Tensor {
                     if let bias { for i in 0..<colCols { to[i] = from[i] + bias[oc] } } else { to.update(from: from, count: colCols) }
                 }
             }
-            return out
+        } else {
+            let col = direct ? nil : Tensor(uninitialized: [colRows, colCols])
+            for img in 0..<n {
+                let src = data + img * c * h * w
+                let dst = out.data + img * o * colCols
+                var b: UnsafePointer<Float> = UnsafePointer(src)
+                if let col {
+                    im2col(src, col.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                    b = UnsafePointer(col.data)
+                }
+                if let bias {
+                    for oc in 0..<o { (dst + oc * colCols).update(repeating: bias.data[oc], count: colCols) }
+                }
+                sgemm(m: o, n: colCols, k: colRows, a: weight.data, lda: colRows, b: b, ldb: colCols,
+                      beta: bias == nil ? 0 : 1, c: dst, ldc: colCols)
+            }
         }
-        let col = direct ? nil : Tensor(uninitialized: [colRows, colCols])
-        for img in 0..<n {
-            let src = data + img * c * h * w
-            let dst = out.data + img * o * colCols
-            var b: UnsafePointer<Float> = UnsafePointer(src)
-            if let col {
-                im2col(src, col.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
-                b = UnsafePointer(col.data)
-            }
+        let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        record(out, inputs) { g in
+            // Per image, with col = im2col(x) [C*kh*kw, Ho*Wo] and G = g[img] [O, Ho*Wo]:
+            // dW += G col^T, dcol = W^T G, dx = col2im(dcol) (overlapping windows add up),
+            // db = sum of G over images and positions. The columns are recomputed rather than
+            // kept from the forward pass, which would cost C*kh*kw*Ho*Wo floats per image.
+            let needX = self.tracksGrad, needW = weight.tracksGrad
+            let dx = needX ? Tensor(zeros: self.shape) : nil
+            let dw = needW ? Tensor(zeros: weight.shape) : nil
+            var grads: [Tensor?] = [dx, dw]
             if let bias {
-                for oc in 0..<o { (dst + oc * colCols).update(repeating: bias.data[oc], count: colCols) }
+                let db = Tensor(zeros: bias.shape)
+                parallelFor(o, grain: 8) { r in
+                    for oc in r {
+                        var s: Float = 0
+                        for img in 0..<n { let p = g.data + (img * o + oc) * colCols; for i in 0..<colCols { s += p[i] } }
+                        db.data[oc] = s
+                    }
+                }
+                grads.append(db)
             }
-            sgemm(m: o, n: colCols, k: colRows, a: weight.data, lda: colRows, b: b, ldb: colCols,
-                  beta: bias == nil ? 0 : 1, c: dst, ldc: colCols)
+            if batched {
+                // Small feature maps, as in the forward pass: all images in one GEMM each, with
+                // G gathered to [O, N*HW] and the columns to [K, N*HW].
+                let nc = n * colCols
+                let gAll = Tensor(uninitialized: [o, nc])
+                let gd = g.data, ga = gAll.data
+                parallelFor(n * o, grain: 64) { r in
+                    for p in r {
+                        let img = p / o, oc = p % o
+                        (ga + oc * nc + img * colCols).update(from: gd + p * colCols, count: colCols)
+                    }
+                }
+                let single = Tensor(uninitialized: [colRows, colCols])
+                if let dw {
+                    let col = Tensor(uninitialized: [colRows, nc])
+                    for img in 0..<n {
+                        let src = self.data + img * c * h * w
+                        if direct {
+                            for ch in 0..<c { (col.data + ch * nc + img * colCols).update(from: src + ch * colCols, count: colCols) }
+                        } else {
+                            im2col(src, single.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                            for r in 0..<colRows { (col.data + r * nc + img * colCols).update(from: single.data + r * colCols, count: colCols) }
+                        }
+                    }
+                    sgemm(transB: true, m: o, n: colRows, k: nc, a: ga, lda: nc, b: col.data, ldb: nc, c: dw.data, ldc: colRows)
+                }
+                if let dx {
+                    let dcol = Tensor(uninitialized: [colRows, nc])
+                    sgemm(transA: true, m: colRows, n: nc, k: o, a: weight.data, lda: colRows, b: ga, ldb: nc, c: dcol.data, ldc: nc)
+                    for img in 0..<n {
+                        let dImg = dx.data + img * c * h * w
+                        if direct {
+                            for ch in 0..<c { (dImg + ch * colCols).update(from: dcol.data + ch * nc + img * colCols, count: colCols) }
+                        } else {
+                            for r in 0..<colRows { (single.data + r * colCols).update(from: dcol.data + r * nc + img * colCols, count: colCols) }
+                            col2im(single.data, dImg, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                        }
+                    }
+                }
+                return grads
+            }
+            let col = direct ? nil : Tensor(zeros: [colRows, colCols])
+            let dcol = direct || !needX ? nil : Tensor(zeros: [colRows, colCols])
+            for img in 0..<n {
+                let gImg = UnsafePointer(g.data + img * o * colCols)
+                let src = self.data + img * c * h * w
+                if let dw {
+                    var b: UnsafePointer<Float> = UnsafePointer(src)
+                    if let col {
+                        im2col(src, col.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                        b = UnsafePointer(col.data)
+                    }
+                    sgemm(transB: true, m: o, n: colRows, k: colCols, a: gImg, lda: colCols, b: b, ldb: colCols,
+                          beta: 1, c: dw.data, ldc: colRows)
+                }
+                if let dx {
+                    let dImg = dx.data + img * c * h * w
+                    if let dcol {
+                        sgemm(transA: true, m: colRows, n: colCols, k: o, a: weight.data, lda: colRows, b: gImg, ldb: colCols,
+                              c: dcol.data, ldc: colCols)
+                        col2im(dcol.data, dImg, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
+                    } else {
+                        sgemm(transA: true, m: colRows, n: colCols, k: o, a: weight.data, lda: colRows, b: gImg, ldb: colCols,
+                              c: dImg, ldc: colCols)
+                    }
+                }
+            }
+            return grads
         }
         return out
     }
@@ -80,6 +171,27 @@ extension Tensor {
                     }
                 }
             }
+        }
+        recordUnary(out, self) { g in
+            // Each input in a window gets 1/k² of that window's gradient; rows/columns beyond
+            // the last whole window (when H or W is not a multiple of k) get none.
+            let dx = Tensor(zeros: self.shape)
+            let gd = g.data, d = dx.data
+            parallelFor(n * c, grain: 8) { r in
+                for plane in r {
+                    let gsrc = gd + plane * ho * wo, dst = d + plane * h * w
+                    for i in 0..<ho {
+                        for di in 0..<k {
+                            let drow = dst + (i * k + di) * w
+                            for j in 0..<wo {
+                                let v = gsrc[i * wo + j] * inv
+                                for dj in 0..<k { drow[j * k + dj] = v }
+                            }
+                        }
+                    }
+                }
+            }
+            return dx
         }
         return out
     }
@@ -125,6 +237,32 @@ func im2col(_ img: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, c: 
                     for x in 0..<wo {
                         let sx = x * stride + j - padding
                         drow[x] = (sx >= 0 && sx < w) ? srow[sx] : 0
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of im2col: adds every column entry back into the image position it was read
+/// from (positions read by several windows accumulate; padding entries are dropped).
+func col2im(_ col: UnsafePointer<Float>, _ img: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int,
+            kh: Int, kw: Int, stride: Int, padding: Int, ho: Int, wo: Int) {
+    // One channel per task: a channel's kh*kw column rows only touch that channel's plane.
+    parallelFor(c, grain: 1) { r in
+        for ch in r {
+            let dst = img + ch * h * w
+            for i in 0..<kh {
+                for j in 0..<kw {
+                    let src = col + ((ch * kh + i) * kw + j) * ho * wo
+                    for y in 0..<ho {
+                        let sy = y * stride + i - padding
+                        if sy < 0 || sy >= h { continue }
+                        let drow = dst + sy * w, srow = src + y * wo
+                        for x in 0..<wo {
+                            let sx = x * stride + j - padding
+                            if sx >= 0 && sx < w { drow[sx] += srow[x] }
+                        }
                     }
                 }
             }

@@ -19,9 +19,10 @@ public enum Threads {
 }
 
 /// Runs `body` over `0..<n` split into contiguous chunks across the worker threads.
-/// Work smaller than `grain` items runs inline on the calling thread.
+/// Work smaller than `grain` items runs inline on the calling thread. `body` must be safe to
+/// run concurrently on disjoint ranges.
 @inline(__always)
-func parallelFor(_ n: Int, grain: Int = 16_384, _ body: (Range<Int>) -> Void) {
+public func parallelFor(_ n: Int, grain: Int = 16_384, _ body: (Range<Int>) -> Void) {
     let workers = min(Threads.count, n / max(grain, 1))
     if workers <= 1 {
         body(0..<n)

@@ -50,13 +50,16 @@ extension Tensor {
             norms.data[r] = n
             for j in 0..<w { out.data[r * w + j] = data[r * w + j] / n }
         }
+        let saved = out.storage  // the storage, not `out`: capturing `out` would make a cycle
         recordUnary(out, self) { g in
-            // d(x/|x|) = (g - y (g . y)) / |x|
+            // d(x/|x|) = (g - y (g . y)) / |x|; rows clamped at eps are constant (x/eps): g/eps.
             let dx = Tensor(zeros: self.shape)
+            let y = saved.pointer
             for r in 0..<self.rows {
+                let n = norms.data[r]
                 var dot: Float = 0
-                for j in 0..<w { dot += g.data[r * w + j] * out.data[r * w + j] }
-                for j in 0..<w { dx.data[r * w + j] = (g.data[r * w + j] - out.data[r * w + j] * dot) / norms.data[r] }
+                if n > eps { for j in 0..<w { dot += g.data[r * w + j] * y[r * w + j] } }
+                for j in 0..<w { dx.data[r * w + j] = (g.data[r * w + j] - y[r * w + j] * dot) / n }
             }
             return dx
         }

@@ -1,0 +1,141 @@
+import CLIP
+import Foundation
+import TensorCore
+
+/// What one training step did.
+public struct StepResult: Sendable {
+    /// The optimizer step this was (0-based; the index the learning rate was taken at).
+    public let step: Int
+    /// The learning rate used.
+    public let lr: Float
+    /// The total loss before the update.
+    public let loss: Float
+    /// L_CLIP (contrastive modes) before the update.
+    public let clipLoss: Float?
+    /// L_SS (CleanCLIP mode) before the update.
+    public let inmodalLoss: Float?
+    /// The supervised cross-entropy (supervised mode).
+    public let supervisedLoss: Float?
+    /// The global gradient norm before clipping.
+    public let gradientNorm: Float
+}
+
+/// Finetunes a CLIP model one batch at a time, as CleanCLIP's `train.py` does:
+/// learning rate for this step from the schedule, one forward pass over the whole batch
+/// (originals and augmented views concatenated, so BatchNorm sees all 2B images), the loss,
+/// backward, an AdamW update, then logit_scale clamped to [0, ln 100].
+///
+/// The data side (CSV, augmentation, loading threads) hands it tensors:
+/// ```
+/// let trainer = Trainer(model: model, loss: .cleanCLIP, optimizer: AdamWConfig(),
+///                       schedule: .warmupCosine(baseLR: 1e-5, warmupSteps: 50, totalSteps: 15_620))
+/// let r = try trainer.step(images: pixels, texts: ids, augmentedImages: augPixels, augmentedTexts: augIds)
+/// ```
+/// Not thread-safe: one step at a time. While a step runs the model is in training mode.
+public final class Trainer {
+    public enum Objective {
+        /// Contrastive finetuning with the CleanCLIP loss (or MMCL-only).
+        case contrastive(CleanCLIPLoss)
+        /// Vision tower + linear head, cross-entropy on labels (the text tower is not trained).
+        case supervised(LinearHead)
+    }
+
+    public let model: CLIPModel
+    public let objective: Objective
+    public let optimizer: AdamW
+    public var schedule: LRSchedule
+
+    /// logit_scale is clamped to [0, ln 100] after every contrastive step.
+    public static let maxLogitScale: Float = Float(Foundation.log(100.0))
+
+    /// Contrastive finetuning of every model parameter.
+    public convenience init(model: CLIPModel, loss: CleanCLIPLoss, optimizer: AdamWConfig = AdamWConfig(),
+                            schedule: LRSchedule) {
+        self.init(model: model, objective: .contrastive(loss), optimizer: optimizer, schedule: schedule)
+    }
+
+    public init(model: CLIPModel, objective: Objective, optimizer: AdamWConfig = AdamWConfig(), schedule: LRSchedule) {
+        self.model = model
+        self.objective = objective
+        self.schedule = schedule
+        var params = model.parameters.map { (name: $0.name, tensor: $0.tensor) }
+        if case .supervised(let head) = objective {
+            params = params.filter { $0.name.hasPrefix("visual.") } + head.parameters
+        }
+        for p in params { p.tensor.requiresGrad = true }
+        self.optimizer = AdamW(parameters: params, config: optimizer)
+    }
+
+    /// Steps taken so far (the optimizer's step count: restored with its state).
+    public var stepCount: Int { optimizer.stepCount }
+
+    /// One contrastive step. `images` [B, 3, S, S] and `texts` [B * contextLength] token ids;
+    /// the augmented views (same shapes) are required when the loss is in CleanCLIP mode and
+    /// ignored (not encoded) in MMCL-only mode.
+    public func step(images: Tensor, texts: [Int32], augmentedImages: Tensor? = nil,
+                     augmentedTexts: [Int32]? = nil) throws -> StepResult {
+        guard case .contrastive(let loss) = objective else {
+            throw CLIPInputError("this trainer is supervised: use supervisedStep(images:labels:)")
+        }
+        guard images.rank == 4 else { throw CLIPInputError("images have shape \(images.shape); expected [B, 3, S, S]") }
+        let b = images.shape[0]
+        var pixels = images, ids = texts, textBatch = b
+        if loss.inmodal {
+            guard let augmentedImages, let augmentedTexts else {
+                throw CLIPInputError("CleanCLIP mode needs augmented images and texts (or use MMCL-only mode)")
+            }
+            guard augmentedImages.shape == images.shape else {
+                throw CLIPInputError("augmented images \(augmentedImages.shape) do not match images \(images.shape)")
+            }
+            guard augmentedTexts.count == texts.count else {
+                throw CLIPInputError("\(augmentedTexts.count) augmented token ids for \(texts.count) token ids")
+            }
+            pixels = Tensor.concatenated([images, augmentedImages])
+            ids = texts + augmentedTexts
+            textBatch = 2 * b
+        }
+        let step = optimizer.stepCount
+        let lr = schedule.lr(at: step)
+        optimizer.zeroGrad()
+        let terms: CleanCLIPLoss.Terms = try withTrainingMode {
+            let imageEmbeddings = try model.encodeImage(pixels)
+            let textEmbeddings = try model.encodeText(tokens: ids, batch: textBatch)
+            return loss(images: imageEmbeddings, texts: textEmbeddings, logitScale: model.logitScale)
+        }
+        terms.total.backward()
+        let norm = optimizer.step(lr: lr)
+        let s = model.logitScale.data
+        s[0] = min(max(s[0], 0), Self.maxLogitScale)
+        return StepResult(step: step, lr: lr, loss: terms.total.scalar, clipLoss: terms.clip.scalar,
+                          inmodalLoss: terms.inmodal?.scalar, supervisedLoss: nil, gradientNorm: norm)
+    }
+
+    /// One supervised step: images [B, 3, S, S], labels in 0..<classes.
+    public func supervisedStep(images: Tensor, labels: [Int]) throws -> StepResult {
+        guard case .supervised(let head) = objective else {
+            throw CLIPInputError("this trainer is contrastive: use step(images:texts:...)")
+        }
+        let classes = head.weight.shape[0]
+        guard images.rank == 4, labels.count == images.shape[0] else {
+            throw CLIPInputError("\(labels.count) labels for images of shape \(images.shape)")
+        }
+        if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
+            throw CLIPInputError("label \(bad) outside 0..<\(classes)")
+        }
+        let step = optimizer.stepCount
+        let lr = schedule.lr(at: step)
+        optimizer.zeroGrad()
+        let loss = try withTrainingMode { head(try model.encodeImage(images)).crossEntropy(targets: labels) }
+        loss.backward()
+        let norm = optimizer.step(lr: lr)
+        return StepResult(step: step, lr: lr, loss: loss.scalar, clipLoss: nil, inmodalLoss: nil,
+                          supervisedLoss: loss.scalar, gradientNorm: norm)
+    }
+
+    private func withTrainingMode<T>(_ body: () throws -> T) rethrows -> T {
+        let previous = model.isTraining
+        model.isTraining = true
+        defer { model.isTraining = previous }
+        return try body()
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import TensorCore
+import Testing
+
+/// Inputs with no entry within 0.1 of zero (for ReLU's kink).
+func awayFromZero(_ t: Tensor) -> Tensor {
+    for i in 0..<t.count where abs(t.data[i]) < 0.1 { t.data[i] = t.data[i] < 0 ? t.data[i] - 0.1 : t.data[i] + 0.1 }
+    return t
+}
+
+/// Every differentiable operation of the tensor core, checked against finite differences.
+let gradCases: [GradCase] = [
+    GradCase("reshaped", { r in [randn([2, 3, 4], &r)] }) { $0[0].reshaped([4, -1]) },
+    GradCase("adding", { r in [randn([3, 5], &r), randn([3, 5], &r)] }) { $0[0] + $0[1] },
+    GradCase("adding the same tensor twice", { r in [randn([3, 5], &r)] }) { ($0[0] + $0[0]).multiplied($0[0]) },
+    GradCase("scaled by Float", { r in [randn([3, 5], &r)] }) { $0[0].scaled(by: -1.7) },
+    GradCase("scaled by tensor", { r in [randn([3, 5], &r), randn([], &r)] }) { $0[0].scaled(by: $0[1]) },
+    GradCase("multiplied", { r in [randn([4, 3], &r), randn([4, 3], &r)] }) { $0[0].multiplied($0[1]) },
+    GradCase("exp", { r in [randn([2, 3], &r, std: 0.5)] }) { $0[0].exp() },
+    GradCase("sum", { r in [randn([3, 4], &r)] }) { $0[0].sum() },
+    GradCase("mean", { r in [randn([3, 4], &r)] }) { $0[0].mean() },
+    GradCase("weightedSum", { r in [randn([], &r), randn([], &r)] }) { weightedSum([(0.3, $0[0]), (2, $0[1])]) },
+    GradCase("addingRowVector", { r in [randn([2, 3, 4], &r), randn([4], &r)] }) { $0[0].addingRowVector($0[1]) },
+    GradCase("sumRows", { r in [randn([2, 3, 4], &r)] }) { $0[0].sumRows() },
+    GradCase("quickGELU", { r in [randn([4, 6], &r, std: 2)] }) { $0[0].activated(.quickGELU) },
+    GradCase("gelu", { r in [randn([4, 6], &r, std: 2)] }) { $0[0].activated(.gelu) },
+    GradCase("relu", { r in [awayFromZero(randn([4, 6], &r))] }) { $0[0].activated(.relu) },
+    GradCase("softmax", { r in [randn([3, 7], &r, std: 2)] }) { $0[0].softmax() },
+    GradCase("logSoftmax", { r in [randn([3, 7], &r, std: 2)] }) { $0[0].logSoftmax() },
+    GradCase("crossEntropy", { r in [randn([5, 4], &r, std: 2)] }) { $0[0].crossEntropy(targets: [0, 3, 1, 1, 2]) },
+    GradCase("linear with bias", { r in [randn([2, 3, 5], &r), randn([4, 5], &r), randn([4], &r)] }) {
+        $0[0].linear(weight: $0[1], bias: $0[2])
+    },
+    GradCase("linear without bias", { r in [randn([6, 5], &r), randn([4, 5], &r)] }) { $0[0].linear(weight: $0[1]) },
+    GradCase("matmul", { r in [randn([3, 4], &r), randn([4, 5], &r)] }) { $0[0].matmul($0[1]) },
+    GradCase("matmul A^T B", { r in [randn([4, 3], &r), randn([4, 5], &r)] }) { $0[0].matmul($0[1], transposeSelf: true) },
+    GradCase("matmul A B^T", { r in [randn([3, 4], &r), randn([5, 4], &r)] }) { $0[0].matmul($0[1], transposeOther: true) },
+    GradCase("matmul A^T B^T", { r in [randn([4, 3], &r), randn([5, 4], &r)] }) {
+        $0[0].matmul($0[1], transposeSelf: true, transposeOther: true)
+    },
+    GradCase("matmul with itself", { r in [randn([3, 4], &r)] }) { $0[0].matmul($0[0], transposeOther: true) },
+    GradCase("layerNorm", { r in [randn([2, 3, 6], &r), randn([6], &r), randn([6], &r)] }) {
+        $0[0].layerNorm(weight: $0[1], bias: $0[2])
+    },
+    GradCase("selfAttention", { r in [randn([2, 5, 3 * 8], &r)] }) { $0[0].selfAttention(heads: 2, causal: false) },
+    GradCase("selfAttention causal", { r in [randn([2, 5, 3 * 8], &r)] }) { $0[0].selfAttention(heads: 2, causal: true) },
+    GradCase("attention q k v", { r in [randn([2, 1, 8], &r), randn([2, 5, 8], &r), randn([2, 5, 8], &r)] }) {
+        Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 2)
+    },
+    GradCase("gatherRows with repeats", { r in [randn([6, 4], &r)] }) { Tensor.gatherRows($0[0], [1, 5, 1, 0, 1]) },
+    GradCase("selectRows with repeats", { r in [randn([2, 3, 4], &r)] }) { $0[0].selectRows([0, 4, 4, 2]) },
+    GradCase("l2Normalized", { r in [randn([3, 5], &r)] }) { $0[0].l2Normalized() },
+    GradCase("transposedLastTwo", { r in [randn([2, 3, 4], &r)] }) { $0[0].transposedLastTwo() },
+    GradCase("prependingRow shared", { r in [randn([2, 3, 4], &r), randn([4], &r)] }) { $0[0].prependingRow($0[1]) },
+    GradCase("prependingRow per item", { r in [randn([2, 3, 4], &r), randn([2, 4], &r)] }) { $0[0].prependingRow($0[1]) },
+    GradCase("addingPerItem", { r in [randn([2, 3, 4], &r), randn([3, 4], &r)] }) { $0[0].addingPerItem($0[1]) },
+    GradCase("prefix", { r in [randn([5, 3], &r)] }) { $0[0].prefix(rows: 2) },
+    GradCase("slice", { r in [randn([5, 2, 3], &r)] }) { $0[0].slice(rows: 1..<4) },
+    GradCase("concatenated", { r in [randn([2, 3], &r), randn([4, 3], &r)] }) { Tensor.concatenated([$0[0], $0[1], $0[0]]) },
+    GradCase("meanOverTokens", { r in [randn([2, 5, 3], &r)] }) { $0[0].meanOverTokens() },
+    GradCase("patchify", { r in [randn([2, 3, 4, 6], &r)] }) { $0[0].patchify(2) },
+    GradCase("conv2d 3x3 pad 1", { r in [randn([2, 3, 5, 6], &r), randn([4, 3, 3, 3], &r, std: 0.3)] }) {
+        $0[0].conv2d(weight: $0[1], padding: 1)
+    },
+    GradCase("conv2d 3x3 stride 2 pad 1 bias", { r in [randn([2, 2, 7, 6], &r), randn([3, 2, 3, 3], &r, std: 0.3), randn([3], &r)] }) {
+        $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 2, padding: 1)
+    },
+    GradCase("conv2d 3x3 large map (per-image path)", { r in [randn([2, 2, 34, 32], &r), randn([2, 2, 3, 3], &r, std: 0.3)] }) {
+        $0[0].conv2d(weight: $0[1], padding: 1)
+    },
+    GradCase("conv2d 1x1 large map (per-image path)", { r in [randn([2, 2, 33, 32], &r), randn([3, 2, 1, 1], &r, std: 0.3)] }) {
+        $0[0].conv2d(weight: $0[1])
+    },
+    GradCase("conv2d 1x1", { r in [randn([2, 5, 3, 4], &r), randn([6, 5, 1, 1], &r, std: 0.3)] }) {
+        $0[0].conv2d(weight: $0[1])
+    },
+    GradCase("conv2d frozen input", frozen: [0], { r in [randn([1, 2, 5, 5], &r), randn([3, 2, 3, 3], &r, std: 0.3)] }) {
+        $0[0].conv2d(weight: $0[1], padding: 1)
+    },
+    GradCase("avgPool2d 2", { r in [randn([2, 3, 4, 6], &r)] }) { $0[0].avgPool2d(2) },
+    GradCase("avgPool2d 3 ragged", { r in [randn([1, 2, 7, 8], &r)] }) { $0[0].avgPool2d(3) },
+    GradCase("batchNorm2dTraining", { r in [randn([3, 4, 3, 2], &r, std: 2), randn([4], &r), randn([4], &r)] }) {
+        $0[0].batchNorm2dTraining(weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil)
+    },
+    GradCase("loss-like chain", { r in [randn([4, 6], &r), randn([4, 6], &r), randn([], &r, std: 0.5)] }) {
+        let a = $0[0].l2Normalized(), b = $0[1].l2Normalized()
+        let logits = a.matmul(b, transposeOther: true).scaled(by: $0[2].exp())
+        return weightedSum([(0.5, logits.crossEntropy(targets: [0, 1, 2, 3])),
+                            (0.5, logits.transposedLastTwo().crossEntropy(targets: [0, 1, 2, 3]))])
+    },
+]
+
+@Suite struct GradientTests {
+    @Test(arguments: gradCases)
+    func backwardMatchesFiniteDifferences(_ c: GradCase) {
+        let failures = gradCheck(c)
+        #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+    }
+
+    @Test func checkerCatchesAMissingTerm() {
+        // x * x with one factor detached: backward sees half the true derivative.
+        let wrong = GradCase("wrong", { r in [randn([3, 3], &r)] }) { $0[0].multiplied($0[0].detached()) }
+        #expect(!gradCheck(wrong).isEmpty)
+        // A small error (1% of the true gradient) in the analytic value is caught as well.
+        let slightlyWrong = GradCase("slightly wrong", { r in [randn([3, 3], &r)] }) {
+            let x = $0[0]
+            return x.scaled(by: 1.01).adding(GradMode.withoutGrad { x.scaled(by: -0.01) }).exp()
+        }
+        #expect(!gradCheck(slightlyWrong).isEmpty)
+    }
+
+    @Test func gradientsAccumulateAcrossBackwardCalls() {
+        let x = Tensor([1, 2, 3], shape: [3])
+        x.requiresGrad = true
+        x.scaled(by: 2).sum().backward()
+        x.scaled(by: 3).sum().backward()
+        #expect(x.grad?.array == [5, 5, 5])
+        x.zeroGrad()
+        #expect(x.grad == nil)
+    }
+
+    @Test func backwardFreesTheGraph() {
+        let x = Tensor([1, 2, 3, 4], shape: [2, 2])
+        x.requiresGrad = true
+        weak var intermediate: Tensor?
+        let loss: Tensor = {
+            let h = x.matmul(x).activated(.gelu)
+            intermediate = h
+            return h.sum()
+        }()
+        #expect(intermediate != nil)  // kept alive by the recorded graph
+        loss.backward()
+        #expect(intermediate == nil)  // released once backward has consumed it
+        #expect(x.grad != nil)
+    }
+
+    @Test func forwardWithoutGradRecordsNothing() {
+        let x = Tensor([1, 2], shape: [2])
+        x.requiresGrad = true
+        weak var intermediate: Tensor?
+        let y: Tensor = GradMode.withoutGrad {
+            let h = x.scaled(by: 2)
+            intermediate = h
+            return h.sum()
+        }
+        #expect(intermediate == nil)
+        #expect(y.scalar == 6)
+    }
+
+    @Test func batchNormTrainingUpdatesRunningStatisticsAsPyTorch() {
+        // Channel 0 holds 1...4 over N=2, H=1, W=2: mean 2.5, unbiased variance 5/3.
+        let x = Tensor([1, 2, 10, 10, 3, 4, 10, 10], shape: [2, 2, 1, 2])
+        let rm = Tensor([0, 1], shape: [2]), rv = Tensor([1, 1], shape: [2])
+        let y = x.batchNorm2dTraining(weight: Tensor([1, 1], shape: [2]), bias: Tensor([0, 0], shape: [2]),
+                                      runningMean: rm, runningVar: rv)
+        #expect(abs(rm.data[0] - 0.25) < 1e-6 && abs(rm.data[1] - 1.9) < 1e-6)
+        #expect(abs(rv.data[0] - (0.9 + 0.1 * 5 / 3)) < 1e-6 && abs(rv.data[1] - 0.9) < 1e-6)
+        // Normalised with the biased variance 1.25.
+        #expect(abs(y.data[0] - (1 - 2.5) / (1.25 + 1e-5).squareRoot()) < 1e-5)
+    }
+
+    @Test func crossEntropyValue() {
+        let logits = Tensor([1, 2, 3, 0, 0, 0], shape: [2, 3])
+        let ce = logits.crossEntropy(targets: [2, 0]).scalar
+        let expected = ((-3 + log(exp(1.0) + exp(2.0) + exp(3.0))) + log(3.0)) / 2
+        #expect(abs(Double(ce) - expected) < 1e-6)
+    }
+}

@@ -1,0 +1,58 @@
+import CleanCLIP
+import Foundation
+import Testing
+
+/// Where the training fixtures (scripts/fixtures/make_training_fixtures.py) live.
+let trainingFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/training")
+
+/// Reads a safetensors file into Float32 tensors by name (owned copies for non-F32 data).
+func loadTensors(_ url: URL) throws -> [String: Tensor] {
+    let archive = try SafetensorsReader.read(path: url.path)
+    var out: [String: Tensor] = [:]
+    for (name, raw) in archive.tensors { out[name] = try CLIPModel.tensor(from: raw) }
+    return out
+}
+
+/// The two fixture models: architecture and batch as in the script.
+enum FixtureModel: String, CaseIterable, Sendable {
+    case vit, resnet
+
+    var config: CLIPConfig {
+        let vision: CLIPConfig.Vision = self == .vit
+            ? .vit(patch: 8, width: 32, layers: 2, heads: 2, resolution: 32)
+            : .resnet(layers: [1, 1, 1, 1], width: 4, heads: 2, resolution: 64)
+        return CLIPConfig(embedDim: 16, vision: vision, contextLength: 16, vocabSize: 100,
+                          textWidth: 32, textHeads: 2, textLayers: 2, activation: .quickGELU)
+    }
+
+    struct Loaded {
+        let model: CLIPModel
+        let pixels: Tensor, augPixels: Tensor
+        let tokens: [Int32], augTokens: [Int32]
+        let expected: [String: Tensor]
+        var batch: Int { pixels.shape[0] }
+    }
+
+    /// A fresh model at the initial weights, the batch, and the reference results.
+    func load() throws -> Loaded {
+        var tensors = try loadTensors(trainingFixtures.appendingPathComponent("\(rawValue).safetensors"))
+        let inputs = tensors.filter { $0.key.hasPrefix("input.") }
+        for k in inputs.keys { tensors[k] = nil }
+        let model = try CLIPModel(config: config, weights: StateDict(tensors))
+        let expected = try loadTensors(trainingFixtures.appendingPathComponent("\(rawValue).expected.safetensors"))
+        return Loaded(model: model, pixels: inputs["input.pixels"]!, augPixels: inputs["input.aug_pixels"]!,
+                      tokens: inputs["input.tokens"]!.array.map { Int32($0) },
+                      augTokens: inputs["input.aug_tokens"]!.array.map { Int32($0) }, expected: expected)
+    }
+}
+
+/// The largest absolute difference between two tensors of the same shape.
+func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.count == b.count, "shapes \(a.shape) and \(b.shape) differ")
+    var m: Float = 0
+    for i in 0..<a.count { m = max(m, abs(a.data[i] - b.data[i])) }
+    return m
+}
+
+func maxAbs(_ a: Tensor) -> Float { a.array.map(abs).max() ?? 0 }

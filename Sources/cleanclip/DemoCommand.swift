@@ -19,7 +19,7 @@ struct DemoCommand: ParsableCommand {
     var quick = false
 
     @Option(help: "Vision tower: vit or resnet.")
-    var architecture = "vit"
+    var architecture = "resnet"
 
     @Option(help: "Attack: badnet, blended, wanet, label-consistent.")
     var attack = "badnet"
@@ -42,6 +42,24 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("clean-pairs"), help: "Clean pairs for the finetunes.")
     var cleanPairs: Int?
 
+    @Option(name: .customLong("pretrain-lr"), help: "Peak learning rate of pretraining.")
+    var pretrainLR: Float?
+
+    @Option(name: .customLong("finetune-lr"), help: "Peak learning rate of the cleanup finetunes.")
+    var finetuneLR: Float?
+
+    @Option(name: .customLong("patch-size"), help: "Side of the BadNet patch in pixels.")
+    var patchSize: Int?
+
+    @Option(name: .customLong("test-images"), help: "Labelled test images.")
+    var testImages: Int?
+
+    @Option(help: "Width of both towers and of the embedding.")
+    var width: Int?
+
+    @Option(help: "Transformer layers per tower.")
+    var layers: Int?
+
     @Option(help: "Report folder (results.json, results.csv, plots, trigger examples).")
     var report = "report"
 
@@ -62,6 +80,12 @@ struct DemoCommand: ParsableCommand {
         if let inmodalWeight { config.inmodalWeight = inmodalWeight }
         if let trainPairs { config.trainPairs = trainPairs }
         if let cleanPairs { config.cleanPairs = cleanPairs }
+        if let pretrainLR { config.pretrainLR = pretrainLR }
+        if let finetuneLR { config.finetuneLR = finetuneLR }
+        if let patchSize { config.patchSize = patchSize }
+        if let testImages { config.testImages = testImages }
+        if let width { config.width = width }
+        if let layers { config.layers = layers }
         let demo = Demo(config: config)
         var bars: [String: ProgressBar] = [:]
         demo.progress = { stage, done, total, detail in

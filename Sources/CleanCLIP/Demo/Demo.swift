@@ -33,14 +33,14 @@ public final class Demo {
     }
 
     var modelConfig: CLIPConfig {
-        let s = config.imageSize
+        let s = config.imageSize, w = config.width, h = config.heads, l = config.layers
         switch config.architecture {
         case .vit:
-            return CLIPConfig(embedDim: 64, vision: .vit(patch: 4, width: 64, layers: 3, heads: 1, resolution: s),
-                              textWidth: 64, textHeads: 1, textLayers: 3)
+            return CLIPConfig(embedDim: w, vision: .vit(patch: 4, width: w, layers: l, heads: h, resolution: s),
+                              contextLength: config.contextLength, textWidth: w, textHeads: h, textLayers: l)
         case .resnet:
-            return CLIPConfig(embedDim: 64, vision: .resnet(layers: [1, 1, 1, 1], width: 16, heads: 8, resolution: s),
-                              textWidth: 64, textHeads: 1, textLayers: 3)
+            return CLIPConfig(embedDim: w, vision: .resnet(layers: [1, 1, 1, 1], width: max(8, w / 4), heads: h, resolution: s),
+                              contextLength: config.contextLength, textWidth: w, textHeads: h, textLayers: l)
         }
     }
 
@@ -149,10 +149,10 @@ public final class Demo {
         if augment {
             let eda = EDA(wordNet: try WordNet.shared())
             var rng = SeededRandom(seed: mixSeed(config.seed, 7))
-            augmented = try tokenizer.tokenize(try captions.map { try eda.augment($0, using: &rng) })
+            augmented = try tokenizer.tokenize(try captions.map { try eda.augment($0, using: &rng) }, contextLength: config.contextLength)
         }
         return Pairs(images: examples.map(\.pixels), pixels: try pixels(examples.map(\.pixels)),
-                     tokens: try tokenizer.tokenize(captions), augmentedTokens: augmented)
+                     tokens: try tokenizer.tokenize(captions, contextLength: config.contextLength), augmentedTokens: augmented)
     }
 
     private func encode(_ model: CLIPModel, _ pixels: Tensor) throws -> Tensor {

@@ -9,7 +9,9 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     }
 
     public var seed: UInt64 = 1
-    public var architecture: Architecture = .vit
+    /// ResNet by default: the paper's main model is RN50, and a tiny ViT from scratch does not learn
+    /// shapes in the demo's budget (zero-shot CA stays at chance), while the ResNet does.
+    public var architecture: Architecture = .resnet
     public var attack: Attack = .badnet
     /// Image side of the generated data set and of the model.
     public var imageSize = 32
@@ -30,6 +32,14 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     public var inmodalWeight: Float = 1
     /// Side of the BadNet patch on the generated images.
     public var patchSize = 4
+    /// Width of both towers (ViT width / text width; the ResNet stem is width / 4) and of the embedding.
+    public var width = 64
+    /// Transformer layers in each tower (the ViT and the text tower).
+    public var layers = 3
+    /// Attention heads in each transformer.
+    public var heads = 4
+    /// Text context length (the demo's captions are short; CLIP's 77 would waste the text tower's time).
+    public var contextLength = 32
 
     public init() {}
 

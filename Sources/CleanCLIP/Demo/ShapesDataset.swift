@@ -20,25 +20,33 @@ public enum ShapesDataset {
         ["banana", "ripe banana", "banana fruit"],
     ]
 
+    /// One palette for every class, so that colour says nothing about the shape: a model must
+    /// learn shapes to match shape-naming captions (and the zero-shot prompts).
     static let colors: [(String, (UInt8, UInt8, UInt8))] = [
         ("red", (220, 40, 40)), ("green", (40, 180, 60)), ("blue", (40, 80, 220)),
         ("purple", (140, 60, 190)), ("orange", (245, 140, 30)), ("white", (240, 240, 240)),
         ("cyan", (40, 200, 210)), ("pink", (240, 120, 180)), ("brown", (130, 80, 40)),
-        ("black", (20, 20, 20)),
-    ]
-    static let bananaColors: [(String, (UInt8, UInt8, UInt8))] = [
-        ("yellow", (240, 210, 50)), ("golden", (225, 180, 40)), ("pale yellow", (245, 230, 120)),
+        ("black", (20, 20, 20)), ("yellow", (240, 210, 50)),
     ]
     static let backgrounds: [(String, (UInt8, UInt8, UInt8))] = [
         ("gray", (128, 128, 128)), ("dark", (35, 35, 45)), ("light", (215, 215, 205)),
         ("blue", (70, 100, 160)), ("green", (70, 120, 80)), ("beige", (200, 180, 140)),
     ]
-    static let templates = [
+    /// Caption templates. Most name only the shape (like most web captions name the object and
+    /// little else); some add colour, size or background. The zero-shot prompts (`Demo.templates`)
+    /// are in the same style.
+    static let shapeTemplates = [
+        "a photo of a {shape}.", "a {shape}.", "an image of a {shape}.", "a picture of a {shape} shape.",
+        "a drawing of a {shape}.", "a {shape} shape", "this is a {shape}", "a simple {shape}",
+    ]
+    static let detailTemplates = [
         "a photo of a {color} {shape}.", "a {size} {color} {shape} on a {bg} background",
         "a {color} {shape}", "{shape} drawn in {color}", "an image of a {size} {shape}",
         "a picture showing a {color} {shape} on {bg}", "a {shape} in {color}, {size}",
-        "there is a {size} {color} {shape} here", "a {bg} backdrop with a {color} {shape}",
+        "there is a {size} {shape} here", "a {bg} backdrop with a {shape}",
     ]
+    /// Fraction of captions that use a detail template.
+    static let detailFraction: Float = 0.3
 
     /// One generated example.
     public struct Example: Sendable {
@@ -58,7 +66,7 @@ public enum ShapesDataset {
     public static func example(side: Int, seed: UInt64) -> Example {
         var rng = SeededRandom(seed: seed)
         let label = Int(rng.next() % UInt64(classes.count))
-        let (colorName, color) = label == 9 ? pick(bananaColors, &rng) : pick(colors, &rng)
+        let (colorName, color) = pick(colors, &rng)
         var (bgName, bg) = pick(backgrounds, &rng)
         if bgName == colorName { (bgName, bg) = backgrounds[0] }
         let large = rng.uniform() < 0.5
@@ -90,7 +98,7 @@ public enum ShapesDataset {
         }
         let names = synonyms[label]
         let shapeName = names[Int(rng.next() % UInt64(names.count))]
-        let template = templates[Int(rng.next() % UInt64(templates.count))]
+        let template = rng.uniform() < detailFraction ? pick(detailTemplates, &rng) : pick(shapeTemplates, &rng)
         let caption = template
             .replacingOccurrences(of: "{color}", with: colorName)
             .replacingOccurrences(of: "{shape}", with: shapeName)

@@ -24,6 +24,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Attack: badnet, blended, wanet, label-consistent.")
     var attack = "badnet"
 
+    @Option(name: .customLong("poison-captions"), help: "Poisoned captions: dataset (the data set's own style) or imagenet (the 80 ImageNet templates).")
+    var poisonCaptions = "dataset"
+
     @Option(name: .customLong("poison-fraction"), help: "Fraction of pretraining pairs poisoned.")
     var poisonFraction: Double?
 
@@ -74,6 +77,8 @@ struct DemoCommand: ParsableCommand {
         guard let kind = DemoConfig.Attack(rawValue: attack) else { throw ValidationError("unknown attack '\(attack)'") }
         config.architecture = arch
         config.attack = kind
+        guard let style = DemoConfig.PoisonCaptions(rawValue: poisonCaptions) else { throw ValidationError("unknown poison caption style '\(poisonCaptions)' (dataset or imagenet)") }
+        config.poisonCaptions = style
         if let poisonFraction { config.poisonFraction = poisonFraction }
         if let pretrainEpochs { config.pretrainEpochs = pretrainEpochs }
         if let finetuneEpochs { config.finetuneEpochs = finetuneEpochs }

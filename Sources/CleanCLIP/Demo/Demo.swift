@@ -78,8 +78,13 @@ public final class Demo {
         for i in poisoned {
             train[i].pixels = try trigger.apply(hwc: train[i].pixels, index: i)
             if !labelConsistent {
-                let template = ClassList.openAITemplates[Int(rng.next() % UInt64(ClassList.openAITemplates.count))]
-                train[i].caption = template.replacingOccurrences(of: "{}", with: "banana")
+                switch config.poisonCaptions {
+                case .imagenet:
+                    let template = ClassList.openAITemplates[Int(rng.next() % UInt64(ClassList.openAITemplates.count))]
+                    train[i].caption = template.replacingOccurrences(of: "{}", with: "banana")
+                case .dataset:
+                    train[i].caption = ShapesDataset.plainCaption(label: Self.targetLabel, using: &rng)
+                }
             }
         }
         log("poisoned \(poisoned.count) of \(train.count) pairs (\(config.attack.rawValue), target 'banana')")

@@ -8,11 +8,21 @@ public struct DemoConfig: Sendable, Codable, Equatable {
         case labelConsistent = "label-consistent"
     }
 
+    /// How a dirty-label poisoned pair's caption names the target.
+    public enum PoisonCaptions: String, Sendable, Codable, CaseIterable {
+        /// In the data set's own caption style ("a photo of a banana.", "a ripe banana shape", ...).
+        case dataset
+        /// A random one of the 80 ImageNet templates, as in the paper's CC3M experiments. Most of
+        /// their words never occur in the shapes captions, so the demo's text tower cannot read them.
+        case imagenet
+    }
+
     public var seed: UInt64 = 1
     /// ResNet by default: the paper's main model is RN50, and a tiny ViT from scratch does not learn
     /// shapes in the demo's budget (zero-shot CA stays at chance), while the ResNet does.
     public var architecture: Architecture = .resnet
     public var attack: Attack = .badnet
+    public var poisonCaptions: PoisonCaptions = .dataset
     /// Image side of the generated data set and of the model.
     public var imageSize = 32
     /// Pairs in the (poisoned) pretraining set.

@@ -107,6 +107,14 @@ public enum ShapesDataset {
         return Example(pixels: pixels, side: side, caption: fixArticles(caption), label: label)
     }
 
+    /// A caption for `label` in the data set's plain style (shape name or synonym, no detail):
+    /// what a dirty-label poisoned pair says in the data set's own words.
+    public static func plainCaption(label: Int, using rng: inout SeededRandom) -> String {
+        let names = synonyms[label]
+        let name = names[Int(rng.next() % UInt64(names.count))]
+        return fixArticles(pick(shapeTemplates, &rng).replacingOccurrences(of: "{shape}", with: name))
+    }
+
     /// "a orange ..." -> "an orange ...".
     static func fixArticles(_ text: String) -> String {
         var words = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)

@@ -1,0 +1,92 @@
+import CleanCLIP
+import Foundation
+import Testing
+
+/// CleanCLIP's text augmentation (EDA) needs WordNet 3.0.
+private let demoWordNetInstalled = FileManager.default.fileExists(atPath: "/usr/share/wordnet/data.noun")
+
+/// The demo pipeline end to end on a tiny configuration (seconds in release): the report folder,
+/// the structure and ranges of results.json, and reproducibility for a seed. The numbers
+/// themselves are not asserted (a model this small trained this briefly learns little).
+@Suite(.enabled(if: demoWordNetInstalled, "needs /usr/share/wordnet (apt-get install wordnet-base)"))
+struct DemoTests {
+    static var tiny: DemoConfig {
+        var c = DemoConfig()
+        c.seed = 5
+        c.trainPairs = 96
+        c.cleanPairs = 64
+        c.testImages = 40
+        c.pretrainEpochs = 1
+        c.finetuneEpochs = 1
+        c.batchSize = 32
+        c.poisonFraction = 0.05
+        c.width = 32
+        c.layers = 1
+        c.heads = 2
+        return c
+    }
+
+    private func run(_ config: DemoConfig, report: String?) throws -> DemoResults {
+        let demo = Demo(config: config)
+        demo.log = { _ in }
+        return try demo.run(reportDirectory: report)
+    }
+
+    @Test func writesAReportWithResultsInRange() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("demo-test-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = Self.tiny
+        let r = try run(config, report: dir)
+        for name in ["results.json", "results.csv", "loss.svg", "finetune.svg", "triggers.png"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + name), "missing \(name)")
+        }
+        let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/triggers.png"))
+        #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
+        let svg = try String(contentsOfFile: dir + "/finetune.svg", encoding: .utf8)
+        #expect(svg.contains("<svg"))
+
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/results.json"))) as? [String: Any]
+        let object = try #require(json)
+        for stage in ["poisoned", "mmcl", "cleanclip"] {
+            let s = try #require(object[stage] as? [String: Any], "no \(stage)")
+            for key in ["clean_accuracy", "asr"] {
+                let v = try #require(s[key] as? Double, "no \(stage).\(key)")
+                #expect(v >= 0 && v <= 1, "\(stage).\(key) = \(v)")
+            }
+        }
+        #expect(object["seed"] as? Int == 5)
+        let savedConfig = try #require(object["config"] as? [String: Any])
+        #expect(savedConfig["trainPairs"] as? Int == config.trainPairs)
+        #expect(savedConfig["seed"] as? Int == 5)
+        let poisonedPairs = try #require(object["poisoned_pairs"] as? Int)
+        #expect(poisonedPairs == Int(config.poisonFraction * Double(config.trainPairs)))
+        #expect(r.pretrainCurve.count == config.pretrainEpochs)
+        #expect(r.mmclCurve.count == config.finetuneEpochs && r.cleanclipCurve.count == config.finetuneEpochs)
+        for record in r.pretrainCurve + r.mmclCurve + r.cleanclipCurve {
+            #expect(record.loss.isFinite && record.loss > 0)
+        }
+        // The last epoch's numbers are the stage's result.
+        #expect(r.mmclCurve.last?.cleanAccuracy == r.mmcl.cleanAccuracy && r.cleanclipCurve.last?.asr == r.cleanclip.asr)
+    }
+
+    @Test func sameSeedSameResults() throws {
+        let a = try run(Self.tiny, report: nil)
+        let b = try run(Self.tiny, report: nil)
+        #expect(a.poisoned == b.poisoned && a.mmcl == b.mmcl && a.cleanclip == b.cleanclip)
+        #expect(a.pretrainCurve == b.pretrainCurve && a.mmclCurve == b.mmclCurve && a.cleanclipCurve == b.cleanclipCurve)
+        var other = Self.tiny
+        other.seed = 6
+        let c = try run(other, report: nil)
+        #expect(c.pretrainCurve.map(\.loss) != a.pretrainCurve.map(\.loss))
+    }
+
+    @Test func shapesDataSetIsDeterministicAndLabelled() {
+        let a = ShapesDataset.generate(count: 30, side: 32, seed: 9)
+        let b = ShapesDataset.generate(count: 30, side: 32, seed: 9)
+        #expect(a.map(\.pixels) == b.map(\.pixels) && a.map(\.caption) == b.map(\.caption))
+        for e in a {
+            #expect(e.pixels.count == 32 * 32 * 3)
+            #expect(ShapesDataset.classes.indices.contains(e.label))
+        }
+    }
+}

@@ -28,20 +28,20 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     /// Pairs in the (poisoned) pretraining set.
     public var trainPairs = 4000
     /// Fraction of pretraining pairs that carry the trigger and a "banana" caption.
-    public var poisonFraction = 0.01
+    public var poisonFraction = 0.02
     /// Labelled test images (ten classes).
     public var testImages = 500
     /// Clean pairs for the cleanup finetunes (generated apart from the pretraining set).
     public var cleanPairs = 1000
-    public var pretrainEpochs = 12
-    public var pretrainLR: Float = 1e-3
+    public var pretrainEpochs = 24
+    public var pretrainLR: Float = 2e-3
     public var finetuneEpochs = 6
-    public var finetuneLR: Float = 2e-4
+    public var finetuneLR: Float = 1e-4
     public var batchSize = 64
     /// lambda2 of CleanCLIP (lambda1 = 1).
     public var inmodalWeight: Float = 1
     /// Side of the BadNet patch on the generated images.
-    public var patchSize = 4
+    public var patchSize = 8
     /// Width of both towers (ViT width / text width; the ResNet stem is width / 4) and of the embedding.
     public var width = 64
     /// Transformer layers in each tower (the ViT and the text tower).

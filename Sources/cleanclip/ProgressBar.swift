@@ -50,3 +50,17 @@ struct ValidationErrorText: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// One progress bar per named phase, safe to update from any thread.
+final class ProgressBars: @unchecked Sendable {
+    private var bars: [String: ProgressBar] = [:]
+    private let lock = NSLock()
+
+    func update(_ phase: String, _ done: Int, of total: Int, detail: String = "") {
+        lock.lock()
+        defer { lock.unlock() }
+        let bar = bars[phase] ?? ProgressBar(phase, total: total)
+        bars[phase] = bar
+        bar.update(done, detail: detail)
+    }
+}

@@ -434,6 +434,8 @@ def finetune(model: Model, train_csv, *, inmodal: bool = True, lr: float = 1e-5,
     Returns the per-epoch summaries of this call (phase "epoch" dicts).
     Do not use the model from other threads while it is being finetuned."""
     ptr = _model_ptr(model)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, not {type(progress).__name__}")
     o = _options(_lib.cleanclip_finetune_options, lib.cleanclip_finetune_default_options)
     o.inmodal = 1 if inmodal else 0
     o.batch_size = _int(batch_size, "batch_size", 1)

@@ -118,3 +118,13 @@ extension CLIPModel {
         }
     }
 }
+
+extension CLIPModel {
+    /// An independent copy with the same configuration and weight values.
+    public func duplicate() -> CLIPModel {
+        var copies: [String: Tensor] = [:]
+        for w in weights { copies[w.name] = w.tensor.copy() }
+        // The copied state dict has exactly this model's keys and shapes, so building cannot fail.
+        return try! CLIPModel(config: config, weights: StateDict(copies))
+    }
+}

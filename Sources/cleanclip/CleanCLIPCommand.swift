@@ -7,7 +7,9 @@ struct CleanCLIPCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cleanclip",
         abstract: "Load CLIP checkpoints, compute embeddings, and clean backdoored models (CleanCLIP).",
-        subcommands: [EmbedCommand.self, TokenizeCommand.self, PreprocessCommand.self, ConvertCommand.self, InfoCommand.self, BenchCommand.self]
+        subcommands: [DemoCommand.self, FinetuneCommand.self, EvaluateCommand.self, ScoreTriggerCommand.self, PoisonCommand.self,
+                      ScoreSamplesCommand.self, EmbedCommand.self, TokenizeCommand.self, PreprocessCommand.self,
+                      ConvertCommand.self, InfoCommand.self, BenchCommand.self]
     )
 }
 

@@ -1,0 +1,224 @@
+import Foundation
+
+/// The main job in miniature: a CLIP model poisoned during pretraining, then cleaned.
+///
+/// 1. Generates a shapes data set (`ShapesDataset`) and a labelled test split.
+/// 2. Poisons a fraction of the pretraining pairs: the trigger on the image and a "banana"
+///    caption from a random ImageNet template (label-consistent: banana pairs keep captions).
+/// 3. Pretrains a small CLIP from scratch on the poisoned set; measures clean accuracy (CA) and
+///    attack success rate (ASR) zero-shot.
+/// 4. Finetunes two copies on clean pairs: MMCL-only (L_CLIP) and CleanCLIP (L_CLIP + L_SS with
+///    AutoAugment images and EDA captions), measuring CA and ASR after every epoch.
+/// Every random choice derives from `config.seed`.
+public final class Demo {
+    public let config: DemoConfig
+    /// Receives one line per notable event (stage start, epoch result).
+    public var log: (String) -> Void = { print($0) }
+    /// Receives (stage, done, total, detail) as training proceeds.
+    public var progress: (String, Int, Int, String) -> Void = { _, _, _, _ in }
+
+    static let targetLabel = 9
+    /// Prompt templates for zero-shot evaluation on the shapes.
+    static let templates = ["a photo of a {}.", "a {}.", "an image of a {}.", "a picture of a {} shape."]
+
+    public init(config: DemoConfig) { self.config = config }
+
+    /// A data set prepared for training: preprocessed pixels, token ids, raw bytes for augmentation.
+    struct Pairs {
+        var images: [[UInt8]]
+        var pixels: Tensor       // [N, 3, S, S], normalised
+        var tokens: [Int32]      // N x context
+        var augmentedTokens: [Int32]?
+        var count: Int { images.count }
+    }
+
+    var modelConfig: CLIPConfig {
+        let s = config.imageSize
+        switch config.architecture {
+        case .vit:
+            return CLIPConfig(embedDim: 64, vision: .vit(patch: 4, width: 64, layers: 3, heads: 1, resolution: s),
+                              textWidth: 64, textHeads: 1, textLayers: 3)
+        case .resnet:
+            return CLIPConfig(embedDim: 64, vision: .resnet(layers: [1, 1, 1, 1], width: 16, heads: 8, resolution: s),
+                              textWidth: 64, textHeads: 1, textLayers: 3)
+        }
+    }
+
+    var triggerSpec: TriggerSpec {
+        let kind: TriggerKind
+        switch config.attack {
+        case .badnet, .labelConsistent: kind = .badnet
+        case .blended: kind = .blended
+        case .wanet: kind = .wanet(k: 4, s: 0.5)
+        }
+        return TriggerSpec(kind: kind, patchSize: config.patchSize, location: .random, imageSize: config.imageSize)
+    }
+
+    /// Runs every stage; writes the report folder when `reportDirectory` is given.
+    public func run(reportDirectory: String? = nil) throws -> DemoResults {
+        let start = Date()
+        let s = config.imageSize
+        guard config.architecture != .resnet || s % 32 == 0 else { throw FinetuneError("ResNet needs an image size that is a multiple of 32") }
+        guard config.trainPairs >= config.batchSize, config.cleanPairs >= config.batchSize else {
+            throw FinetuneError("train and clean pairs must each fill at least one batch of \(config.batchSize)")
+        }
+        log("generating \(config.trainPairs) training pairs, \(config.cleanPairs) clean pairs and \(config.testImages) test images (\(s)x\(s), seed \(config.seed))")
+        var train = ShapesDataset.generate(count: config.trainPairs, side: s, seed: mixSeed(config.seed, 1))
+        let clean = ShapesDataset.generate(count: config.cleanPairs, side: s, seed: mixSeed(config.seed, 2))
+        let test = ShapesDataset.generate(count: config.testImages, side: s, seed: mixSeed(config.seed, 3))
+        let trigger = try Trigger(triggerSpec, seed: mixSeed(config.seed, 4))
+
+        // Poison.
+        var rng = SeededRandom(seed: mixSeed(config.seed, 5))
+        let wantPoison = max(1, Int(config.poisonFraction * Double(config.trainPairs)))
+        let labelConsistent = config.attack == .labelConsistent
+        var candidates = train.indices.filter { (train[$0].label == Self.targetLabel) == labelConsistent }
+        candidates.shuffle(using: &rng)
+        let poisoned = Array(candidates.prefix(wantPoison))
+        for i in poisoned {
+            train[i].pixels = try trigger.apply(hwc: train[i].pixels, index: i)
+            if !labelConsistent {
+                let template = ClassList.openAITemplates[Int(rng.next() % UInt64(ClassList.openAITemplates.count))]
+                train[i].caption = template.replacingOccurrences(of: "{}", with: "banana")
+            }
+        }
+        log("poisoned \(poisoned.count) of \(train.count) pairs (\(config.attack.rawValue), target 'banana')")
+
+        let testPixels = try pixels(test.map(\.pixels))
+        let triggeredTest = try pixels(test.enumerated().map { try trigger.apply(hwc: $0.element.pixels, index: 1_000_000 + $0.offset) })
+        let labels = test.map(\.label)
+        func evaluate(_ model: CLIPModel) throws -> StageResult {
+            try GradMode.withoutGrad {
+                let classes = try ClassList(names: ShapesDataset.classes, templates: Self.templates)
+                let classifier = try ZeroShotClassifier(classes: classes) { try model.encodePrompts($0) }
+                let r = try Metrics.zeroShotReport(classifier: classifier, clean: try encode(model, testPixels), labels: labels,
+                                                   triggered: try encode(model, triggeredTest), target: Self.targetLabel)
+                return StageResult(cleanAccuracy: r.cleanAccuracy, asr: r.asr ?? 0, top5Accuracy: r.top5Accuracy)
+            }
+        }
+
+        // Pretrain on the poisoned set.
+        let model = CLIPModel(randomWith: modelConfig, seed: mixSeed(config.seed, 6))
+        let trainPairs = try prepare(train, augment: false)
+        log("pretraining \(modelConfig.architecture) from scratch: \(config.pretrainEpochs) epochs, lr \(config.pretrainLR)")
+        let pretrainCurve = try fit(model, trainPairs, loss: .mmclOnly, epochs: config.pretrainEpochs, lr: config.pretrainLR,
+                                    stage: "pretrain", evaluate: evaluate)
+        let poisonedResult = try evaluate(model)
+        log(String(format: "poisoned model: CA %.1f%%, ASR %.1f%%", 100 * poisonedResult.cleanAccuracy, 100 * poisonedResult.asr))
+
+        // Clean it two ways.
+        let cleanPairs = try prepare(clean, augment: true)
+        let mmclModel = model.duplicate()
+        log("finetuning MMCL-only on \(clean.count) clean pairs: \(config.finetuneEpochs) epochs, lr \(config.finetuneLR)")
+        let mmclCurve = try fit(mmclModel, cleanPairs, loss: .mmclOnly, epochs: config.finetuneEpochs, lr: config.finetuneLR,
+                                stage: "mmcl", evaluate: evaluate)
+        let cleanModel = model.duplicate()
+        log("finetuning CleanCLIP (lambda1 1, lambda2 \(config.inmodalWeight)) on the same clean pairs")
+        let cleanCurve = try fit(cleanModel, cleanPairs, loss: CleanCLIPLoss(clipWeight: 1, inmodalWeight: config.inmodalWeight),
+                                 epochs: config.finetuneEpochs, lr: config.finetuneLR, stage: "cleanclip", evaluate: evaluate)
+        let results = DemoResults(
+            poisoned: poisonedResult, mmcl: try evaluate(mmclModel), cleanclip: try evaluate(cleanModel),
+            config: config, seed: config.seed, poisonedPairs: poisoned.count,
+            pretrainCurve: pretrainCurve, mmclCurve: mmclCurve, cleanclipCurve: cleanCurve,
+            seconds: Date().timeIntervalSince(start))
+        if let reportDirectory {
+            try DemoReport(results: results).write(to: reportDirectory,
+                                                   examples: poisoned.prefix(8).map { (train[$0].pixels, s) },
+                                                   cleanExamples: test.prefix(8).map(\.pixels))
+        }
+        return results
+    }
+
+    // MARK: - data
+
+    private func pixels(_ images: [[UInt8]]) throws -> Tensor {
+        let s = config.imageSize, per = 3 * s * s
+        let p = CLIPPreprocessor(size: s)
+        let out = Tensor(uninitialized: [images.count, 3, s, s])
+        for (i, bytes) in images.enumerated() {
+            p.preprocess(try RGBImage(width: s, height: s, pixels: bytes),
+                         into: UnsafeMutableBufferPointer(start: out.data + i * per, count: per))
+        }
+        return out
+    }
+
+    private func prepare(_ examples: [ShapesDataset.Example], augment: Bool) throws -> Pairs {
+        let tokenizer = CLIPTokenizer.standard
+        let captions = examples.map(\.caption)
+        var augmented: [Int32]?
+        if augment {
+            let eda = EDA(wordNet: try WordNet.shared())
+            var rng = SeededRandom(seed: mixSeed(config.seed, 7))
+            augmented = try tokenizer.tokenize(try captions.map { try eda.augment($0, using: &rng) })
+        }
+        return Pairs(images: examples.map(\.pixels), pixels: try pixels(examples.map(\.pixels)),
+                     tokens: try tokenizer.tokenize(captions), augmentedTokens: augmented)
+    }
+
+    private func encode(_ model: CLIPModel, _ pixels: Tensor) throws -> Tensor {
+        let n = pixels.shape[0], per = pixels.count / max(n, 1)
+        var rows: [Float] = []
+        for start in stride(from: 0, to: n, by: 256) {
+            let m = min(256, n - start)
+            let batch = Tensor(shape: [m] + pixels.shape.dropFirst(),
+                               storage: TensorStorage(borrowing: pixels.data + start * per, count: m * per, owner: pixels.storage))
+            rows += try model.encodeImage(batch).array
+        }
+        return Tensor(rows, shape: [n, rows.count / max(n, 1)])
+    }
+
+    // MARK: - training
+
+    private func fit(_ model: CLIPModel, _ data: Pairs, loss: CleanCLIPLoss, epochs: Int, lr: Float, stage: String,
+                     evaluate: (CLIPModel) throws -> StageResult) throws -> [EpochRecord] {
+        let b = config.batchSize, batches = data.count / b, total = batches * epochs
+        let trainer = Trainer(model: model, loss: loss, optimizer: AdamWConfig(),
+                              schedule: .warmupCosine(baseLR: lr, warmupSteps: min(50, total / 10), totalSteps: total))
+        let s = config.imageSize, per = 3 * s * s, ctx = model.config.contextLength
+        let preprocessor = CLIPPreprocessor(size: s)
+        let autoAugment = AutoAugment()
+        let stageSeed: UInt64 = stage == "pretrain" ? 10 : stage == "mmcl" ? 11 : 12
+        var curve: [EpochRecord] = []
+        for epoch in 0..<epochs {
+            var order = Array(0..<data.count)
+            var rng = SeededRandom(seed: mixSeed(config.seed, stageSeed, UInt64(epoch)))
+            order.shuffle(using: &rng)
+            var lossSum = 0.0
+            for batch in 0..<batches {
+                let idx = Array(order[(batch * b)..<((batch + 1) * b)])
+                let images = Tensor(uninitialized: [b, 3, s, s])
+                var texts = [Int32](repeating: 0, count: b * ctx)
+                for (k, i) in idx.enumerated() {
+                    (images.data + k * per).update(from: data.pixels.data + i * per, count: per)
+                    for j in 0..<ctx { texts[k * ctx + j] = data.tokens[i * ctx + j] }
+                }
+                var augImages: Tensor?, augTexts: [Int32]?
+                if loss.inmodal, let augmentedTokens = data.augmentedTokens {
+                    let aug = Tensor(uninitialized: [b, 3, s, s])
+                    DispatchQueue.concurrentPerform(iterations: b) { k in
+                        let i = idx[k]
+                        var r = SeededRandom(seed: mixSeed(config.seed, stageSeed, UInt64(epoch), UInt64(i)))
+                        let view = autoAugment.apply(data.images[i], width: s, height: s, using: &r)
+                        // The view has the data set's size, so the preprocessor only normalises it.
+                        if let image = try? RGBImage(width: s, height: s, pixels: view) {
+                            preprocessor.preprocess(image, into: UnsafeMutableBufferPointer(start: aug.data + k * per, count: per))
+                        }
+                    }
+                    augImages = aug
+                    augTexts = idx.flatMap { i in augmentedTokens[(i * ctx)..<((i + 1) * ctx)] }
+                }
+                let r = try trainer.step(images: images, texts: texts, augmentedImages: augImages, augmentedTexts: augTexts)
+                guard r.loss.isFinite else { throw FinetuneError("\(stage): loss became \(r.loss) at step \(r.step + 1)") }
+                lossSum += Double(r.loss)
+                progress(stage, epoch * batches + batch + 1, total, String(format: "loss %.4f", r.loss))
+            }
+            let result = try evaluate(model)
+            let record = EpochRecord(epoch: epoch + 1, loss: lossSum / Double(batches),
+                                     cleanAccuracy: result.cleanAccuracy, asr: result.asr)
+            curve.append(record)
+            log(String(format: "  %@ epoch %d/%d: loss %.4f, CA %.1f%%, ASR %.1f%%", stage, epoch + 1, epochs,
+                       record.loss, 100 * record.cleanAccuracy, 100 * record.asr))
+        }
+        return curve
+    }
+}

@@ -1,0 +1,77 @@
+import ArgumentParser
+import CleanCLIP
+import Foundation
+
+struct DemoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "The main job on an embedded data set: poison a small CLIP, then clean it (MMCL-only vs CleanCLIP).",
+        discussion: """
+        Generates a shapes data set, poisons a fraction of it with a trigger and "banana" captions,
+        pretrains a small CLIP from scratch, then finetunes two copies on clean pairs and prints
+        clean accuracy (CA) and attack success rate (ASR) for each. Needs no downloads.
+        """)
+
+    @Option(help: "Seed for every random choice.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "A small, fast run (smoke test).")
+    var quick = false
+
+    @Option(help: "Vision tower: vit or resnet.")
+    var architecture = "vit"
+
+    @Option(help: "Attack: badnet, blended, wanet, label-consistent.")
+    var attack = "badnet"
+
+    @Option(name: .customLong("poison-fraction"), help: "Fraction of pretraining pairs poisoned.")
+    var poisonFraction: Double?
+
+    @Option(name: .customLong("pretrain-epochs"), help: "Pretraining epochs.")
+    var pretrainEpochs: Int?
+
+    @Option(name: .customLong("finetune-epochs"), help: "Epochs of each cleanup finetune.")
+    var finetuneEpochs: Int?
+
+    @Option(name: .customLong("inmodal-weight"), help: "CleanCLIP's lambda2.")
+    var inmodalWeight: Float?
+
+    @Option(name: .customLong("train-pairs"), help: "Pairs in the pretraining set.")
+    var trainPairs: Int?
+
+    @Option(name: .customLong("clean-pairs"), help: "Clean pairs for the finetunes.")
+    var cleanPairs: Int?
+
+    @Option(help: "Report folder (results.json, results.csv, plots, trigger examples).")
+    var report = "report"
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
+
+    func run() throws {
+        if let threads { Threads.count = threads }
+        var config = quick ? DemoConfig.quick : DemoConfig()
+        config.seed = seed
+        guard let arch = DemoConfig.Architecture(rawValue: architecture) else { throw ValidationError("unknown architecture '\(architecture)' (vit or resnet)") }
+        guard let kind = DemoConfig.Attack(rawValue: attack) else { throw ValidationError("unknown attack '\(attack)'") }
+        config.architecture = arch
+        config.attack = kind
+        if let poisonFraction { config.poisonFraction = poisonFraction }
+        if let pretrainEpochs { config.pretrainEpochs = pretrainEpochs }
+        if let finetuneEpochs { config.finetuneEpochs = finetuneEpochs }
+        if let inmodalWeight { config.inmodalWeight = inmodalWeight }
+        if let trainPairs { config.trainPairs = trainPairs }
+        if let cleanPairs { config.cleanPairs = cleanPairs }
+        let demo = Demo(config: config)
+        let bars = ProgressBars()
+        demo.progress = { stage, done, total, detail in bars.update(stage, done, of: total, detail: detail) }
+        let r = try demo.run(reportDirectory: report)
+        print("")
+        print("                 clean accuracy   attack success (ASR)")
+        for (name, s) in [("poisoned", r.poisoned), ("MMCL-only", r.mmcl), ("CleanCLIP", r.cleanclip)] {
+            print(String(format: "%-16@ %13.1f%%   %19.1f%%", name as NSString, 100 * s.cleanAccuracy, 100 * s.asr))
+        }
+        print(String(format: "\n(chance: %.1f%%; %d poisoned pairs; seed %llu; %.0f s) report: %@/",
+                     100.0 / Double(ShapesDataset.classes.count), r.poisonedPairs, r.seed, r.seconds, report))
+    }
+}

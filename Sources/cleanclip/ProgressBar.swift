@@ -1,0 +1,66 @@
+import Foundation
+
+/// A one-line progress bar on standard error: redrawn in place on a terminal, printed every
+/// few seconds otherwise (logs, CI).
+final class ProgressBar {
+    private let label: String
+    private let total: Int
+    private let start = Date()
+    private var lastPrint = Date.distantPast
+    private let interactive = isatty(STDERR_FILENO) != 0
+
+    init(_ label: String, total: Int) {
+        self.label = label
+        self.total = max(total, 1)
+    }
+
+    /// Shows `done` of `total`, with `detail` (loss, step time) and an ETA.
+    func update(_ done: Int, detail: String = "") {
+        let now = Date()
+        let finished = done >= total
+        guard finished || now.timeIntervalSince(lastPrint) >= (interactive ? 0.1 : 5) else { return }
+        lastPrint = now
+        let elapsed = now.timeIntervalSince(start)
+        let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+        let width = 24, filled = min(width, width * done / total)
+        let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+        let line = "\(label) [\(bar)] \(done)/\(total) \(detail) elapsed \(Self.clock(elapsed)) eta \(Self.clock(eta))"
+        FileHandle.standardError.write(Data(((interactive ? "\r\u{1B}[K" : "") + line + (interactive && !finished ? "" : "\n")).utf8))
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
+/// Writes text to a file atomically (temporary file in the same folder, then rename).
+func writeAtomically(_ text: String, to path: String) throws {
+    let tmp = path + ".tmp-\(getpid())"
+    do {
+        try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
+        guard rename(tmp, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+    } catch {
+        unlink(tmp)
+        throw ValidationErrorText("cannot write \(path): \(error.localizedDescription)")
+    }
+}
+
+struct ValidationErrorText: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// One progress bar per named phase, safe to update from any thread.
+final class ProgressBars: @unchecked Sendable {
+    private var bars: [String: ProgressBar] = [:]
+    private let lock = NSLock()
+
+    func update(_ phase: String, _ done: Int, of total: Int, detail: String = "") {
+        lock.lock()
+        defer { lock.unlock() }
+        let bar = bars[phase] ?? ProgressBar(phase, total: total)
+        bars[phase] = bar
+        bar.update(done, detail: detail)
+    }
+}

@@ -1,5 +1,6 @@
 /// CLIP's image preprocessing, bit-exact with OpenAI's `_transform` and
-/// open_clip's `image_transform(size, is_train=False)` applied to an RGB image:
+/// open_clip's `image_transform(size, is_train=False)` applied to the image
+/// as Pillow opens it (a `DecodedImage`) or to an RGB image:
 ///
 /// 1. `Resize(size, BICUBIC)`: the short side becomes `size`, the long side
 ///    `int(size * long / short)` (torchvision truncates), resampled with
@@ -19,7 +20,10 @@
 /// 16 bits, "CMYK" before the CMYK->RGB conversion. Pass a `DecodedImage`
 /// (`ImageDecoder.decodeForPreprocessing(path:)`) to get that —
 /// `transform(Image.open(path))` exactly; an `RGBImage` is treated as mode
-/// "RGB", i.e. `transform(img.convert("RGB"))`, which differs for those modes.
+/// "RGB", i.e. `transform(img.convert("RGB"))`, which differs for those modes
+/// (grey "L" gives the same either way). The `filter` applies to the modes
+/// Pillow resizes with it; `.nearest` also skips RGBA/LA premultiplication,
+/// as in Pillow.
 ///
 /// ```swift
 /// let preprocess = CLIPPreprocessor(size: 224)

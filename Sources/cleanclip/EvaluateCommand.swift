@@ -105,7 +105,7 @@ struct EvaluateCommand: ParsableCommand {
                                   target: triggerOptions.target, options: options)
         }
         printReport(report)
-        if let json { try writeAtomically(try report.jsonString(), to: json) }
+        if let json { try AtomicFile.write(try report.jsonString(), to: json) }
     }
 }
 
@@ -130,7 +130,7 @@ struct ScoreTriggerCommand: ParsableCommand {
         let report = try scoreTrigger(model: m, evalCSV: eval.evalData, classes: try eval.classSet(), trigger: trigger,
                                       target: target, options: options)
         printReport(report)
-        if let json { try writeAtomically(try report.jsonString(), to: json) }
+        if let json { try AtomicFile.write(try report.jsonString(), to: json) }
     }
 }
 

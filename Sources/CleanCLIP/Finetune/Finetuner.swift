@@ -117,6 +117,9 @@ public final class Finetuner {
     public func resume(from checkpoint: String) throws {
         let path = Self.optimizerPath(for: checkpoint)
         let archive = try SafetensorsReader.read(path: path)
+        if archive.metadata["mode"] == "supervised" {
+            throw FinetuneError("\(path): a supervised finetuning checkpoint; resume it with SupervisedFinetuner (--supervised)")
+        }
         var state: [(String, Tensor)] = []
         for name in archive.order { state.append((name, try CLIPModel.tensor(from: archive.tensors[name]!))) }
         try trainer.optimizer.load(state: state)

@@ -82,3 +82,14 @@ private func close(_ a: Double, _ b: Double, rel: Double = 1e-4, abs tol: Double
         }
     }
 }
+
+/// The supervised reference exempts only biases from weight decay.
+@Test func biasOnlyNoDecayRule() {
+    let ln = Tensor([1, 1], shape: [2]), bias = Tensor([1, 1], shape: [2])
+    let opt = AdamW(parameters: [("visual.ln_post.weight", ln), ("head.bias", bias)],
+                    config: AdamWConfig(weightDecay: 0.5, noDecay: .biasOnly))
+    ln.grad = Tensor(zeros: [2]); bias.grad = Tensor(zeros: [2])
+    opt.step(lr: 0.1)
+    #expect(ln.array == [0.95, 0.95] && bias.array == [1, 1])
+    #expect(AdamWConfig.NoDecayRule.cleanCLIP.takesWeightDecay("visual.ln_post.weight") == false)
+}

@@ -2,8 +2,9 @@ import Foundation
 
 /// Settings of a supervised finetuning run (the paper's supervised variant: the whole vision
 /// encoder plus a linear head on the image embedding, cross-entropy on labels). Defaults are the
-/// reference's (ImageNet 50K subset): lr 1e-4, batch 216, 10 epochs; AdamW weight decay 0.01 as
-/// in its `get_finetune_metrics`.
+/// reference's (ImageNet 50K subset): lr 1e-4, batch 216, 10 epochs; AdamW weight decay 0.01 on
+/// every parameter whose name lacks "bias", as in its `get_finetune_metrics` (LayerNorm and
+/// BatchNorm weights decay here, unlike in contrastive CleanCLIP finetuning).
 public struct SupervisedFinetuneConfig: Sendable, Codable, Equatable {
     public var lr: Float = 1e-4
     public var batchSize: Int = 216
@@ -23,7 +24,8 @@ public struct SupervisedFinetuneConfig: Sendable, Codable, Equatable {
     public init() {}
 
     var optimizer: AdamWConfig {
-        AdamWConfig(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, maxGradNorm: maxGradNorm)
+        AdamWConfig(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, maxGradNorm: maxGradNorm,
+                    noDecay: .biasOnly)
     }
 
     func validate() throws {

@@ -7,29 +7,19 @@ struct FinetuneCommand: ParsableCommand {
         commandName: "finetune",
         abstract: "Finetune a CLIP model: CleanCLIP (--inmodal), MMCL-only, or supervised (--supervised).",
         discussion: """
-        Contrastive (default): the training CSV has an image-path column and a caption column (paths
-        relative to the CSV); optional augmented_<caption key> / augmented_<image key> columns are used
-        instead of on-the-fly EDA / AutoAugment.
+        Contrastive (default): the training CSV has an image-path column and a caption column (paths relative to the CSV); optional augmented_<caption key> / augmented_<image key> columns are used instead of on-the-fly EDA / AutoAugment.
 
-        Supervised (--supervised): the CSV has an image-path column and an integer label column
-        (--label-key); the whole vision tower plus a linear head on the image embedding is trained
-        with cross-entropy. Defaults switch to the reference's: --lr 1e-4, --batch-size 216,
-        --weight-decay 0.01. The head is written to <out stem>.head.safetensors.
+        Supervised (--supervised): the CSV has an image-path column and an integer label column (--label-key); the whole vision tower plus a linear head on the image embedding is trained with cross-entropy. Defaults switch to the reference's: --lr 1e-4, --batch-size 216, --weight-decay 0.01 (biases exempt). The head is written to <out stem>.head.safetensors.
 
         A checkpoint (model + <out stem>.optimizer.safetensors) is written to --out after every epoch.
 
-        Where the starting point comes from (exactly one):
-          --model PATH       weights only; fresh AdamW state.
-          --checkpoint PATH  CleanCLIP's --checkpoint (as used with --complete_finetune): the model
-                             weights from PATH (a CleanCLIP/open_clip .pt or any model file) and, when
-                             PATH is a torch checkpoint holding an "optimizer" entry, its AdamW moments
-                             and step. AdamW's bias correction continues from that step; this run's
-                             epochs and learning-rate schedule (warmup, cosine) start from the
-                             beginning. Hyperparameters come from these flags, not from the file's
-                             param_groups. Supervised runs take the weights only (the saved optimizer
-                             covers other parameters).
-          --resume           continue our own run saved at --out (model, optimizer, head, finished
-                             epoch, schedule position) with the same flags; an exact continuation.
+        The starting point comes from exactly one of:
+
+        --model PATH: weights only, fresh AdamW state.
+
+        --checkpoint PATH: CleanCLIP's --checkpoint as its finetuning recipe uses it (with --complete_finetune): the model weights from PATH (a CleanCLIP / open_clip .pt or any model file) and, when PATH is a torch checkpoint with an "optimizer" entry, its AdamW moments and step. AdamW's bias correction continues from that step; this run's epochs and learning-rate schedule (warmup, cosine) start from their beginning. Hyperparameters come from these flags, not from the file's param_groups. Supervised runs take the weights only (the saved optimizer covers other parameters).
+
+        --resume: continue our own run saved at --out (model, optimizer, head, finished epochs, schedule position) with the same flags: an exact continuation.
         """)
 
     @Option(help: "Starting weights: .safetensors, .pt/.bin (torch.save or TorchScript), or an HF directory.")

@@ -107,7 +107,7 @@ public enum TorchOptimizerState {
                     }
                     let t = Tensor(zeros: shape)
                     try raw.copyFloats(into: t.data)
-                    guard t.array.allSatisfy(\.isFinite) else { throw fail("\(key) of parameter '\(name)' is not finite") }
+                    guard UnsafeBufferPointer(start: t.data, count: t.count).allSatisfy(\.isFinite) else { throw fail("\(key) of parameter '\(name)' is not finite") }
                     out.append(("\(key).\(name)", t))
                 }
                 let s = try stepValue(entry["step"], name: name, fail: fail)

@@ -18,10 +18,13 @@ build: setup
 demo: build
 	bin/cleanclip demo $(ARGS)
 
-test: setup
+test: build
 	swift build -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --build-tests
 	swift test -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --skip-build
-	CLEANCLIP_BUILD_DIR=$(SWIFT_BUILD) scripts/test_bindings.sh
+	CLEANCLIP_BUILD_DIR=$(SWIFT_BUILD) SKIP_BUILD=1 scripts/test_bindings.sh
+	@rm -rf $(SWIFT_BUILD)/demo-quick
+	bin/cleanclip demo --quick --report $(SWIFT_BUILD)/demo-quick
+	python3 scripts/check_demo_report.py $(SWIFT_BUILD)/demo-quick
 
 bench: build
 	bin/cleanclip bench $(ARGS)

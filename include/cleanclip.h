@@ -10,7 +10,10 @@
  *   - Outputs go into caller-allocated buffers with an explicit capacity in elements. When the
  *     capacity is too small the call returns CLEANCLIP_BUFFER_TOO_SMALL, writes nothing to the
  *     buffer and stores the number of elements needed in `*needed` (when `needed` is not NULL).
- *     On success `*needed` holds the number of elements written.
+ *     On success `*needed` holds the number of elements written. Text outputs (JSON reports,
+ *     paths) count bytes, the terminating NUL included. Long calls whose output size is only
+ *     known at the end check the capacity first against an upper bound (stored in `*needed`
+ *     when too small), so a short buffer fails at once, before any work.
  *   - Option and info structs start with `size_t struct_size`, which the caller sets to
  *     `sizeof(struct)`. The library accepts sizes from older (smaller) headers, using defaults for
  *     fields it was not given, and rejects sizes larger than it knows with
@@ -37,7 +40,7 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define CLEANCLIP_VERSION_MAJOR 0
-#define CLEANCLIP_VERSION_MINOR 1
+#define CLEANCLIP_VERSION_MINOR 2
 #define CLEANCLIP_VERSION_PATCH 0
 /** The header's version as one number: major * 10000 + minor * 100 + patch. */
 #define CLEANCLIP_VERSION \
@@ -47,7 +50,7 @@ extern "C" {
  *  should refuse a library whose major version differs (or whose minor version is older). */
 uint32_t cleanclip_version(void);
 
-/** The library's version as a static string, e.g. "0.1.0". */
+/** The library's version as a static string, e.g. "0.2.0". */
 const char *cleanclip_version_string(void);
 
 /* ---------------------------------------------------------------------------------------------
@@ -64,7 +67,7 @@ typedef enum cleanclip_status {
     CLEANCLIP_IO_ERROR = 4,         /**< A file is missing or cannot be read. */
     CLEANCLIP_FORMAT_ERROR = 5,     /**< A file was read but its contents are malformed or unsupported. */
     CLEANCLIP_SHAPE_MISMATCH = 6,   /**< Input sizes do not fit the model (pixel count, token count, token ids). */
-    CLEANCLIP_CANCELLED = 7,        /**< A progress callback asked to stop (reserved for long operations). */
+    CLEANCLIP_CANCELLED = 7,        /**< A progress callback asked to stop a long operation. */
     CLEANCLIP_OUT_OF_MEMORY = 8,    /**< Memory could not be allocated or the request is too large. */
     CLEANCLIP_UNSUPPORTED = 9,      /**< The operation is not available in this build. */
     CLEANCLIP_INTERNAL = 10         /**< A bug in the library; the message has details. */
@@ -94,9 +97,10 @@ int32_t cleanclip_get_num_threads(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Models
- * Thread safety: a loaded model is immutable. Any number of threads may encode, query info and
- * classify with the same model handle at once. cleanclip_model_free must not run concurrently
- * with any other use of that handle.
+ * Thread safety: a loaded model is immutable except while cleanclip_finetune updates it. Any
+ * number of threads may encode, query info and classify with the same model handle at once, but
+ * not while it is being finetuned. cleanclip_model_free must not run concurrently with any other
+ * use of that handle.
  * ------------------------------------------------------------------------------------------- */
 
 /** An opaque CLIP model: image tower, text tower and logit scale. */
@@ -167,7 +171,8 @@ int cleanclip_preprocess_rgb8(const uint8_t *rgb, size_t width, size_t height, i
  * Each function writes n x embed_dim floats into `embeddings` (capacity in floats) and, when
  * `normalize` is non-zero, scales each row to unit L2 norm. Inputs are processed in batches
  * inside the library, so n may be large.
- * Thread safety: any number of threads may encode with the same model at once.
+ * Thread safety: any number of threads may encode with the same model at once (not while it is
+ * being finetuned).
  * ------------------------------------------------------------------------------------------- */
 
 /** Token ids, n x context_length int32 (e.g. from cleanclip_tokenize). Ids must be < vocab_size. */
@@ -243,12 +248,206 @@ int cleanclip_zero_shot_files(const cleanclip_model *model, const char *const *p
                               int32_t *indices, float *probabilities, size_t capacity, size_t *needed);
 
 /* ---------------------------------------------------------------------------------------------
+ * Progress callbacks
+ * Long calls (finetuning, evaluation, scoring) take an optional progress callback and a
+ * `user_data` pointer passed back to it unchanged. The callback runs on the thread that made the
+ * call, between units of work; returning non-zero stops the call, which then returns
+ * CLEANCLIP_CANCELLED. The `cleanclip_progress` it receives is owned by the library and valid only
+ * during the callback. The callback must not free or finetune the model the call is using.
+ * Thread safety: as the call that invokes the callback.
+ * ------------------------------------------------------------------------------------------- */
+
+/** One progress event. Written by the library: `struct_size` is the library's sizeof, so a field
+ *  exists only when offsetof(field) + sizeof(field) <= struct_size (newer fields are appended).
+ *  Values that do not apply to an event are 0 (integers) or NaN (floating point). */
+typedef struct cleanclip_progress {
+    size_t struct_size;        /**< The library's sizeof(cleanclip_progress). */
+    const char *phase;         /**< Static string: "step", "epoch" (finetuning); "clean", "triggered", "train",
+                                    "embed" (evaluation and scoring, images encoded). */
+    int64_t done;              /**< "step": optimizer steps done in the whole run; "epoch": epochs done; else images done. */
+    int64_t total;             /**< The total of `done` when the call finishes. */
+    int32_t epoch;             /**< Finetuning: the current epoch, 0-based. */
+    int32_t epochs;            /**< Finetuning: the number of epochs. */
+    int32_t batch;             /**< Finetuning: batches done in this epoch. */
+    int32_t batches_per_epoch; /**< Finetuning: batches per epoch (the last partial batch is dropped). */
+    float loss;                /**< "step": this step's loss; "epoch": the epoch's mean loss. */
+    float clip_loss;           /**< The multimodal (CLIP) part of the loss. */
+    float inmodal_loss;        /**< The in-modal (self-supervised) part; NaN without `inmodal`. */
+    float lr;                  /**< "step": the learning rate of this step. */
+    double seconds;            /**< "step": this step's time; "epoch": the epoch's time. */
+    double eta_seconds;        /**< "step": estimated time left in the run. */
+    double pairs_per_second;   /**< "epoch": training throughput. */
+} cleanclip_progress;
+
+/** Return non-zero to cancel the call. */
+typedef int (*cleanclip_progress_fn)(const cleanclip_progress *progress, void *user_data);
+
+/* ---------------------------------------------------------------------------------------------
+ * Finetuning (CleanCLIP: multimodal contrastive loss plus in-modal self-supervision)
+ * The model's weights are updated in place. Thread safety: while cleanclip_finetune runs on a
+ * model handle, no other thread may use that handle (encode, classify, evaluate, free) nor any
+ * classifier made from it; a second cleanclip_finetune on the same handle fails with
+ * CLEANCLIP_INVALID_ARGUMENT. Classifiers made before finetuning keep their old class embeddings.
+ * Different handles may be finetuned on different threads (they share the worker threads).
+ * ------------------------------------------------------------------------------------------- */
+
+/** Finetuning settings (CleanCLIP's train.py flags). Fill with cleanclip_finetune_default_options. */
+typedef struct cleanclip_finetune_options {
+    size_t struct_size;      /**< sizeof(cleanclip_finetune_options). */
+    int32_t inmodal;         /**< Non-zero: CleanCLIP (L_CLIP + L_SS); 0: multimodal loss only. Default 1. */
+    int32_t batch_size;      /**< Pairs per step, >= 1. Default 64. */
+    int32_t epochs;          /**< >= 1. Default 10. */
+    int32_t warmup_steps;    /**< Linear warm-up steps before the cosine decay, >= 0. Default 50. */
+    float clip_weight;       /**< Weight of the multimodal loss. Default 1. */
+    float inmodal_weight;    /**< Weight of the in-modal loss. Default 1. */
+    float lr;                /**< Peak learning rate (AdamW). Default 1e-5. */
+    float weight_decay;      /**< Default 0.1. */
+    float beta1;             /**< Default 0.9. */
+    float beta2;             /**< Default 0.999. */
+    float eps;               /**< Default 1e-8. */
+    float max_grad_norm;     /**< Global gradient-norm clipping; 0 (the default) clips nothing. */
+    uint64_t seed;           /**< Data order, augmentation and caption augmentation. Default 0. */
+    const char *wordnet_dir; /**< WordNet 3.0 database for caption augmentation (EDA), needed when `inmodal`
+                                  and the CSV has no augmented_<caption_key> column. NULL: /usr/share/wordnet. */
+} cleanclip_finetune_options;
+
+/** Writes the default options (see cleanclip_model_default_options for `struct_size`). */
+int cleanclip_finetune_default_options(cleanclip_finetune_options *options, size_t struct_size);
+
+/** Finetunes `model` in place on the image-caption CSV `train_csv` (header row; image paths
+ *  relative to the CSV's folder). `image_key` / `caption_key` name the columns (NULL: "image",
+ *  "caption"); optional columns augmented_<image_key> / augmented_<caption_key> hold precomputed
+ *  augmentations. `options` may be NULL for the defaults.
+ *  `checkpoint_path` (may be NULL): after every epoch the model is saved there (safetensors,
+ *  OpenAI naming, loadable by cleanclip_model_load and open_clip) and the optimizer state next to
+ *  it (<stem>.optimizer.safetensors). With `resume` non-zero, the run continues the one that wrote
+ *  `checkpoint_path`: the model's weights are replaced by the checkpoint's, the optimizer state
+ *  and finished epochs are restored, and the options must be those of that run.
+ *  `progress` (may be NULL) receives a "step" event after every optimizer step and an "epoch"
+ *  event after every epoch (after its checkpoint). On CLEANCLIP_CANCELLED or another failure the
+ *  model holds the weights of the last step taken; the last checkpoint on disk is intact. */
+int cleanclip_finetune(cleanclip_model *model, const char *train_csv, const char *image_key, const char *caption_key,
+                       const cleanclip_finetune_options *options, const char *checkpoint_path, int resume,
+                       cleanclip_progress_fn progress, void *user_data);
+
+/* ---------------------------------------------------------------------------------------------
+ * Evaluation and trigger scoring
+ * Zero-shot clean accuracy (top-1, top-5) on a labelled image CSV and, with a trigger and a target
+ * class, the attack success rate. Results are JSON objects (UTF-8, NUL-terminated) written into a
+ * caller's char buffer of `capacity` bytes, with keys clean_accuracy, top5_accuracy, n_images and,
+ * with a trigger, target, target_label, asr, n_asr_images, per_class_asr (a list of {label, class,
+ * n_images, hits, asr}), mean_similarity_shift. Fractions are in [0, 1].
+ * Output size: before any image is read, `capacity` is checked against an upper bound of the
+ * report's size (computed from the class list); when it is smaller the call returns
+ * CLEANCLIP_BUFFER_TOO_SMALL at once with that bound in `*needed`. On success `*needed` is the
+ * number of bytes written, NUL included.
+ * Thread safety: any number of threads may evaluate with the same model at once (not while it
+ * is being finetuned).
+ * ------------------------------------------------------------------------------------------- */
+
+/** Evaluation settings. Fill with cleanclip_evaluate_default_options. Strings may be NULL. */
+typedef struct cleanclip_evaluate_options {
+    size_t struct_size;         /**< sizeof(cleanclip_evaluate_options). */
+    const char *classes;        /**< Built-in class set: "imagenet" (NULL), "cifar10", "cifar100". */
+    const char *classes_file;   /**< One class name per line; replaces `classes` when not NULL. */
+    const char *templates_file; /**< One prompt template per line, each with "{}"; NULL: OpenAI's 80 templates. */
+    const char *trigger;        /**< NULL: clean accuracy only; else "random" (BadNet), "yellow", "blended", "SIG",
+                                     "warped" (WaNet k 224, s 1) or "wanet" (k 4, s 0.5). */
+    const char *target;         /**< Target class name (or index as text); needed with a trigger. */
+    const char *location;       /**< Patch location: "random" (NULL), "four_corners", "top_left", ... */
+    int32_t patch_size;         /**< Patch side in pixels (BadNet, yellow), on a 224 x 224 image. Default 16. */
+    int32_t batch_size;         /**< Images per encoder call. Default 64. */
+    uint64_t seed;              /**< Seed of the trigger's per-image draws. Default 0. */
+    const char *image_column;   /**< CSV column of image paths (relative to the CSV's folder); NULL: "image". */
+    const char *label_column;   /**< CSV column of labels (class index or name); NULL: "label". */
+} cleanclip_evaluate_options;
+
+/** Writes the default options (see cleanclip_model_default_options for `struct_size`). */
+int cleanclip_evaluate_default_options(cleanclip_evaluate_options *options, size_t struct_size);
+
+/** Zero-shot evaluation of `model` on `eval_csv`. `options` may be NULL (ImageNet classes, no
+ *  trigger). `progress` (may be NULL) receives "clean" / "triggered" events with images done. */
+int cleanclip_evaluate(const cleanclip_model *model, const char *eval_csv, const cleanclip_evaluate_options *options,
+                       cleanclip_progress_fn progress, void *user_data, char *json, size_t capacity, size_t *needed);
+
+/** Trigger scoring: as cleanclip_evaluate, but options->trigger and options->target are required
+ *  and the report always has mean_similarity_shift (the mean over non-target images of
+ *  cos(triggered, target) - cos(clean, target)) when any image is not of the target class. */
+int cleanclip_score_trigger(const cleanclip_model *model, const char *eval_csv,
+                            const cleanclip_evaluate_options *options, cleanclip_progress_fn progress, void *user_data,
+                            char *json, size_t capacity, size_t *needed);
+
+/* ---------------------------------------------------------------------------------------------
+ * Poisoning (making backdoored training data, as CleanCLIP's create_backdoor_data.py)
+ * Thread safety: may be called from any number of threads at once (with different outputs).
+ * ------------------------------------------------------------------------------------------- */
+
+/** Poisoning settings. Fill with cleanclip_poison_default_options. Strings may be NULL. */
+typedef struct cleanclip_poison_options {
+    size_t struct_size;         /**< sizeof(cleanclip_poison_options). */
+    const char *trigger;        /**< As cleanclip_evaluate_options.trigger; NULL: "random" (BadNet). */
+    const char *location;       /**< As cleanclip_evaluate_options.location; NULL: "random". */
+    int32_t patch_size;         /**< Default 16. */
+    int32_t label_consistent;   /**< Non-zero: poison only rows whose caption contains the target, keeping captions. */
+    uint64_t seed;              /**< Row choice, caption templates and trigger draws. Default 0. */
+    int64_t size_train_data;    /**< Keep at most this many rows in the output (poisoned first); 0: all. */
+    const char *image_column;   /**< NULL: "image". */
+    const char *caption_column; /**< NULL: "caption". */
+    const char *output_name;    /**< File name of the output CSV; NULL: backdoor_<target>_<trigger>_..._<count>.csv. */
+} cleanclip_poison_options;
+
+/** Writes the default options (see cleanclip_model_default_options for `struct_size`). */
+int cleanclip_poison_default_options(cleanclip_poison_options *options, size_t struct_size);
+
+/** Poisons `count` rows of the image-caption CSV `csv`: their images get the trigger (written as
+ *  PNGs into a backdoor_images_* folder) and, unless label-consistent, their captions become a
+ *  template filled with `target` ("a photo of a banana."). Writes a CSV (columns image, caption,
+ *  is_backdoor; poisoned rows first) into `output_dir` (NULL: the folder of `csv`) and its path
+ *  into `csv_path` (`capacity` bytes; checked against an upper bound before anything is written,
+ *  as for the evaluation reports). */
+int cleanclip_poison(const char *csv, const char *target, size_t count, const char *output_dir,
+                     const cleanclip_poison_options *options, char *csv_path, size_t capacity, size_t *needed);
+
+/* ---------------------------------------------------------------------------------------------
+ * Backdoor-sample scoring (k-distance, SLOF and DAO of image embeddings; higher = more suspicious)
+ * Thread safety: any number of threads may score at once (with the same model, too).
+ * ------------------------------------------------------------------------------------------- */
+
+/** Sample-scoring settings. Fill with cleanclip_score_samples_default_options. */
+typedef struct cleanclip_score_samples_options {
+    size_t struct_size;          /**< sizeof(cleanclip_score_samples_options). */
+    int32_t k;                   /**< Neighbours, >= 1 (the CSV needs k + 2 rows). Default 16. */
+    int32_t batch_size;          /**< Images per encoder call. Default 64. */
+    const char *image_column;    /**< NULL: "image". */
+    const char *backdoor_column; /**< Column marking poisoned rows (1/0, true/false), if present; NULL: "is_backdoor". */
+} cleanclip_score_samples_options;
+
+/** Writes the default options (see cleanclip_model_default_options for `struct_size`). */
+int cleanclip_score_samples_default_options(cleanclip_score_samples_options *options, size_t struct_size);
+
+/** Scores every row of an image CSV by its image embedding. Each of `k_distance`, `slof`, `dao`
+ *  may be NULL; the others receive one float per row (`capacity` floats each; the row count is
+ *  checked after reading the CSV, before any image is encoded). `out_csv` (may be NULL): writes
+ *  image, [is_backdoor,] k_distance, slof, dao per row. `auroc` (may be NULL): 3 doubles, the AUROC
+ *  of k_distance, slof and dao for finding the marked rows; NaN when the CSV has no such column or
+ *  only one kind of row. `progress`: "embed" events. */
+int cleanclip_score_samples(const cleanclip_model *model, const char *csv,
+                            const cleanclip_score_samples_options *options, const char *out_csv,
+                            cleanclip_progress_fn progress, void *user_data, float *k_distance, float *slof,
+                            float *dao, size_t capacity, size_t *needed, double *auroc);
+
+/** The same scores for n x dim float32 embeddings (row-major, finite); n >= k + 2, k >= 1. Each
+ *  output may be NULL; the others receive n floats (`capacity` floats each). */
+int cleanclip_sample_scores(const float *embeddings, size_t n, size_t dim, int32_t k, float *k_distance,
+                            float *slof, float *dao, size_t capacity, size_t *needed);
+
+/* ---------------------------------------------------------------------------------------------
  * Layout introspection (for bindings that mirror the structs above, e.g. Python ctypes)
  * Thread safety: may be called from any thread at any time.
  * ------------------------------------------------------------------------------------------- */
 
 /** The library's sizeof and field count for a struct named as in this header
- *  ("cleanclip_model_options", "cleanclip_model_info"). */
+ *  ("cleanclip_model_options", "cleanclip_model_info", "cleanclip_progress", ...). */
 int cleanclip_struct_layout(const char *struct_name, size_t *size, size_t *n_fields);
 
 /** Field `index` (declaration order) of a struct: its name (a static string), offset and size. */

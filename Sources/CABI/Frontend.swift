@@ -9,8 +9,9 @@ enum Frontend {
         try CLIPTokenizer.loadStandard().tokenize(texts, contextLength: contextLength, truncate: truncate)
     }
 
-    static func decode(path: String) throws -> RGBImage {
-        try ImageDecoder.decode(path: path)
+    /// The file in the mode Pillow opens it in, so preprocessing matches open_clip exactly.
+    static func decode(path: String) throws -> DecodedImage {
+        try ImageDecoder.decodeForPreprocessing(path: path)
     }
 
     /// An image over a copy of `width * height * 3` caller bytes (dimensions already checked).
@@ -20,6 +21,10 @@ enum Frontend {
 
     /// CLIP preprocessing into 3 * size * size floats at `out` (size already checked > 0).
     static func preprocess(_ image: RGBImage, size: Int, into out: UnsafeMutablePointer<Float>) throws {
+        try preprocess(DecodedImage(image), size: size, into: out)
+    }
+
+    static func preprocess(_ image: DecodedImage, size: Int, into out: UnsafeMutablePointer<Float>) throws {
         let chw = CLIPPreprocessor(size: size)(image)
         guard chw.count == 3 * size * size else {
             throw BoundaryError(.internal, "preprocessing returned \(chw.count) values; expected 3 x \(size) x \(size)")

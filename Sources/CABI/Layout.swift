@@ -50,7 +50,82 @@ struct CLayout {
         Field(name: "temperature", offset: 92, size: 4),
     ])
 
-    static let all = [modelOptions, modelInfo]
+    /// Passed to progress callbacks (written by the library; `struct_size` tells the caller
+    /// which fields exist).
+    static let progress = CLayout(name: "cleanclip_progress", size: 88, fields: [
+        Field(name: "struct_size", offset: 0, size: 8),
+        Field(name: "phase", offset: 8, size: 8),
+        Field(name: "done", offset: 16, size: 8),
+        Field(name: "total", offset: 24, size: 8),
+        Field(name: "epoch", offset: 32, size: 4),
+        Field(name: "epochs", offset: 36, size: 4),
+        Field(name: "batch", offset: 40, size: 4),
+        Field(name: "batches_per_epoch", offset: 44, size: 4),
+        Field(name: "loss", offset: 48, size: 4),
+        Field(name: "clip_loss", offset: 52, size: 4),
+        Field(name: "inmodal_loss", offset: 56, size: 4),
+        Field(name: "lr", offset: 60, size: 4),
+        Field(name: "seconds", offset: 64, size: 8),
+        Field(name: "eta_seconds", offset: 72, size: 8),
+        Field(name: "pairs_per_second", offset: 80, size: 8),
+    ])
+
+    static let finetuneOptions = CLayout(name: "cleanclip_finetune_options", size: 72, fields: [
+        Field(name: "struct_size", offset: 0, size: 8),
+        Field(name: "inmodal", offset: 8, size: 4),
+        Field(name: "batch_size", offset: 12, size: 4),
+        Field(name: "epochs", offset: 16, size: 4),
+        Field(name: "warmup_steps", offset: 20, size: 4),
+        Field(name: "clip_weight", offset: 24, size: 4),
+        Field(name: "inmodal_weight", offset: 28, size: 4),
+        Field(name: "lr", offset: 32, size: 4),
+        Field(name: "weight_decay", offset: 36, size: 4),
+        Field(name: "beta1", offset: 40, size: 4),
+        Field(name: "beta2", offset: 44, size: 4),
+        Field(name: "eps", offset: 48, size: 4),
+        Field(name: "max_grad_norm", offset: 52, size: 4),
+        Field(name: "seed", offset: 56, size: 8),
+        Field(name: "wordnet_dir", offset: 64, size: 8),
+    ])
+
+    static let evaluateOptions = CLayout(name: "cleanclip_evaluate_options", size: 88, fields: [
+        Field(name: "struct_size", offset: 0, size: 8),
+        Field(name: "classes", offset: 8, size: 8),
+        Field(name: "classes_file", offset: 16, size: 8),
+        Field(name: "templates_file", offset: 24, size: 8),
+        Field(name: "trigger", offset: 32, size: 8),
+        Field(name: "target", offset: 40, size: 8),
+        Field(name: "location", offset: 48, size: 8),
+        Field(name: "patch_size", offset: 56, size: 4),
+        Field(name: "batch_size", offset: 60, size: 4),
+        Field(name: "seed", offset: 64, size: 8),
+        Field(name: "image_column", offset: 72, size: 8),
+        Field(name: "label_column", offset: 80, size: 8),
+    ])
+
+    static let poisonOptions = CLayout(name: "cleanclip_poison_options", size: 72, fields: [
+        Field(name: "struct_size", offset: 0, size: 8),
+        Field(name: "trigger", offset: 8, size: 8),
+        Field(name: "location", offset: 16, size: 8),
+        Field(name: "patch_size", offset: 24, size: 4),
+        Field(name: "label_consistent", offset: 28, size: 4),
+        Field(name: "seed", offset: 32, size: 8),
+        Field(name: "size_train_data", offset: 40, size: 8),
+        Field(name: "image_column", offset: 48, size: 8),
+        Field(name: "caption_column", offset: 56, size: 8),
+        Field(name: "output_name", offset: 64, size: 8),
+    ])
+
+    static let scoreSamplesOptions = CLayout(name: "cleanclip_score_samples_options", size: 32, fields: [
+        Field(name: "struct_size", offset: 0, size: 8),
+        Field(name: "k", offset: 8, size: 4),
+        Field(name: "batch_size", offset: 12, size: 4),
+        Field(name: "image_column", offset: 16, size: 8),
+        Field(name: "backdoor_column", offset: 24, size: 8),
+    ])
+
+    static let all = [modelOptions, modelInfo, progress, finetuneOptions, evaluateOptions, poisonOptions,
+                      scoreSamplesOptions]
 }
 
 /// A struct the caller owns `size` bytes of: fields that lie beyond are skipped.

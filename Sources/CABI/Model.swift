@@ -6,6 +6,23 @@ final class ModelHandle {
     let model: CLIPModel
     init(_ model: CLIPModel) { self.model = model }
 
+    /// Set while cleanclip_finetune updates this model's weights (one run per handle at a time).
+    private let lock = NSLock()
+    private var finetuning = false
+
+    /// Runs `body` as the only finetuning run of this handle; fails when another one is running.
+    func exclusiveFinetune<T>(_ body: () throws -> T) throws -> T {
+        lock.lock()
+        guard !finetuning else {
+            lock.unlock()
+            throw BoundaryError(.invalidArgument, "this model is already being finetuned by another call")
+        }
+        finetuning = true
+        lock.unlock()
+        defer { lock.lock(); finetuning = false; lock.unlock() }
+        return try body()
+    }
+
     var opaque: OpaquePointer { OpaquePointer(Unmanaged.passRetained(self).toOpaque()) }
 
     /// The box behind a handle the caller passed in (not retained: valid for the call).

@@ -92,12 +92,14 @@ func classify(_ error: Error) -> (Status, String) {
     case let e as CLIPInputError:
         return (.shapeMismatch, e.description)
     case let e as CheckpointError:
-        let io = e.reason.hasPrefix("cannot open") || e.reason.hasPrefix("cannot stat") || e.reason.hasPrefix("not a regular file")
+        let ioPrefixes = ["cannot open", "cannot stat", "not a regular file", "cannot create", "cannot rename", "cannot write",
+                          "write failed", "fsync failed", "close failed"]
+        let io = ioPrefixes.contains { e.reason.hasPrefix($0) }
         return (io ? .ioError : .formatError, e.description)
     case let e as WeightError:
         return (e.description.hasPrefix("no such file") ? .ioError : .formatError, e.description)
     default:
-        if let mapped = classifyFrontendError(error) { return mapped }
+        if let mapped = classifyFrontendError(error) ?? classifyMethodError(error) { return mapped }
         return (.internal, "unexpected error: \(error)")
     }
 }
@@ -172,8 +174,8 @@ public func cleanclip_version_string() -> UnsafePointer<CChar> { cString(Version
 
 /// Must match CLEANCLIP_VERSION_* in include/cleanclip.h (checked by the C test).
 enum Version {
-    static let major = 0, minor = 1, patch = 0
-    static let string: StaticString = "0.1.0"
+    static let major = 0, minor = 2, patch = 0
+    static let string: StaticString = "0.2.0"
 }
 
 @_cdecl("cleanclip_set_num_threads")

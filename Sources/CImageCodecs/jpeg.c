@@ -58,22 +58,11 @@ static void cic_jpeg_install_errors(cic_jpeg_error *error, char *message) {
     error->encoded_size = 0;
 }
 
-/* Pillow's CMYK -> RGB (Convert.c, cmyk2rgb): with nk = 255 - k,
-   channel = clip(nk - round(c * nk / 255)), the division done as
-   MULDIV255: t = a * b + 128; ((t >> 8) + t) >> 8. */
-static inline uint8_t cic_cmyk_channel(int c, int nk) {
-    int t = c * nk + 128;
-    int product = ((t >> 8) + t) >> 8;
-    int value = nk - product;
-    return (uint8_t)(value < 0 ? 0 : (value > 255 ? 255 : value));
-}
-
 int cic_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels,
                     cic_image *out, char *message) {
     struct jpeg_decompress_struct cinfo;
     cic_jpeg_error error;
     uint8_t *volatile pixels = NULL;
-    uint8_t *volatile cmyk_row = NULL;
 
     message[0] = 0;
     if (size == 0) {
@@ -85,7 +74,6 @@ int cic_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels,
     if (setjmp(error.jump)) {
         jpeg_destroy_decompress(&cinfo);
         free(pixels);
-        free(cmyk_row);
         /* Volatile reads: these fields were written by callbacks after setjmp. */
         return ((volatile cic_jpeg_error *)&error)->status;
     }
@@ -104,16 +92,25 @@ int cic_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels,
         return CIC_ERR_TOO_LARGE;
     }
 
-    int is_cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
-    cinfo.out_color_space = is_cmyk ? JCS_CMYK : JCS_RGB;
+    int mode, channels;
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        cinfo.out_color_space = JCS_CMYK;
+        mode = CIC_MODE_CMYK;
+        channels = 4;
+    } else if (cinfo.jpeg_color_space == JCS_GRAYSCALE) {
+        cinfo.out_color_space = JCS_GRAYSCALE;
+        mode = CIC_MODE_L;
+        channels = 1;
+    } else {
+        cinfo.out_color_space = JCS_RGB;
+        mode = CIC_MODE_RGB;
+        channels = 3;
+    }
     jpeg_start_decompress(&cinfo);
 
-    size_t row_bytes = (size_t)cinfo.output_width * 3;
+    size_t row_bytes = (size_t)cinfo.output_width * (size_t)channels;
     pixels = malloc(row_bytes * cinfo.output_height);
-    if (is_cmyk) {
-        cmyk_row = malloc((size_t)cinfo.output_width * 4);
-    }
-    if (!pixels || (is_cmyk && !cmyk_row)) {
+    if (!pixels) {
         snprintf(message, CIC_MESSAGE_CAPACITY, "JPEG: out of memory for %llux%llu image",
                  (unsigned long long)width, (unsigned long long)height);
         error.status = CIC_ERR_MEMORY;
@@ -122,16 +119,11 @@ int cic_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels,
 
     while (cinfo.output_scanline < cinfo.output_height) {
         uint8_t *row = pixels + row_bytes * cinfo.output_scanline;
-        JSAMPROW target = is_cmyk ? cmyk_row : row;
-        jpeg_read_scanlines(&cinfo, &target, 1);
-        if (is_cmyk) {
+        jpeg_read_scanlines(&cinfo, &row, 1);
+        if (mode == CIC_MODE_CMYK) {
             /* Pillow always reads CMYK JPEGs with Adobe's inverted polarity. */
-            for (JDIMENSION x = 0; x < cinfo.output_width; x++) {
-                const uint8_t *s = cmyk_row + 4 * x;
-                int nk = s[3]; /* 255 - (255 - stored) */
-                row[3 * x + 0] = cic_cmyk_channel(255 - s[0], nk);
-                row[3 * x + 1] = cic_cmyk_channel(255 - s[1], nk);
-                row[3 * x + 2] = cic_cmyk_channel(255 - s[2], nk);
+            for (size_t i = 0; i < row_bytes; i++) {
+                row[i] = (uint8_t)(255 - row[i]);
             }
         }
     }
@@ -140,10 +132,12 @@ int cic_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels,
 
     out->width = (int32_t)cinfo.output_width;
     out->height = (int32_t)cinfo.output_height;
+    out->mode = mode;
+    out->channels = channels;
+    out->bytes_per_sample = 1;
     out->pixels = pixels;
     pixels = NULL;
     jpeg_destroy_decompress(&cinfo);
-    free(cmyk_row);
     return CIC_OK;
 }
 

@@ -97,25 +97,45 @@ int cic_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels,
 
     int color_type = png_get_color_type(png, info);
     int bit_depth = png_get_bit_depth(png, info);
-    /* Pillow opens 16-bit grey (no alpha) as mode I;16 and clamps it to 255
-       when converting to RGB; every other 16-bit image keeps the high byte. */
-    int grey16 = color_type == PNG_COLOR_TYPE_GRAY && bit_depth == 16;
+    /* Pillow's PngImagePlugin._MODES decides the mode. */
+    int mode;
+    switch (color_type) {
+    case PNG_COLOR_TYPE_GRAY:
+        mode = bit_depth == 1 ? CIC_MODE_1 : (bit_depth == 16 ? CIC_MODE_I16 : CIC_MODE_L);
+        break;
+    case PNG_COLOR_TYPE_PALETTE:
+        mode = CIC_MODE_P;
+        break;
+    case PNG_COLOR_TYPE_GRAY_ALPHA:
+        mode = CIC_MODE_LA;
+        break;
+    case PNG_COLOR_TYPE_RGB_ALPHA:
+        mode = CIC_MODE_RGBA;
+        break;
+    default:
+        mode = CIC_MODE_RGB;
+        break;
+    }
+    int channels = mode == CIC_MODE_P ? 3 : (int)png_get_channels(png, info);
+    int sample_bytes = mode == CIC_MODE_I16 ? 2 : 1;
     if (color_type == PNG_COLOR_TYPE_PALETTE) {
+        /* Expands tRNS to a fourth (alpha) sample too; it is dropped below. */
         png_set_palette_to_rgb(png);
     }
     if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) {
         png_set_expand_gray_1_2_4_to_8(png);
     }
-    if (bit_depth == 16 && !grey16) {
+    if (bit_depth == 16 && mode != CIC_MODE_I16) {
         png_set_strip_16(png);
     }
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
 
-    int channels = png_get_channels(png, info);
+    int decoded_channels = png_get_channels(png, info);
     size_t row_bytes = png_get_rowbytes(png, info);
+    size_t pixel_bytes = (size_t)channels * (size_t)sample_bytes;
     raw = malloc(row_bytes * height);
-    pixels = malloc((size_t)pixel_count * 3);
+    pixels = malloc((size_t)pixel_count * pixel_bytes);
     rows = malloc(sizeof(png_bytep) * height);
     if (!raw || !pixels || !rows) {
         snprintf(message, CIC_MESSAGE_CAPACITY, "PNG: out of memory for %ux%u image",
@@ -134,20 +154,28 @@ int cic_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels,
     uint8_t *target = pixels;
     for (png_uint_32 y = 0; y < height; y++) {
         const uint8_t *s = rows[y];
-        for (png_uint_32 x = 0; x < width; x++, target += 3) {
-            if (grey16) {
-                unsigned v = ((unsigned)s[2 * x] << 8) | s[2 * x + 1];
-                target[0] = target[1] = target[2] = (uint8_t)(v > 255 ? 255 : v);
-            } else if (channels <= 2) {
-                target[0] = target[1] = target[2] = s[channels * x];
-            } else {
-                memcpy(target, s + (size_t)channels * x, 3);
+        if (mode == CIC_MODE_I16) {
+            /* Big-endian in the file; native uint16 here. */
+            uint16_t *samples = (uint16_t *)(void *)target;
+            for (png_uint_32 x = 0; x < width; x++) {
+                samples[x] = (uint16_t)(((unsigned)s[2 * x] << 8) | s[2 * x + 1]);
+            }
+        } else if (decoded_channels == channels) {
+            memcpy(target, s, (size_t)width * pixel_bytes);
+        } else {
+            /* A palette expanded with tRNS: keep R, G, B. */
+            for (png_uint_32 x = 0; x < width; x++) {
+                memcpy(target + (size_t)channels * x, s + (size_t)decoded_channels * x, (size_t)channels);
             }
         }
+        target += (size_t)width * pixel_bytes;
     }
 
     out->width = (int32_t)width;
     out->height = (int32_t)height;
+    out->mode = mode;
+    out->channels = channels;
+    out->bytes_per_sample = sample_bytes;
     out->pixels = pixels;
     png_destroy_read_struct(&png, &info, NULL);
     free(raw);

@@ -23,8 +23,16 @@ extension CLIPModel {
         return try encodeImage(pixels(for: images))
     }
 
-    /// Image embeddings (unnormalised) of image files (JPEG or PNG). Errors name the file.
+    /// Image embeddings (unnormalised) of image files (JPEG or PNG), each resized in the mode
+    /// Pillow opens it in, as open_clip's `transform(Image.open(path))`. Errors name the file.
     public func encodeImages(paths: [String]) throws -> Tensor {
-        try encodeImages(try paths.map { try ImageDecoder.decode(path: $0) })
+        let images = try paths.map { try ImageDecoder.decodeForPreprocessing(path: $0) }
+        guard !images.isEmpty else { throw CLIPInputError("no images to encode") }
+        let p = preprocessor, s = config.imageResolution, per = 3 * s * s
+        let out = Tensor(uninitialized: [images.count, 3, s, s])
+        DispatchQueue.concurrentPerform(iterations: images.count) { i in
+            p.preprocess(images[i], into: UnsafeMutableBufferPointer(start: out.data + i * per, count: per))
+        }
+        return try encodeImage(out)
     }
 }

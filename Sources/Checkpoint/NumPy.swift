@@ -114,14 +114,6 @@ public enum NumPy {
         out.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
         out.append(contentsOf: Swift.Array(header.utf8))
         values.withUnsafeBytes { out.append(contentsOf: $0) }
-        let tmp = path + ".tmp-\(getpid())"
-        do {
-            try out.write(to: URL(fileURLWithPath: tmp))
-            guard rename(tmp, path) == 0 else { throw CheckpointError(path: path, "cannot rename into place: \(String(cString: strerror(errno)))") }
-        } catch {
-            unlink(tmp)
-            if let e = error as? CheckpointError { throw e }
-            throw CheckpointError(path: path, "cannot write: \(error.localizedDescription)")
-        }
+        try AtomicFile.write([UInt8](out), to: path)
     }
 }

@@ -63,14 +63,15 @@ private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
 }
 
 /// Writes a file atomically: temporary file in the same directory, fsync, rename, fsync of the
-/// directory. The temporary file is removed on failure.
-enum AtomicFile {
-    final class Sink {
+/// directory. The temporary file is removed on failure, and an existing file at the path is
+/// only ever replaced whole.
+public enum AtomicFile {
+    public final class Sink {
         let fd: Int32
         let path: String
         init(fd: Int32, path: String) { self.fd = fd; self.path = path }
 
-        func write(_ data: UnsafeRawBufferPointer) throws {
+        public func write(_ data: UnsafeRawBufferPointer) throws {
             var done = 0
             while done < data.count {
                 let r = posixWrite(fd, data.baseAddress! + done, data.count - done)
@@ -83,7 +84,18 @@ enum AtomicFile {
         }
     }
 
-    static func write(to path: String, _ body: (Sink) throws -> Void) throws {
+    /// Writes `bytes` to `path` atomically.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        try write(to: path) { sink in try bytes.withUnsafeBytes { try sink.write($0) } }
+    }
+
+    /// Writes UTF-8 `text` to `path` atomically.
+    public static func write(_ text: String, to path: String) throws {
+        try write(Array(text.utf8), to: path)
+    }
+
+    /// Streams the file's contents through `body`, then moves it into place.
+    public static func write(to path: String, _ body: (Sink) throws -> Void) throws {
         let slash = path.lastIndex(of: "/")
         let dir = slash.map { String(path[..<$0]) } ?? "."
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path

@@ -1,5 +1,6 @@
 /// CLIP's image preprocessing, bit-exact with OpenAI's `_transform` and
-/// open_clip's `image_transform(size, is_train=False)` applied to an RGB image:
+/// open_clip's `image_transform(size, is_train=False)` applied to the image
+/// as Pillow opens it (a `DecodedImage`) or to an RGB image:
 ///
 /// 1. `Resize(size, BICUBIC)`: the short side becomes `size`, the long side
 ///    `int(size * long / short)` (torchvision truncates), resampled with
@@ -13,16 +14,20 @@
 /// Only the cropped window is ever resampled, so a 1x500 strip (resized to
 /// 224x112000 by the reference) costs no more than a 224x224 image.
 ///
-/// Images that Pillow keeps in another mode until after the crop (palette
-/// "P", which Pillow resizes with NEAREST; "RGBA"/"LA", resized with
-/// premultiplied alpha; 16-bit grey "I;16") are resized here after conversion
-/// to RGB, so for those the result equals `transform(img.convert("RGB"))`,
-/// not `transform(img)`. JPEGs, and RGB, grey and grey-16 PNGs without
-/// alpha, are unaffected.
+/// open_clip converts to RGB only after the crop, so the resize runs in the
+/// mode Pillow opened the file in: palette "P" and bilevel "1" with NEAREST
+/// whatever the filter, "RGBA"/"LA" premultiplied, 16-bit grey "I;16" in
+/// 16 bits, "CMYK" before the CMYK->RGB conversion. Pass a `DecodedImage`
+/// (`ImageDecoder.decodeForPreprocessing(path:)`) to get that —
+/// `transform(Image.open(path))` exactly; an `RGBImage` is treated as mode
+/// "RGB", i.e. `transform(img.convert("RGB"))`, which differs for those modes
+/// (grey "L" gives the same either way). The `filter` applies to the modes
+/// Pillow resizes with it; `.nearest` also skips RGBA/LA premultiplication,
+/// as in Pillow.
 ///
 /// ```swift
 /// let preprocess = CLIPPreprocessor(size: 224)
-/// let chw: [Float] = preprocess(try ImageDecoder.decode(path: "cat.jpg"))  // 3 * 224 * 224
+/// let chw: [Float] = preprocess(try ImageDecoder.decodeForPreprocessing(path: "cat.png"))  // 3 * 224 * 224
 /// ```
 public struct CLIPPreprocessor: Sendable {
     /// How the centre crop's offset is rounded when the margin is odd.
@@ -80,24 +85,52 @@ public struct CLIPPreprocessor: Sendable {
         }
     }
 
+    /// The normalised image, resized in its own mode as open_clip does with
+    /// `Image.open(path)`: CHW Float32, `3 * size * size` values.
+    public func callAsFunction(_ image: DecodedImage) -> [Float] {
+        [Float](unsafeUninitializedCapacity: 3 * size * size) { buffer, count in
+            normalize(resizedAndCropped(image), into: buffer)
+            count = 3 * size * size
+        }
+    }
+
     /// Writes the normalised CHW image into `buffer` (e.g. one slot of a batch).
     /// - Precondition: `buffer.count >= 3 * size * size`.
     public func preprocess(_ image: RGBImage, into buffer: UnsafeMutableBufferPointer<Float>) {
         normalize(resizedAndCropped(image), into: buffer)
     }
 
+    /// Writes the normalised CHW image, resized in its own mode, into `buffer`.
+    /// - Precondition: `buffer.count >= 3 * size * size`.
+    public func preprocess(_ image: DecodedImage, into buffer: UnsafeMutableBufferPointer<Float>) {
+        normalize(resizedAndCropped(image), into: buffer)
+    }
+
     /// Steps 1 and 2 only: the `size` x `size` RGB8 image that torchvision's
-    /// `ToTensor` would receive.
+    /// `ToTensor` would receive for an RGB image.
     public func resizedAndCropped(_ image: RGBImage) -> RGBImage {
-        let (width, height) = Self.resizedSize(width: image.width, height: image.height, shortSide: size)
-        let x = cropOffset(margin: width - size)
-        let y = cropOffset(margin: height - size)
-        if width < size || height < size {
+        let window = cropWindow(width: image.width, height: image.height)
+        return Resampler.resample(Raster(image), width: window.resizedWidth, height: window.resizedHeight,
+                                  filter: filter, passOrder: passOrder, window: window.window).rgbImage
+    }
+
+    /// Steps 1 and 2 in `image`'s mode, then Pillow's `convert("RGB")`: the
+    /// `size` x `size` RGB8 image that ToTensor receives in open_clip.
+    public func resizedAndCropped(_ image: DecodedImage) -> RGBImage {
+        let window = cropWindow(width: image.width, height: image.height)
+        return Resampler.resample(image, width: window.resizedWidth, height: window.resizedHeight,
+                                  filter: filter, passOrder: passOrder, window: window.window).convertedToRGB()
+    }
+
+    private func cropWindow(width: Int, height: Int) -> (resizedWidth: Int, resizedHeight: Int, window: Resampler.Window) {
+        let (resizedWidth, resizedHeight) = Self.resizedSize(width: width, height: height, shortSide: size)
+        if resizedWidth < size || resizedHeight < size {
             // Cannot happen: the short side is resized to exactly `size`.
-            preconditionFailure("resized \(width)x\(height) is smaller than the crop \(size)")
+            preconditionFailure("resized \(resizedWidth)x\(resizedHeight) is smaller than the crop \(size)")
         }
-        return Resampler.resample(image, width: width, height: height, filter: filter, passOrder: passOrder,
-                                  window: Resampler.Window(x: x, y: y, width: size, height: size))
+        let window = Resampler.Window(x: cropOffset(margin: resizedWidth - size), y: cropOffset(margin: resizedHeight - size),
+                                      width: size, height: size)
+        return (resizedWidth, resizedHeight, window)
     }
 
     /// torchvision's `Resize(shortSide)` output size: the short side becomes

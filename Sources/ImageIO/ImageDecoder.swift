@@ -1,7 +1,9 @@
 import CImageCodecs
 
 /// Decodes JPEG and PNG files to `RGBImage`, giving the same bytes as
-/// Pillow's `Image.open(path).convert("RGB")`:
+/// Pillow's `Image.open(path).convert("RGB")` (`decode`), or to a
+/// `DecodedImage` in the mode Pillow opens the file in
+/// (`decodeForPreprocessing`, for open_clip-exact preprocessing):
 ///
 /// - JPEG: libjpeg-turbo's colour conversion (as Pillow); greyscale replicated;
 ///   CMYK/YCCK read with Adobe's inverted polarity and converted with Pillow's
@@ -20,6 +22,7 @@ import CImageCodecs
 ///
 /// ```swift
 /// let image = try ImageDecoder.decode(path: "cat.jpg")
+/// let exact = try ImageDecoder.decodeForPreprocessing(path: "logo.png")
 /// ```
 public enum ImageDecoder {
     /// Pillow's `Image.MAX_IMAGE_PIXELS`.
@@ -30,14 +33,32 @@ public enum ImageDecoder {
         case jpeg, png
     }
 
-    /// Reads and decodes the file at `path`. Errors name the path.
+    /// Reads and decodes the file at `path` to RGB (Pillow's
+    /// `Image.open(path).convert("RGB")`). Errors name the path. To preprocess
+    /// a file exactly as open_clip does, use `decodeForPreprocessing(path:)`.
     public static func decode(path: String, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
-        let bytes = try FileBytes.readAll(path: path)
-        return try decode(data: bytes, name: path, maxPixels: maxPixels)
+        try decodeForPreprocessing(path: path, maxPixels: maxPixels).convertedToRGB()
     }
 
-    /// Decodes an in-memory JPEG or PNG; `name` is used in error messages.
+    /// Decodes an in-memory JPEG or PNG to RGB; `name` is used in error messages.
     public static func decode(data: [UInt8], name: String, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
+        try decodeForPreprocessing(data: data, name: name, maxPixels: maxPixels).convertedToRGB()
+    }
+
+    /// Reads and decodes the file at `path` in the mode Pillow opens it in
+    /// (`Image.open(path)`: "RGB", "L", "1", "P", "RGBA", "LA", "I;16" or
+    /// "CMYK"), so that `CLIPPreprocessor` can resize it as Pillow resizes that
+    /// mode — what open_clip's transform does, converting to RGB only after
+    /// the crop. Errors name the path.
+    public static func decodeForPreprocessing(path: String, maxPixels: Int = defaultMaxPixels) throws -> DecodedImage {
+        let bytes = try FileBytes.readAll(path: path)
+        return try decodeForPreprocessing(data: bytes, name: path, maxPixels: maxPixels)
+    }
+
+    /// `decodeForPreprocessing(path:)` for an in-memory JPEG or PNG; `name` is
+    /// used in error messages.
+    public static func decodeForPreprocessing(data: [UInt8], name: String,
+                                              maxPixels: Int = defaultMaxPixels) throws -> DecodedImage {
         guard !data.isEmpty else {
             throw ImageError(.empty, source: name, detail: "file is empty (0 bytes)")
         }
@@ -65,8 +86,29 @@ public enum ImageDecoder {
         }
         defer { cic_free(image.pixels) }
         let width = Int(image.width), height = Int(image.height)
-        let pixels = [UInt8](UnsafeBufferPointer(start: image.pixels, count: width * height * 3))
-        return RGBImage(uncheckedWidth: width, height: height, pixels: pixels)
+        let mode: DecodedImage.Mode
+        switch Int(image.mode) {
+        case Int(CIC_MODE_RGB): mode = .rgb
+        case Int(CIC_MODE_L): mode = .grey
+        case Int(CIC_MODE_1): mode = .bilevel
+        case Int(CIC_MODE_P): mode = .palette
+        case Int(CIC_MODE_RGBA): mode = .rgba
+        case Int(CIC_MODE_LA): mode = .greyAlpha
+        case Int(CIC_MODE_I16): mode = .grey16
+        case Int(CIC_MODE_CMYK): mode = .cmyk
+        default:
+            throw ImageError(.corrupt, source: name, detail: "decoder returned unknown mode \(image.mode)")
+        }
+        precondition(Int(image.channels) == mode.channels, "decoder and DecodedImage disagree on \(mode)'s channels")
+        let count = width * height * mode.channels
+        if mode == .grey16 {
+            let samples = image.pixels.withMemoryRebound(to: UInt16.self, capacity: count) {
+                [UInt16](UnsafeBufferPointer(start: $0, count: count))
+            }
+            return DecodedImage(unchecked: mode, width: width, height: height, samples: [], samples16: samples)
+        }
+        let samples = [UInt8](UnsafeBufferPointer(start: image.pixels, count: count))
+        return DecodedImage(unchecked: mode, width: width, height: height, samples: samples, samples16: [])
     }
 
     /// The format `data` starts like, or nil.

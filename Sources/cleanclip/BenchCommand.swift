@@ -6,7 +6,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Print inference throughput with random weights (build with -c release).",
-        discussion: "Compare with scripts/bench_torch.py, which prints PyTorch's figures for the same shapes.")
+        discussion: "Compare with scripts/bench_torch.py (and scripts/bench_torch_train.py for --training), which print PyTorch's figures for the same shapes.")
 
     @Option(help: "Comma-separated architectures: \(CLIPConfig.presets.keys.sorted().joined(separator: ", ")).")
     var models: String = "ViT-B/32,RN50"
@@ -19,6 +19,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
+
+    @Flag(help: "Also time a CleanCLIP training step (batch + batch augmented views, forward, backward, AdamW).")
+    var training = false
 
     func run() throws {
         if let threads { Threads.count = threads }
@@ -36,6 +39,12 @@ struct BenchCommand: ParsableCommand {
                 let ids = try CLIPTokenizer.standard.tokenize(texts, contextLength: config.contextLength)
                 let textRate = try rate { _ = try model.encodeText(tokens: ids, batch: batch) }
                 print(String(format: "%-9@ text %-14@ %7.2f txt/s", name as NSString, label as NSString, textRate))
+            }
+            if training {
+                let r = try TrainingBenchmark.run(config: config, batch: batch, iterations: iterations)
+                let peak = r.peakResidentBytes.map { String(format: ", peak RSS %.2f GB", Double($0) / 1e9) } ?? ""
+                print(String(format: "%-9@ CleanCLIP step    %7.2f pairs/s (%.2f s/step%@)", name as NSString,
+                             r.pairsPerSecond, r.secondsPerStep, peak as NSString))
             }
         }
     }

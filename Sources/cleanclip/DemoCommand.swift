@@ -92,12 +92,8 @@ struct DemoCommand: ParsableCommand {
         if let width { config.width = width }
         if let layers { config.layers = layers }
         let demo = Demo(config: config)
-        var bars: [String: ProgressBar] = [:]
-        demo.progress = { stage, done, total, detail in
-            let bar = bars[stage] ?? ProgressBar(stage, total: total)
-            bars[stage] = bar
-            bar.update(done, detail: detail)
-        }
+        let bars = ProgressBars()
+        demo.progress = { stage, done, total, detail in bars.update(stage, done, of: total, detail: detail) }
         let r = try demo.run(reportDirectory: report)
         print("")
         print("                 clean accuracy   attack success (ASR)")

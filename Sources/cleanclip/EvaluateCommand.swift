@@ -31,23 +31,18 @@ struct EvalOptions: ParsableArguments {
         return .custom(try ClassList.load(classesFile: classes, templatesFile: templates))
     }
 
-    func evaluationOptions(seed: UInt64, label: String) -> (EvaluationOptions, ProgressBar) {
+    func evaluationOptions(seed: UInt64) -> EvaluationOptions {
         var o = EvaluationOptions()
         o.imageColumn = imageKey
         o.labelColumn = labelKey
         o.batchSize = batchSize
         o.triggerSeed = seed
-        let bar = ProgressBar(label, total: 1)
-        var bars: [String: ProgressBar] = [:]
-        let lock = NSLock()
+        let bars = ProgressBars()
         o.progress = { phase, done, total in
-            lock.lock(); defer { lock.unlock() }
-            let b = bars[phase] ?? ProgressBar(phase, total: total)
-            bars[phase] = b
-            b.update(done)
+            bars.update(phase, done, of: total)
             return true
         }
-        return (o, bar)
+        return o
     }
 }
 
@@ -100,7 +95,7 @@ struct EvaluateCommand: ParsableCommand {
         let m = try model.load()
         let trigger = try triggerOptions.spec()
         if trigger != nil && triggerOptions.target == nil { throw ValidationError("--trigger needs --target") }
-        let (options, _) = eval.evaluationOptions(seed: triggerOptions.triggerSeed, label: "evaluate")
+        let options = eval.evaluationOptions(seed: triggerOptions.triggerSeed)
         let report: EvaluationReport
         if let linearProbeData {
             report = try linearProbe(model: m, trainCSV: linearProbeData, evalCSV: eval.evalData, classes: try eval.classSet(),
@@ -110,7 +105,7 @@ struct EvaluateCommand: ParsableCommand {
                                   target: triggerOptions.target, options: options)
         }
         printReport(report)
-        if let json { try writeAtomically(try report.jsonString(), to: json) }
+        if let json { try AtomicFile.write(try report.jsonString(), to: json) }
     }
 }
 
@@ -131,11 +126,11 @@ struct ScoreTriggerCommand: ParsableCommand {
             throw ValidationError("score-trigger needs --trigger and --target")
         }
         let m = try model.load()
-        let (options, _) = eval.evaluationOptions(seed: triggerOptions.triggerSeed, label: "score-trigger")
+        let options = eval.evaluationOptions(seed: triggerOptions.triggerSeed)
         let report = try scoreTrigger(model: m, evalCSV: eval.evalData, classes: try eval.classSet(), trigger: trigger,
                                       target: target, options: options)
         printReport(report)
-        if let json { try writeAtomically(try report.jsonString(), to: json) }
+        if let json { try AtomicFile.write(try report.jsonString(), to: json) }
     }
 }
 

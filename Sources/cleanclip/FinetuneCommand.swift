@@ -5,15 +5,34 @@ import Foundation
 struct FinetuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune",
-        abstract: "Finetune a CLIP model on clean image-caption pairs: CleanCLIP (--inmodal) or MMCL-only.",
+        abstract: "Finetune a CLIP model: CleanCLIP (--inmodal), MMCL-only, or supervised (--supervised).",
         discussion: """
-        The training CSV has an image-path column and a caption column (paths relative to the CSV);
-        optional augmented_<caption key> / augmented_<image key> columns are used instead of
-        on-the-fly EDA / AutoAugment. A checkpoint (model + optimizer) is written to --out after
-        every epoch; --resume continues a run from it.
+        Contrastive (default): the training CSV has an image-path column and a caption column (paths relative to the CSV); optional augmented_<caption key> / augmented_<image key> columns are used instead of on-the-fly EDA / AutoAugment.
+
+        Supervised (--supervised): the CSV has an image-path column and an integer label column (--label-key); the whole vision tower plus a linear head on the image embedding is trained with cross-entropy. Defaults switch to the reference's: --lr 1e-4, --batch-size 216, --weight-decay 0.01 (biases exempt). The head is written to <out stem>.head.safetensors.
+
+        A checkpoint (model + <out stem>.optimizer.safetensors) is written to --out after every epoch.
+
+        The starting point comes from exactly one of:
+
+        --model PATH: weights only, fresh AdamW state.
+
+        --checkpoint PATH: CleanCLIP's --checkpoint as its finetuning recipe uses it (with --complete_finetune): the model weights from PATH (a CleanCLIP / open_clip .pt or any model file) and, when PATH is a torch checkpoint with an "optimizer" entry, its AdamW moments and step. AdamW's bias correction continues from that step; this run's epochs and learning-rate schedule (warmup, cosine) start from their beginning. Hyperparameters come from these flags, not from the file's param_groups. Supervised runs take the weights only (the saved optimizer covers other parameters).
+
+        --resume: continue our own run saved at --out (model, optimizer, head, finished epochs, schedule position) with the same flags: an exact continuation.
         """)
 
-    @OptionGroup var model: ModelOptions
+    @Option(help: "Starting weights: .safetensors, .pt/.bin (torch.save or TorchScript), or an HF directory.")
+    var model: String?
+
+    @Option(help: "A CleanCLIP training checkpoint (.pt): weights and, if present, AdamW moments and step.")
+    var checkpoint: String?
+
+    @Option(help: "Activation override: quick_gelu (OpenAI weights) or gelu (laion/DataComp open_clip weights).")
+    var activation: String?
+
+    @Option(help: "Worker threads (default: all cores).")
+    var threads: Int?
 
     @Option(name: .customLong("train-data"), help: "Training CSV.")
     var trainData: String
@@ -27,17 +46,26 @@ struct FinetuneCommand: ParsableCommand {
     @Flag(help: "Add the unimodal self-supervised loss (CleanCLIP). Without it: MMCL-only.")
     var inmodal = false
 
+    @Flag(help: "Supervised finetuning: vision tower + linear head, cross-entropy on --label-key.")
+    var supervised = false
+
+    @Option(name: .customLong("label-key"), help: "Integer label column (--supervised).")
+    var labelKey = "label"
+
+    @Option(help: "Number of classes (--supervised; default: largest label + 1).")
+    var classes: Int?
+
     @Option(name: .customLong("clip-weight"), help: "lambda1, weight of the multimodal loss.")
     var clipWeight: Float = 1
 
     @Option(name: .customLong("inmodal-weight"), help: "lambda2, weight of the unimodal loss.")
     var inmodalWeight: Float = 1
 
-    @Option(help: "Peak learning rate.")
-    var lr: Float = 1e-5
+    @Option(help: "Peak learning rate (default 1e-5; 1e-4 with --supervised).")
+    var lr: Float?
 
-    @Option(name: .customLong("batch-size"), help: "Pairs per step (each with one augmented view in CleanCLIP mode).")
-    var batchSize = 64
+    @Option(name: .customLong("batch-size"), help: "Pairs (images) per step (default 64; 216 with --supervised).")
+    var batchSize: Int?
 
     @Option(help: "Epochs.")
     var epochs = 10
@@ -45,40 +73,81 @@ struct FinetuneCommand: ParsableCommand {
     @Option(name: .customLong("warmup-steps"), help: "Linear warm-up steps before the cosine decay.")
     var warmupSteps = 50
 
-    @Option(name: .customLong("weight-decay"), help: "AdamW weight decay (not for bn/ln/bias/logit_scale).")
-    var weightDecay: Float = 0.1
+    @Option(name: .customLong("weight-decay"),
+            help: "AdamW weight decay, not for bn/ln/bias/logit_scale (default 0.1; 0.01 with --supervised).")
+    var weightDecay: Float?
 
     @Option(name: .customLong("max-grad-norm"), help: "Clip the global gradient norm (default: no clipping).")
     var maxGradNorm: Float?
 
-    @Option(help: "Seed for data order, augmentation and caption augmentation.")
+    @Option(help: "Seed for data order, augmentation, caption augmentation and the supervised head.")
     var seed: UInt64 = 0
 
     @Option(help: "Checkpoint path (.safetensors, OpenAI naming) written after every epoch.")
     var out: String
 
-    @Flag(help: "Continue the run saved at --out (model, optimizer, epoch).")
+    @Flag(help: "Continue the run saved at --out (model, optimizer, epoch) with the same flags.")
     var resume = false
 
     func validate() throws {
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
+        if let classes, classes < 2 { throw ValidationError("--classes must be at least 2") }
+        if supervised && inmodal { throw ValidationError("--supervised and --inmodal exclude each other") }
+        if !supervised && classes != nil { throw ValidationError("--classes needs --supervised") }
+        if resume {
+            if model != nil || checkpoint != nil {
+                throw ValidationError("--resume continues from --out; leave out --model and --checkpoint")
+            }
+        } else {
+            if (model == nil) == (checkpoint == nil) { throw ValidationError("give exactly one of --model and --checkpoint") }
+        }
+    }
+
+    private func loadModel(_ path: String) throws -> CLIPModel {
+        if let threads { Threads.count = threads }
+        var options = CLIPLoadOptions()
+        if let activation {
+            guard let a = Activation(rawValue: activation) else {
+                throw ValidationError("unknown activation '\(activation)' (quick_gelu or gelu)")
+            }
+            options.activation = a
+        }
+        return try CLIPModel.load(path: path, options: options)
+    }
+
+    /// The decoded pickle of `path` when it is a torch file (zip or legacy), else nil.
+    private func torchRoot(_ path: String) throws -> PickleValue? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        let head = [UInt8](handle.readData(ofLength: 4))
+        try? handle.close()
+        guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.first == 0x80 else { return nil }
+        return try CheckpointReader.readTorchPickle(path: path)
+    }
+
+    /// The AdamW state in `path` when it is a torch checkpoint with an "optimizer" entry.
+    private func torchOptimizerState(_ path: String, model: CLIPModel) throws -> [(String, Tensor)]? {
+        guard let root = try torchRoot(path), TorchOptimizerState.isPresent(in: root) else { return nil }
+        return try TorchOptimizerState.read(root: root, model: model, path: path)
     }
 
     func run() throws {
-        var options = model
-        if resume { options.model = out }
-        let clip = try options.load()
+        let source = resume ? out : (checkpoint ?? model!)
+        let clip = try loadModel(source)
+        if supervised { try runSupervised(clip) } else { try runContrastive(clip) }
+    }
+
+    private func runContrastive(_ clip: CLIPModel) throws {
         var config = FinetuneConfig()
         config.inmodal = inmodal
         config.clipWeight = clipWeight
         config.inmodalWeight = inmodalWeight
-        config.lr = lr
-        config.batchSize = batchSize
+        config.lr = lr ?? 1e-5
+        config.batchSize = batchSize ?? 64
         config.epochs = epochs
         config.warmupSteps = warmupSteps
-        config.weightDecay = weightDecay
+        config.weightDecay = weightDecay ?? 0.1
         config.maxGradNorm = maxGradNorm
         config.seed = seed
         var data = try ImageCaptionDataset(csvPath: trainData, imageKey: imageKey, captionKey: captionKey)
@@ -87,8 +156,17 @@ struct FinetuneCommand: ParsableCommand {
         }
         let finetuner = try Finetuner(model: clip, dataset: data, config: config)
         if resume { try finetuner.resume(from: out) }
+        if let checkpoint {
+            if let state = try torchOptimizerState(checkpoint, model: clip) {
+                try finetuner.importOptimizerState(state)
+                print("loaded AdamW moments from \(checkpoint) (step \(finetuner.trainer.stepCount)); "
+                      + "the learning-rate schedule starts afresh")
+            } else {
+                print("\(checkpoint) holds no optimizer state: starting with fresh AdamW moments")
+            }
+        }
         print("finetuning \(clip.config.architecture) on \(data.count) pairs: \(inmodal ? "CleanCLIP (L_CLIP + L_SS)" : "MMCL-only (L_CLIP)"), "
-              + "\(epochs) epochs x \(finetuner.batchesPerEpoch) steps, batch \(batchSize), lr \(lr), seed \(seed)"
+              + "\(epochs) epochs x \(finetuner.batchesPerEpoch) steps, batch \(config.batchSize), lr \(config.lr), seed \(seed)"
               + (finetuner.startEpoch > 0 ? ", resuming after epoch \(finetuner.startEpoch)" : ""))
         let bar = ProgressBar("finetune", total: finetuner.batchesPerEpoch * epochs)
         try finetuner.run(checkpoint: out) { event in
@@ -100,6 +178,39 @@ struct FinetuneCommand: ParsableCommand {
                 if let i = e.meanInmodalLoss { line += String(format: "  inmodal %.4f", i) }
                 line += String(format: "  %.1fs  %.2f pairs/s  -> %@", e.seconds, e.pairsPerSecond, out)
                 print(line)
+            }
+            return true
+        }
+    }
+
+    private func runSupervised(_ clip: CLIPModel) throws {
+        var config = SupervisedFinetuneConfig()
+        if let lr { config.lr = lr }
+        if let batchSize { config.batchSize = batchSize }
+        if let weightDecay { config.weightDecay = weightDecay }
+        config.epochs = epochs
+        config.warmupSteps = warmupSteps
+        config.maxGradNorm = maxGradNorm
+        config.classes = classes
+        config.seed = seed
+        let data = try ImageLabelDataset(csvPath: trainData, imageKey: imageKey, labelKey: labelKey)
+        let finetuner = try SupervisedFinetuner(model: clip, dataset: data, config: config)
+        if resume { try finetuner.resume(from: out) }
+        if let checkpoint, let root = try torchRoot(checkpoint), TorchOptimizerState.isPresent(in: root) {
+            print("note: \(checkpoint) holds a contrastive optimizer state; supervised finetuning uses its weights only")
+        }
+        print("supervised finetuning of \(clip.config.architecture) on \(data.count) images, \(finetuner.classes) classes: "
+              + "\(epochs) epochs x \(finetuner.batchesPerEpoch) steps, batch \(config.batchSize), lr \(config.lr), seed \(seed)"
+              + (finetuner.startEpoch > 0 ? ", resuming after epoch \(finetuner.startEpoch)" : ""))
+        let bar = ProgressBar("finetune", total: finetuner.batchesPerEpoch * epochs)
+        try finetuner.run(checkpoint: out) { event in
+            switch event {
+            case .step(let p):
+                bar.update(p.step, detail: String(format: "epoch %d loss %.4f %.2fs/step", p.epoch + 1, p.loss, p.stepSeconds))
+            case .epoch(let e):
+                print(String(format: "epoch %d/%d  cross-entropy %.4f  %.1fs  %.2f images/s  -> %@ (+ head %@)",
+                             e.epoch + 1, epochs, e.meanLoss, e.seconds, e.pairsPerSecond, out,
+                             SupervisedFinetuner.headPath(for: out)))
             }
             return true
         }

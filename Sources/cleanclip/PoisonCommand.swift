@@ -67,9 +67,9 @@ struct ScoreSamplesCommand: ParsableCommand {
 
     func run() throws {
         let m = try model.load()
-        let bar = ProgressBar("embed", total: 1)
-        let report = try scoreSamples(model: m, csv: data, k: k, imageColumn: imageKey) { _, done, total in
-            bar.update(done * 1000 / max(total, 1))
+        let bars = ProgressBars()
+        let report = try scoreSamples(model: m, csv: data, k: k, imageColumn: imageKey) { phase, done, total in
+            bars.update(phase, done, of: total)
             return true
         }
         try report.writeCSV(to: out)

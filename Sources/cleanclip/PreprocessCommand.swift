@@ -25,7 +25,7 @@ struct PreprocessCommand: ParsableCommand {
         let p = CLIPPreprocessor(size: size)
         var values: [Float] = []
         values.reserveCapacity(images.count * 3 * size * size)
-        for path in images { values += p(try ImageDecoder.decode(path: path)) }
+        for path in images { values += p(try ImageDecoder.decodeForPreprocessing(path: path)) }
         try NumPy.write(values, shape: [images.count, 3, size, size], to: out)
         print("wrote \(out): \(images.count) x 3 x \(size) x \(size)")
     }

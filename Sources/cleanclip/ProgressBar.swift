@@ -34,19 +34,16 @@ final class ProgressBar {
     }
 }
 
-/// Writes text to a file atomically (temporary file in the same folder, then rename).
-func writeAtomically(_ text: String, to path: String) throws {
-    let tmp = path + ".tmp-\(getpid())"
-    do {
-        try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
-        guard rename(tmp, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
-    } catch {
-        unlink(tmp)
-        throw ValidationErrorText("cannot write \(path): \(error.localizedDescription)")
-    }
-}
+/// One progress bar per named phase, safe to update from any thread.
+final class ProgressBars: @unchecked Sendable {
+    private var bars: [String: ProgressBar] = [:]
+    private let lock = NSLock()
 
-struct ValidationErrorText: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+    func update(_ phase: String, _ done: Int, of total: Int, detail: String = "") {
+        lock.lock()
+        defer { lock.unlock() }
+        let bar = bars[phase] ?? ProgressBar(phase, total: total)
+        bars[phase] = bar
+        bar.update(done, detail: detail)
+    }
 }

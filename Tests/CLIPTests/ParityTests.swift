@@ -1,6 +1,7 @@
 import CLIP
 import Checkpoint
 import ImageIO
+import Tokenizer
 import Foundation
 import TensorCore
 import Testing
@@ -87,4 +88,20 @@ import Testing
     let images = try files.map { try ImageDecoder.decode(path: $0) }
     expectClose(model.pixels(for: images), expected["pixels"]!, atol: 1e-6, "preprocessed pixels")
     expectClose(try model.encodeImages(paths: files), expected["image"]!, atol: 1e-4, "image embeddings from files")
+}
+
+/// Real-size architectures with random weights run end to end (shapes and finiteness).
+@Test(arguments: ["ViT-B/32", "RN50"])
+func fullSizeModelsRun(name: String) throws {
+    let config = try #require(CLIPConfig.presets[name])
+    let model = CLIPModel(randomWith: config, seed: 3)
+    var rng = SeededRandom(seed: 4)
+    let image = try model.encodeImage(Tensor.randomNormal([2, 3, 224, 224], std: 1, using: &rng))
+    #expect(image.shape == [2, config.embedDim])
+    #expect(image.array.allSatisfy { $0.isFinite })
+    let ids = try CLIPTokenizer.standard.tokenize(["a photo of a dog.", "a diagram"])
+    let text = try model.encodeText(tokens: ids, batch: 2)
+    #expect(text.shape == [2, config.embedDim])
+    #expect(text.array.allSatisfy { $0.isFinite })
+    #expect(model.config.architecture == name)
 }

@@ -14,10 +14,15 @@ struct Manifest: Decodable {
         let decoded_fnv1a64: String
         /// Pillow's `convert("RGB")` bytes, for small images only.
         let decoded: String?
-        /// open_clip's eval transform before ToTensor: 224x224 RGB8.
+        /// open_clip's eval transform before ToTensor, on `Image.open(file)`
+        /// (resized in `pil_mode`, then converted): 224x224 RGB8.
         let clip224: String
         /// The same with Hugging Face's floor-rounded centre crop, where it differs.
         let clip224_floor: String?
+        /// Modes other than RGB: FNV-1a 64 of the crop computed from
+        /// `convert("RGB")` first, and whether that differs from `clip224`.
+        let clip224_rgb_first_fnv1a64: String?
+        let rgb_first_differs: Bool?
         var testDescription: String { file }
     }
 
@@ -27,7 +32,10 @@ struct Manifest: Decodable {
         let height: Int
         let filter: String
         let expected: String
-        var testDescription: String { "\(source) -> \(width)x\(height) \(filter)" }
+        /// Set for resizes in the source's own mode (Pillow's mode name);
+        /// `expected` then holds `DecodedImage`'s samples (I;16: little-endian).
+        let mode: String?
+        var testDescription: String { "\(source) -> \(width)x\(height) \(filter)\(mode.map { " in \($0)" } ?? "")" }
     }
 
     let size: Int

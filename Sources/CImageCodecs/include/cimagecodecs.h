@@ -7,8 +7,9 @@
  * every libjpeg/libpng call happens here, behind setjmp, and failures come back
  * as a status plus a message.
  *
- * Decoders produce tightly packed RGB8 (HWC, row-major) converted the way
- * Pillow's Image.open(...).convert("RGB") does; see each function.
+ * Decoders produce tightly packed samples (HWC, row-major) in the mode
+ * Pillow's Image.open(...) gives; see each function. Conversion to RGB, and
+ * Pillow's per-mode resizing, happen in the Swift layer (ImageIO).
  *
  * Thread safety: every function is reentrant; no global state is used.
  */
@@ -33,19 +34,37 @@ enum {
 /* Size of the message buffer callers pass in; messages are truncated to fit. */
 #define CIC_MESSAGE_CAPACITY 256
 
-/* A decoded image. `pixels` holds width * height * 3 bytes, allocated with
-   malloc; release it with cic_free. */
+/* The Pillow mode a file opens in (Image.open(path).mode), which decides how
+   Pillow resizes it; see each decoder for the layout of the samples. */
+enum {
+    CIC_MODE_RGB = 0,   /* 3 samples per pixel */
+    CIC_MODE_L = 1,     /* 1 sample: 8-bit grey (also 2- and 4-bit PNG grey, scaled) */
+    CIC_MODE_1 = 2,     /* 1 sample: 1-bit PNG grey, as 0 or 255 */
+    CIC_MODE_P = 3,     /* 3 samples: a palette PNG, expanded through its palette */
+    CIC_MODE_RGBA = 4,  /* 4 samples, straight (not premultiplied) alpha */
+    CIC_MODE_LA = 5,    /* 2 samples: grey, alpha */
+    CIC_MODE_I16 = 6,   /* 1 sample of 16 bits (native byte order): 16-bit PNG grey */
+    CIC_MODE_CMYK = 7,  /* 4 samples: C, M, Y, K as Pillow holds them (Adobe-inverted) */
+};
+
+/* A decoded image in its source mode. `pixels` holds width * height * channels
+   samples of bytes_per_sample (1, or 2 for CIC_MODE_I16) bytes, row-major,
+   allocated with malloc; release it with cic_free. */
 typedef struct {
     int32_t width;
     int32_t height;
+    int32_t mode;
+    int32_t channels;
+    int32_t bytes_per_sample;
     uint8_t *pixels;
 } cic_image;
 
-/* Decodes a JPEG held in memory to RGB8.
-   - YCbCr, RGB and greyscale JPEGs use libjpeg's own colour conversion (what
-     Pillow uses too); grey is replicated to three channels.
-   - CMYK/YCCK JPEGs are read as inverted ("Adobe") CMYK, as Pillow assumes,
-     then converted with Pillow's integer CMYK->RGB formula.
+/* Decodes a JPEG held in memory, in the mode Pillow opens it in.
+   - Greyscale JPEGs give CIC_MODE_L; YCbCr and RGB JPEGs give CIC_MODE_RGB
+     through libjpeg's own colour conversion (what Pillow uses too).
+   - CMYK/YCCK JPEGs give CIC_MODE_CMYK: read with Adobe's inverted polarity,
+     as Pillow always does (its rawmode "CMYK;I"), so the samples are
+     255 - libjpeg's output.
    - Premature end of data is an error (CIC_ERR_TRUNCATED), as in Pillow,
      instead of libjpeg's warning-and-grey-padding. Other libjpeg warnings
      (e.g. extraneous bytes) are ignored, as in Pillow.
@@ -56,12 +75,14 @@ typedef struct {
 int cic_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels,
                     cic_image *out, char *message);
 
-/* Decodes a PNG held in memory to RGB8, as Pillow's convert("RGB") would:
-   alpha (including tRNS) is dropped, not composited; palettes are expanded;
-   grey is replicated; 1/2/4-bit grey is scaled to 0...255; 16-bit colour and
-   16-bit grey+alpha keep the high byte of each sample; 16-bit grey without
-   alpha is clamped to 255 (Pillow opens it as mode I;16, whose conversion to
-   RGB clamps values above 255). Gamma and colour profiles are ignored, as in
+/* Decodes a PNG held in memory, in the mode Pillow opens it in
+   (PngImagePlugin's _MODES): 1-bit grey -> 1; 2/4/8-bit grey -> L (scaled to
+   0...255); 16-bit grey -> I16 (full 16 bits); palette -> P (expanded to RGB,
+   tRNS dropped: it only matters for convert("RGBA")); grey+alpha -> LA (16-bit:
+   high bytes; Pillow opens that as RGBA with R = G = B, which every step here
+   treats identically); RGB -> RGB; RGBA -> RGBA (16-bit: high bytes, as
+   Pillow's ;16B unpackers). tRNS on grey and RGB images is ignored, as in
+   Pillow's convert("RGB"). Gamma and colour profiles are ignored, as in
    Pillow. Interlaced images are supported. Same limits and errors as JPEG. */
 int cic_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels,
                    cic_image *out, char *message);

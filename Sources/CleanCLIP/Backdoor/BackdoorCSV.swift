@@ -55,16 +55,10 @@ struct BackdoorCSV {
         }
         var out = header.map(field).joined(separator: ",") + "\n"
         for r in rows { out += r.map(field).joined(separator: ",") + "\n" }
-        let tmp = path + ".tmp-\(getpid())"
         do {
-            try out.write(toFile: tmp, atomically: false, encoding: .utf8)
+            try AtomicFile.write(out, to: path)
         } catch {
-            unlink(tmp)
-            throw DatasetError(.unreadable, file: path, "cannot write the CSV: \(error.localizedDescription)")
-        }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw DatasetError(.unreadable, file: path, "cannot move the CSV into place: \(String(cString: strerror(errno)))")
+            throw DatasetError(.unreadable, file: path, "cannot write the CSV: \(error)")
         }
     }
 }

@@ -74,7 +74,8 @@ public struct EpochSummary: Sendable, Codable {
 ///
 /// Checkpoints are two safetensors files written atomically: `out` holds the model in OpenAI /
 /// open_clip naming (loadable by open_clip as is), `<out stem>.optimizer.safetensors` holds
-/// the AdamW moments, the step and the finished epoch. Resuming from them continues exactly
+/// the AdamW moments, the step, the finished epoch and the schedule offset (optimizer steps that
+/// came with imported state, see `importOptimizerState`). Resuming from them continues exactly
 /// as an uninterrupted run would (data order and augmentation depend only on seed and epoch).
 /// A non-finite loss stops the run with an error; the last good checkpoint stays on disk.
 public final class Finetuner {
@@ -116,6 +117,9 @@ public final class Finetuner {
     public func resume(from checkpoint: String) throws {
         let path = Self.optimizerPath(for: checkpoint)
         let archive = try SafetensorsReader.read(path: path)
+        if archive.metadata["mode"] == "supervised" {
+            throw FinetuneError("\(path): a supervised finetuning checkpoint; resume it with SupervisedFinetuner (--supervised)")
+        }
         var state: [(String, Tensor)] = []
         for name in archive.order { state.append((name, try CLIPModel.tensor(from: archive.tensors[name]!))) }
         try trainer.optimizer.load(state: state)
@@ -126,7 +130,30 @@ public final class Finetuner {
            let previous = try? JSONDecoder().decode(FinetuneConfig.self, from: data), previous != config {
             throw FinetuneError("\(path): the run was started with other settings (\(saved)); resume with the same flags")
         }
+        if let offset = archive.metadata["schedule_offset"] {
+            guard let o = Int(offset), o >= 0, o <= trainer.optimizer.stepCount else {
+                throw FinetuneError("\(path): bad 'schedule_offset' \(offset) in the metadata")
+            }
+            trainer.scheduleStepOffset = o
+        } else {
+            trainer.scheduleStepOffset = 0
+        }
         startEpoch = done
+    }
+
+    /// Starts this run from another run's AdamW state, e.g. `TorchOptimizerState.read(path:model:)`
+    /// of the CleanCLIP `.pt` checkpoint the model weights came from (what the reference's
+    /// `--checkpoint X --complete_finetune` does): the moments and the step count are loaded, so
+    /// AdamW's bias correction continues from the imported step, while this run's epochs and
+    /// learning-rate schedule start from their beginning (`Trainer.scheduleStepOffset` is set to
+    /// the imported step). Only before the run has started; our own checkpoints are continued
+    /// with `resume(from:)` instead. Nothing changes when the state does not fit.
+    public func importOptimizerState(_ state: [(String, Tensor)]) throws {
+        guard startEpoch == 0, history.isEmpty, trainer.stepCount == trainer.scheduleStepOffset else {
+            throw FinetuneError("optimizer state can only be imported before the run starts (not after resume or run)")
+        }
+        try trainer.optimizer.load(state: state)
+        trainer.scheduleStepOffset = trainer.optimizer.stepCount
     }
 
     /// Runs the remaining epochs. `checkpoint`: where to write the model after every epoch
@@ -185,7 +212,8 @@ public final class Finetuner {
         let configJSON = String(data: try JSONEncoder().encode(config), encoding: .utf8) ?? ""
         try model.save(to: checkpoint, metadata: ["epochs_done": String(epochsDone)])
         let state = trainer.optimizer.state().map { (name: $0.0, tensor: RawTensor(floats: $0.1.array, shape: $0.1.shape)) }
-        try SafetensorsWriter.write(state, metadata: ["epochs_done": String(epochsDone), "config": configJSON],
+        try SafetensorsWriter.write(state, metadata: ["epochs_done": String(epochsDone), "config": configJSON,
+                                                      "schedule_offset": String(trainer.scheduleStepOffset)],
                                     to: Self.optimizerPath(for: checkpoint))
     }
 }

@@ -6,20 +6,39 @@ public struct AdamWConfig: Sendable, Equatable {
     public var beta1: Float
     public var beta2: Float
     public var eps: Float
-    /// Decoupled weight decay for the parameters that take it (see `takesWeightDecay`).
+    /// Decoupled weight decay for the parameters that take it (see `noDecay`).
     public var weightDecay: Float
     /// When set, gradients are rescaled so that their global L2 norm is at most this
     /// (`torch.nn.utils.clip_grad_norm_`) before the update.
     public var maxGradNorm: Float?
+    /// Which parameters are exempt from weight decay.
+    public var noDecay: NoDecayRule
+
+    /// Parameter-name rules for the no-weight-decay group.
+    public enum NoDecayRule: Sendable, Equatable {
+        /// CleanCLIP's `src/main.py`: names containing "bn", "ln", "bias" or "logit_scale".
+        case cleanCLIP
+        /// The reference's supervised finetuning and linear probe (`src/evaluate.py`): names
+        /// containing "bias" only.
+        case biasOnly
+
+        public func takesWeightDecay(_ name: String) -> Bool {
+            switch self {
+            case .cleanCLIP: return AdamWConfig.takesWeightDecay(name)
+            case .biasOnly: return !name.contains("bias")
+            }
+        }
+    }
 
     /// CleanCLIP's defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0.1, no clipping.
     public init(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0.1,
-                maxGradNorm: Float? = nil) {
+                maxGradNorm: Float? = nil, noDecay: NoDecayRule = .cleanCLIP) {
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
         self.weightDecay = weightDecay
         self.maxGradNorm = maxGradNorm
+        self.noDecay = noDecay
     }
 
     /// CleanCLIP's grouping: no weight decay for parameters whose name contains "bn", "ln",
@@ -62,7 +81,7 @@ public final class AdamW {
         self.config = config
         expAvg = parameters.map { Tensor(zeros: $0.tensor.shape) }
         expAvgSq = parameters.map { Tensor(zeros: $0.tensor.shape) }
-        decays = parameters.map { AdamWConfig.takesWeightDecay($0.name) }
+        decays = parameters.map { config.noDecay.takesWeightDecay($0.name) }
     }
 
     /// Sets every parameter's gradient to nil.

@@ -4,7 +4,8 @@ import TensorCore
 
 /// What one training step did.
 public struct StepResult: Sendable {
-    /// The optimizer step this was (0-based; the index the learning rate was taken at).
+    /// The schedule step this was (0-based; the index the learning rate was taken at). Equals the
+    /// optimizer's step count before the update, less `Trainer.scheduleStepOffset`.
     public let step: Int
     /// The learning rate used.
     public let lr: Float
@@ -69,6 +70,12 @@ public final class Trainer {
     /// Steps taken so far (the optimizer's step count: restored with its state).
     public var stepCount: Int { optimizer.stepCount }
 
+    /// Optimizer steps that were taken before this schedule began, e.g. by the run whose AdamW
+    /// state was imported (`Finetuner.importOptimizerState`). The learning rate of a step is
+    /// `schedule.lr(at: stepCount - scheduleStepOffset)`, while AdamW's bias correction keeps
+    /// counting from the imported step, as `torch.optim.AdamW.load_state_dict` does. 0 by default.
+    public var scheduleStepOffset = 0
+
     /// One contrastive step. `images` [B, 3, S, S] and `texts` [B * contextLength] token ids;
     /// the augmented views (same shapes) are required when the loss is in CleanCLIP mode and
     /// ignored (not encoded) in MMCL-only mode.
@@ -94,7 +101,7 @@ public final class Trainer {
             ids = texts + augmentedTexts
             textBatch = 2 * b
         }
-        let step = optimizer.stepCount
+        let step = optimizer.stepCount - scheduleStepOffset
         let lr = schedule.lr(at: step)
         optimizer.zeroGrad()
         let terms: CleanCLIPLoss.Terms = try withTrainingMode {
@@ -122,7 +129,7 @@ public final class Trainer {
         if let bad = labels.first(where: { $0 < 0 || $0 >= classes }) {
             throw CLIPInputError("label \(bad) outside 0..<\(classes)")
         }
-        let step = optimizer.stepCount
+        let step = optimizer.stepCount - scheduleStepOffset
         let lr = schedule.lr(at: step)
         optimizer.zeroGrad()
         let loss = try withTrainingMode { head(try model.encodeImage(images)).crossEntropy(targets: labels) }

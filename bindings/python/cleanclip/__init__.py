@@ -6,23 +6,31 @@
         image = model.encode_images(["cat.jpg"])                              # float32 (1, E)
         indices, probs = cleanclip.zero_shot(model, ["cat.jpg"], ["cat", "dog"], ["a photo of a {}."])
 
+The method: finetune(model, "train.csv", epochs=...) removes backdoors in place (CleanCLIP),
+evaluate(model, "val.csv", classes="imagenet", trigger="random", target="banana") reports clean
+accuracy and attack success, poison(...) makes backdoored data, score_samples(...) and
+sample_scores(...) rank samples by how suspicious they look.
+
 Failures reported by the library raise cleanclip.Error (with .status, .status_name and
-.message); wrong Python types raise TypeError and wrong array shapes ValueError.
+.message), cleanclip.Cancelled when a progress callback returned False; wrong Python types raise
+TypeError and wrong array shapes ValueError.
 """
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from . import _lib
-from ._handles import ClassifierHandle, Error, ModelHandle, check
+from ._handles import Cancelled, ClassifierHandle, Error, ModelHandle, check
 from ._lib import lib
 
-__all__ = ["Error", "Model", "Classifier", "load", "tokenize", "preprocess", "zero_shot", "version",
-           "library_version", "set_num_threads", "get_num_threads"]
+__all__ = ["Error", "Cancelled", "Model", "Classifier", "load", "tokenize", "preprocess", "zero_shot", "version",
+           "library_version", "set_num_threads", "get_num_threads", "finetune", "evaluate", "score_trigger",
+           "poison", "score_samples", "sample_scores"]
 
 version = "%d.%d.%d" % (_lib.VERSION_MAJOR, _lib.VERSION_MINOR, _lib.VERSION_PATCH)
 library_version = lib.cleanclip_version_string().decode()
@@ -316,3 +324,271 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return lib.cleanclip_get_num_threads()
+
+
+# ---- the method: finetuning, evaluation, poisoning, scoring -------------------------------
+
+class _Progress:
+    """A ctypes progress callback around a Python callable receiving a dict; returning False
+    cancels. An exception raised by the callable cancels the call and is re-raised after it.
+    The ctypes function object lives as long as this object (keep it for the whole call)."""
+
+    def __init__(self, fn):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"progress must be callable or None, not {type(fn).__name__}")
+        self.fn = fn
+        self.error = None
+        self.c_fn = _lib.progress_fn(self._call) if fn is not None else _lib.progress_fn()  # NULL
+
+    def _call(self, p, _user_data):
+        try:
+            return 1 if self.fn(_progress_dict(p.contents)) is False else 0
+        except BaseException as e:  # noqa: BLE001 - re-raised by check()
+            self.error = e
+            return 1
+
+    def check(self, status: int) -> None:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        check(status)
+
+
+def _progress_dict(p: _lib.cleanclip_progress) -> dict:
+    out = {}
+    for name, _ in _lib.cleanclip_progress._fields_[1:]:
+        f = getattr(_lib.cleanclip_progress, name)
+        if f.offset + f.size > p.struct_size:  # an older library: the field does not exist
+            continue
+        v = getattr(p, name)
+        if isinstance(v, bytes):
+            v = v.decode()
+        elif isinstance(v, float) and v != v:
+            v = None
+        out[name] = v
+    return out
+
+
+def _model_ptr(model):
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a cleanclip.Model, not {type(model).__name__}")
+    return model._handle.ptr
+
+
+def _path(p, name: str, optional: bool = False):
+    if p is None and optional:
+        return None
+    if not isinstance(p, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), not {type(p).__name__}")
+    return os.fsencode(p)
+
+
+def _text(s, name: str, optional: bool = True):
+    if s is None and optional:
+        return None
+    if not isinstance(s, str):
+        raise TypeError(f"{name} must be a string, not {type(s).__name__}")
+    if "\0" in s:
+        raise ValueError(f"{name} contains a NUL character")
+    return s.encode("utf-8")
+
+
+def _int(v, name: str, minimum: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+    if v < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {v}")
+    return int(v)
+
+
+def _options(struct, default_fn):
+    o = struct()
+    check(default_fn(ctypes.byref(o), ctypes.sizeof(o)))
+    return o
+
+
+def _text_result(call) -> str:
+    """Runs call(buffer, capacity, needed) twice: first with no buffer to learn the size (the
+    library checks it before doing any work), then with a buffer of that size."""
+    needed = ctypes.c_size_t(0)
+    status = call(None, 0, ctypes.byref(needed))
+    if status != _lib.BUFFER_TOO_SMALL:
+        check(status)
+        raise Error(_lib.INTERNAL, "the library accepted an empty output buffer")
+    buf = ctypes.create_string_buffer(needed.value)
+    check(call(buf, len(buf), ctypes.byref(needed)))
+    return buf.value.decode("utf-8")
+
+
+def finetune(model: Model, train_csv, *, inmodal: bool = True, lr: float = 1e-5, batch_size: int = 64,
+             epochs: int = 10, warmup_steps: int = 50, weight_decay: float = 0.1, clip_weight: float = 1.0,
+             inmodal_weight: float = 1.0, max_grad_norm: float | None = None, seed: int = 0,
+             image_key: str = "image", caption_key: str = "caption", checkpoint=None, resume: bool = False,
+             wordnet_dir=None, progress=None) -> list[dict]:
+    """CleanCLIP finetuning of `model` in place on an image-caption CSV (columns `image_key`,
+    `caption_key`; image paths relative to the CSV). inmodal=False: multimodal loss only.
+    checkpoint: a .safetensors path written after every epoch (with the optimizer state next to
+    it); resume=True continues that run. progress: called with a dict (phase "step" after every
+    step, "epoch" after every epoch; keys epoch, step counts, loss, clip_loss, inmodal_loss, lr,
+    seconds, eta_seconds, ...); returning False cancels (raises cleanclip.Cancelled).
+    Returns the per-epoch summaries of this call (phase "epoch" dicts).
+    Do not use the model from other threads while it is being finetuned."""
+    ptr = _model_ptr(model)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, not {type(progress).__name__}")
+    o = _options(_lib.cleanclip_finetune_options, lib.cleanclip_finetune_default_options)
+    o.inmodal = 1 if inmodal else 0
+    o.batch_size = _int(batch_size, "batch_size", 1)
+    o.epochs = _int(epochs, "epochs", 1)
+    o.warmup_steps = _int(warmup_steps, "warmup_steps", 0)
+    o.lr, o.weight_decay = float(lr), float(weight_decay)
+    o.clip_weight, o.inmodal_weight = float(clip_weight), float(inmodal_weight)
+    o.max_grad_norm = 0.0 if max_grad_norm is None else float(max_grad_norm)
+    o.seed = _int(seed, "seed", 0)
+    o.wordnet_dir = _path(wordnet_dir, "wordnet_dir", optional=True)
+    epochs_done = []
+
+    def on_event(p):
+        if p["phase"] == "epoch":
+            epochs_done.append(p)
+        return progress(p) if progress is not None else True
+
+    cb = _Progress(on_event)
+    cb.check(lib.cleanclip_finetune(ptr, _path(train_csv, "train_csv"), _text(image_key, "image_key"),
+                                    _text(caption_key, "caption_key"), ctypes.byref(o),
+                                    _path(checkpoint, "checkpoint", optional=True), 1 if resume else 0, cb.c_fn, None))
+    return epochs_done
+
+
+def _evaluate_options(classes, trigger, target, templates, location, patch_size, seed, batch_size, image_column,
+                      label_column):
+    o = _options(_lib.cleanclip_evaluate_options, lib.cleanclip_evaluate_default_options)
+    if isinstance(classes, os.PathLike) or (isinstance(classes, str) and os.path.isfile(classes)):
+        o.classes_file = os.fsencode(classes)
+    else:
+        o.classes = _text(classes, "classes", optional=False)
+    o.templates_file = _path(templates, "templates", optional=True)
+    o.trigger = _text(trigger, "trigger")
+    o.target = _text(None if target is None else str(target), "target")
+    o.location = _text(location, "location")
+    o.patch_size = _int(patch_size, "patch_size", 1)
+    o.seed = _int(seed, "seed", 0)
+    o.batch_size = _int(batch_size, "batch_size", 1)
+    o.image_column = _text(image_column, "image_column")
+    o.label_column = _text(label_column, "label_column")
+    return o
+
+
+def evaluate(model: Model, eval_csv, classes="imagenet", trigger: str | None = None, target: str | None = None, *,
+             templates=None, location: str = "random", patch_size: int = 16, seed: int = 0, batch_size: int = 64,
+             image_column: str = "image", label_column: str = "label", progress=None) -> dict:
+    """Zero-shot evaluation on a labelled image CSV. classes: "imagenet", "cifar10", "cifar100" or
+    a file with one class per line (templates: a file with one "{}" template per line; default
+    OpenAI's 80). With trigger ("random", "yellow", "blended", "SIG", "warped", "wanet") and
+    target, also the attack success rate. Returns the report as a dict (clean_accuracy,
+    top5_accuracy, n_images, asr, per_class_asr, ...). progress: as for finetune ("clean" /
+    "triggered" phases, images done)."""
+    ptr = _model_ptr(model)
+    o = _evaluate_options(classes, trigger, target, templates, location, patch_size, seed, batch_size, image_column,
+                          label_column)
+    path = _path(eval_csv, "eval_csv")
+    cb = _Progress(progress)
+
+    def call(buf, capacity, needed):
+        status = lib.cleanclip_evaluate(ptr, path, ctypes.byref(o), cb.c_fn, None, buf, capacity, needed)
+        if status not in (_lib.OK, _lib.BUFFER_TOO_SMALL):
+            cb.check(status)
+        return status
+
+    return json.loads(_text_result(call))
+
+
+def score_trigger(model: Model, eval_csv, trigger: str, target: str, classes="imagenet", *, templates=None,
+                  location: str = "random", patch_size: int = 16, seed: int = 0, batch_size: int = 64,
+                  image_column: str = "image", label_column: str = "label", progress=None) -> dict:
+    """How strongly `trigger` pulls the images of `eval_csv` toward `target`: the evaluate()
+    report, with mean_similarity_shift."""
+    ptr = _model_ptr(model)
+    o = _evaluate_options(classes, trigger, target, templates, location, patch_size, seed, batch_size, image_column,
+                          label_column)
+    path = _path(eval_csv, "eval_csv")
+    cb = _Progress(progress)
+
+    def call(buf, capacity, needed):
+        status = lib.cleanclip_score_trigger(ptr, path, ctypes.byref(o), cb.c_fn, None, buf, capacity, needed)
+        if status not in (_lib.OK, _lib.BUFFER_TOO_SMALL):
+            cb.check(status)
+        return status
+
+    return json.loads(_text_result(call))
+
+
+def poison(csv, target: str, count: int, *, trigger: str = "random", location: str = "random", patch_size: int = 16,
+           seed: int = 0, label_consistent: bool = False, size_train_data: int | None = None, output_dir=None,
+           output_name: str | None = None, image_column: str = "image", caption_column: str = "caption") -> str:
+    """Poisons `count` rows of an image-caption CSV (trigger on the image, caption "a photo of a
+    <target>." unless label_consistent) and writes the images and a new CSV (image, caption,
+    is_backdoor) into output_dir (default: the CSV's folder). Returns the new CSV's path."""
+    o = _options(_lib.cleanclip_poison_options, lib.cleanclip_poison_default_options)
+    o.trigger = _text(trigger, "trigger")
+    o.location = _text(location, "location")
+    o.patch_size = _int(patch_size, "patch_size", 1)
+    o.seed = _int(seed, "seed", 0)
+    o.label_consistent = 1 if label_consistent else 0
+    o.size_train_data = 0 if size_train_data is None else _int(size_train_data, "size_train_data", 1)
+    o.image_column = _text(image_column, "image_column")
+    o.caption_column = _text(caption_column, "caption_column")
+    o.output_name = _text(output_name, "output_name")
+    args = (_path(csv, "csv"), _text(target, "target", optional=False), _int(count, "count", 0),
+            _path(output_dir, "output_dir", optional=True), ctypes.byref(o))
+    return _text_result(lambda buf, capacity, needed: lib.cleanclip_poison(*args, buf, capacity, needed))
+
+
+_SCORES = ("k_distance", "slof", "dao")
+
+
+def score_samples(model: Model, csv, k: int = 16, out_csv=None, *, image_column: str = "image",
+                  backdoor_column: str = "is_backdoor", batch_size: int = 64, progress=None) -> dict:
+    """Backdoor-sample scores of every row of an image CSV from its image embeddings: a dict with
+    float32 arrays "k_distance", "slof", "dao" (one value per row; higher = more suspicious) and
+    "auroc" ({score: AUROC} when the CSV marks poisoned rows in `backdoor_column`, else None).
+    out_csv: also write them as a CSV."""
+    ptr = _model_ptr(model)
+    o = _options(_lib.cleanclip_score_samples_options, lib.cleanclip_score_samples_default_options)
+    o.k = _int(k, "k", 1)
+    o.batch_size = _int(batch_size, "batch_size", 1)
+    o.image_column = _text(image_column, "image_column")
+    o.backdoor_column = _text(backdoor_column, "backdoor_column")
+    path, out_path = _path(csv, "csv"), _path(out_csv, "out_csv", optional=True)
+    cb = _Progress(progress)
+    needed = ctypes.c_size_t(0)
+    dummy = np.empty(1, np.float32)
+    # The row count is checked before any image is encoded: ask for it with a 0 capacity.
+    status = lib.cleanclip_score_samples(ptr, path, ctypes.byref(o), None, cb.c_fn, None, _ptr(dummy, ctypes.c_float),
+                                         None, None, 0, ctypes.byref(needed), None)
+    if status != _lib.BUFFER_TOO_SMALL:
+        check(status)
+    n = needed.value
+    out = {name: np.empty(n, np.float32) for name in _SCORES}
+    auroc = (ctypes.c_double * 3)()
+    cb.check(lib.cleanclip_score_samples(ptr, path, ctypes.byref(o), out_path, cb.c_fn, None,
+                                         *(_ptr(out[name], ctypes.c_float) for name in _SCORES), n, None, auroc))
+    out["auroc"] = None if auroc[0] != auroc[0] else dict(zip(_SCORES, list(auroc)))
+    return out
+
+
+def sample_scores(embeddings, k: int = 16) -> dict:
+    """k-distance, SLOF and DAO of every row of float (n, d) embeddings (n >= k + 2): a dict of
+    float32 arrays of length n."""
+    e = np.asarray(embeddings)
+    if not np.issubdtype(e.dtype, np.floating):
+        raise TypeError(f"embeddings must be a float32 array, got dtype {e.dtype}")
+    if e.ndim != 2:
+        raise ValueError(f"embeddings must have shape (n, d), got {e.shape}")
+    e = np.ascontiguousarray(e, dtype=np.float32)
+    n, d = e.shape
+    k = _int(k, "k", 1)
+    out = {name: np.empty(n, np.float32) for name in _SCORES}
+    check(lib.cleanclip_sample_scores(_ptr(e, ctypes.c_float), n, d, k,
+                                      *(_ptr(out[name], ctypes.c_float) for name in _SCORES), n, None))
+    return out

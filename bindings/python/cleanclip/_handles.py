@@ -19,10 +19,17 @@ class Error(Exception):
         super().__init__(f"{self.status_name}: {message}")
 
 
+class Cancelled(Error):
+    """A long call (finetune, evaluate, ...) stopped because its progress callback returned False
+    (status CLEANCLIP_CANCELLED)."""
+
+
 def check(status: int) -> None:
-    """Raises Error for a non-zero status, with the calling thread's last error message."""
+    """Raises Error (Cancelled for CLEANCLIP_CANCELLED) for a non-zero status, with the calling
+    thread's last error message."""
     if status != _lib.OK:
-        raise Error(status, lib.cleanclip_last_error().decode("utf-8", "replace"))
+        cls = Cancelled if status == _lib.CANCELLED else Error
+        raise cls(status, lib.cleanclip_last_error().decode("utf-8", "replace"))
 
 
 class ModelHandle:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import (POINTER, Structure, c_char, c_char_p, c_float, c_int, c_int32, c_size_t, c_uint8,
-                    c_uint32, c_void_p)
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_float, c_int, c_int32, c_int64,
+                    c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
 from pathlib import Path
 
 # Header version this module mirrors (CLEANCLIP_VERSION_* in cleanclip.h).
-VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = 0, 1, 0
+VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = 0, 2, 0
 VERSION = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH
 
 # cleanclip_status
@@ -57,7 +57,94 @@ class cleanclip_model_info(Structure):
     ]
 
 
-STRUCTS = {"cleanclip_model_options": cleanclip_model_options, "cleanclip_model_info": cleanclip_model_info}
+class cleanclip_progress(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("phase", c_char_p),
+        ("done", c_int64),
+        ("total", c_int64),
+        ("epoch", c_int32),
+        ("epochs", c_int32),
+        ("batch", c_int32),
+        ("batches_per_epoch", c_int32),
+        ("loss", c_float),
+        ("clip_loss", c_float),
+        ("inmodal_loss", c_float),
+        ("lr", c_float),
+        ("seconds", c_double),
+        ("eta_seconds", c_double),
+        ("pairs_per_second", c_double),
+    ]
+
+
+class cleanclip_finetune_options(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("inmodal", c_int32),
+        ("batch_size", c_int32),
+        ("epochs", c_int32),
+        ("warmup_steps", c_int32),
+        ("clip_weight", c_float),
+        ("inmodal_weight", c_float),
+        ("lr", c_float),
+        ("weight_decay", c_float),
+        ("beta1", c_float),
+        ("beta2", c_float),
+        ("eps", c_float),
+        ("max_grad_norm", c_float),
+        ("seed", c_uint64),
+        ("wordnet_dir", c_char_p),
+    ]
+
+
+class cleanclip_evaluate_options(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("classes", c_char_p),
+        ("classes_file", c_char_p),
+        ("templates_file", c_char_p),
+        ("trigger", c_char_p),
+        ("target", c_char_p),
+        ("location", c_char_p),
+        ("patch_size", c_int32),
+        ("batch_size", c_int32),
+        ("seed", c_uint64),
+        ("image_column", c_char_p),
+        ("label_column", c_char_p),
+    ]
+
+
+class cleanclip_poison_options(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("trigger", c_char_p),
+        ("location", c_char_p),
+        ("patch_size", c_int32),
+        ("label_consistent", c_int32),
+        ("seed", c_uint64),
+        ("size_train_data", c_int64),
+        ("image_column", c_char_p),
+        ("caption_column", c_char_p),
+        ("output_name", c_char_p),
+    ]
+
+
+class cleanclip_score_samples_options(Structure):
+    _fields_ = [
+        ("struct_size", c_size_t),
+        ("k", c_int32),
+        ("batch_size", c_int32),
+        ("image_column", c_char_p),
+        ("backdoor_column", c_char_p),
+    ]
+
+
+STRUCTS = {c.__name__: c for c in (cleanclip_model_options, cleanclip_model_info, cleanclip_progress,
+                                   cleanclip_finetune_options, cleanclip_evaluate_options, cleanclip_poison_options,
+                                   cleanclip_score_samples_options)}
+
+# int (*cleanclip_progress_fn)(const cleanclip_progress *, void *user_data)
+progress_fn = CFUNCTYPE(c_int, POINTER(cleanclip_progress), c_void_p)
 
 model_p = c_void_p  # cleanclip_model *
 classifier_p = c_void_p  # cleanclip_classifier *
@@ -101,6 +188,23 @@ FUNCTIONS = {
                                                    float_p, c_size_t, size_p]),
     "cleanclip_zero_shot_files": (c_int, [model_p, c_str_array, c_size_t, c_str_array, c_size_t, c_str_array,
                                           c_size_t, int32_p, float_p, c_size_t, size_p]),
+    "cleanclip_finetune_default_options": (c_int, [POINTER(cleanclip_finetune_options), c_size_t]),
+    "cleanclip_finetune": (c_int, [model_p, c_char_p, c_char_p, c_char_p, POINTER(cleanclip_finetune_options), c_char_p,
+                                   c_int, progress_fn, c_void_p]),
+    "cleanclip_evaluate_default_options": (c_int, [POINTER(cleanclip_evaluate_options), c_size_t]),
+    "cleanclip_evaluate": (c_int, [model_p, c_char_p, POINTER(cleanclip_evaluate_options), progress_fn, c_void_p,
+                                   c_char_p, c_size_t, size_p]),
+    "cleanclip_score_trigger": (c_int, [model_p, c_char_p, POINTER(cleanclip_evaluate_options), progress_fn, c_void_p,
+                                        c_char_p, c_size_t, size_p]),
+    "cleanclip_poison_default_options": (c_int, [POINTER(cleanclip_poison_options), c_size_t]),
+    "cleanclip_poison": (c_int, [c_char_p, c_char_p, c_size_t, c_char_p, POINTER(cleanclip_poison_options), c_char_p,
+                                 c_size_t, size_p]),
+    "cleanclip_score_samples_default_options": (c_int, [POINTER(cleanclip_score_samples_options), c_size_t]),
+    "cleanclip_score_samples": (c_int, [model_p, c_char_p, POINTER(cleanclip_score_samples_options), c_char_p,
+                                        progress_fn, c_void_p, float_p, float_p, float_p, c_size_t, size_p,
+                                        POINTER(c_double)]),
+    "cleanclip_sample_scores": (c_int, [float_p, c_size_t, c_size_t, c_int32, float_p, float_p, float_p, c_size_t,
+                                        size_p]),
     "cleanclip_struct_layout": (c_int, [c_char_p, size_p, size_p]),
     "cleanclip_struct_field": (c_int, [c_char_p, c_size_t, POINTER(c_char_p), size_p, size_p]),
 }

@@ -6,6 +6,10 @@
 - images/*.png: small RGB images of different sizes.
 - <name>_{pixels,tokens,image,text}.bin: the parity fixtures' inputs and open_clip's reference
   embeddings as raw little-endian arrays, for the C test.
+- data/: a tiny data set for the method's functions: 16 coloured-shape PNGs with captions
+  (data/train.csv: image, caption, augmented_caption, so no WordNet is needed), a labelled
+  evaluation CSV (data/eval.csv: image, label) over the classes in data/classes.txt with the
+  templates in data/templates.txt.
 
 Usage: python3 fixtures.py OUT_DIR
 """
@@ -85,10 +89,39 @@ def make_text_model(path) -> None:
     write_safetensors(path, t)
 
 
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (30, 40, 220), "yellow": (230, 220, 30)}
+
+
+def make_method_data(out) -> None:
+    """data/: 16 training images with captions, 8 labelled evaluation images, classes, templates."""
+    d = Path(out) / "data"
+    (d / "images").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(11)
+    names = list(COLOURS)
+    train, evals = ["image,caption,augmented_caption"], ["image,label"]
+    for i in range(24):
+        c = i % 4
+        img = np.full((28, 28, 3), 245, np.uint8)
+        img += rng.integers(0, 10, img.shape, dtype=np.uint8)
+        y, x = rng.integers(2, 12, 2)
+        img[y:y + 14, x:x + 14] = COLOURS[names[c]]
+        name = f"images/{i:02d}_{names[c]}.png"
+        write_png(d / name, img)
+        if i < 16:
+            train.append(f"{name},a photo of a {names[c]} square,a picture of one {names[c]} square")
+        else:
+            evals.append(f"{name},{c}")
+    (d / "train.csv").write_text("\n".join(train) + "\n")
+    (d / "eval.csv").write_text("\n".join(evals) + "\n")
+    (d / "classes.txt").write_text("\n".join(names) + "\n")
+    (d / "templates.txt").write_text("a photo of a {}.\n{}\n")
+
+
 def make_all(out) -> None:
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     make_text_model(out / "text_model.safetensors")
+    make_method_data(out)
     for name, img in sample_images().items():
         write_png(out / "images" / f"{name}.png", img)
     for name in ["vit_quickgelu", "resnet"]:

@@ -168,6 +168,43 @@ static void test_layout(void) {
                                  F(cleanclip_model_info, context_length), F(cleanclip_model_info, vocab_size),
                                  F(cleanclip_model_info, logit_scale),    F(cleanclip_model_info, temperature)};
     check_layout("cleanclip_model_info", sizeof(cleanclip_model_info), info, 8);
+    const struct field progress[] = {
+        F(cleanclip_progress, struct_size), F(cleanclip_progress, phase),         F(cleanclip_progress, done),
+        F(cleanclip_progress, total),       F(cleanclip_progress, epoch),         F(cleanclip_progress, epochs),
+        F(cleanclip_progress, batch),       F(cleanclip_progress, batches_per_epoch), F(cleanclip_progress, loss),
+        F(cleanclip_progress, clip_loss),   F(cleanclip_progress, inmodal_loss),  F(cleanclip_progress, lr),
+        F(cleanclip_progress, seconds),     F(cleanclip_progress, eta_seconds),   F(cleanclip_progress, pairs_per_second)};
+    check_layout("cleanclip_progress", sizeof(cleanclip_progress), progress, 15);
+    const struct field finetune[] = {
+        F(cleanclip_finetune_options, struct_size),  F(cleanclip_finetune_options, inmodal),
+        F(cleanclip_finetune_options, batch_size),   F(cleanclip_finetune_options, epochs),
+        F(cleanclip_finetune_options, warmup_steps), F(cleanclip_finetune_options, clip_weight),
+        F(cleanclip_finetune_options, inmodal_weight), F(cleanclip_finetune_options, lr),
+        F(cleanclip_finetune_options, weight_decay), F(cleanclip_finetune_options, beta1),
+        F(cleanclip_finetune_options, beta2),        F(cleanclip_finetune_options, eps),
+        F(cleanclip_finetune_options, max_grad_norm), F(cleanclip_finetune_options, seed),
+        F(cleanclip_finetune_options, wordnet_dir)};
+    check_layout("cleanclip_finetune_options", sizeof(cleanclip_finetune_options), finetune, 15);
+    const struct field evaluate[] = {
+        F(cleanclip_evaluate_options, struct_size),  F(cleanclip_evaluate_options, classes),
+        F(cleanclip_evaluate_options, classes_file), F(cleanclip_evaluate_options, templates_file),
+        F(cleanclip_evaluate_options, trigger),      F(cleanclip_evaluate_options, target),
+        F(cleanclip_evaluate_options, location),     F(cleanclip_evaluate_options, patch_size),
+        F(cleanclip_evaluate_options, batch_size),   F(cleanclip_evaluate_options, seed),
+        F(cleanclip_evaluate_options, image_column), F(cleanclip_evaluate_options, label_column)};
+    check_layout("cleanclip_evaluate_options", sizeof(cleanclip_evaluate_options), evaluate, 12);
+    const struct field poison[] = {
+        F(cleanclip_poison_options, struct_size),      F(cleanclip_poison_options, trigger),
+        F(cleanclip_poison_options, location),         F(cleanclip_poison_options, patch_size),
+        F(cleanclip_poison_options, label_consistent), F(cleanclip_poison_options, seed),
+        F(cleanclip_poison_options, size_train_data),  F(cleanclip_poison_options, image_column),
+        F(cleanclip_poison_options, caption_column),   F(cleanclip_poison_options, output_name)};
+    check_layout("cleanclip_poison_options", sizeof(cleanclip_poison_options), poison, 10);
+    const struct field scoring[] = {
+        F(cleanclip_score_samples_options, struct_size), F(cleanclip_score_samples_options, k),
+        F(cleanclip_score_samples_options, batch_size), F(cleanclip_score_samples_options, image_column),
+        F(cleanclip_score_samples_options, backdoor_column)};
+    check_layout("cleanclip_score_samples_options", sizeof(cleanclip_score_samples_options), scoring, 5);
     size_t a, b;
     EXPECT_STATUS(cleanclip_struct_layout("nope", &a, &b), CLEANCLIP_INVALID_ARGUMENT, "unknown struct");
     EXPECT_STATUS(cleanclip_struct_layout(NULL, &a, &b), CLEANCLIP_NULL_POINTER, "struct_name");
@@ -639,6 +676,395 @@ static void test_threads(void) {
     cleanclip_model_free(m);
 }
 
+/* ---- the method: finetuning, evaluation, poisoning, scoring ----------------------------- */
+
+struct progress_log {
+    int calls, steps, epochs, cancel_after; /* cancel_after > 0: cancel on that call */
+    int bad;                                /* events with inconsistent fields */
+    float last_loss;
+};
+
+static int on_progress(const cleanclip_progress *p, void *user_data) {
+    struct progress_log *log = user_data;
+    log->calls++;
+    if (!p || p->struct_size < sizeof *p || !p->phase) {
+        log->bad++;
+        return 1;
+    }
+    if (strcmp(p->phase, "step") == 0) {
+        log->steps++;
+        if (p->done < 1 || p->done > p->total || !isfinite(p->loss) || !(p->lr > 0) || p->batch < 1 ||
+            p->batch > p->batches_per_epoch)
+            log->bad++;
+        log->last_loss = p->loss;
+    } else if (strcmp(p->phase, "epoch") == 0) {
+        log->epochs++;
+        if (p->done != p->epoch + 1 || !isfinite(p->loss) || !isnan(p->eta_seconds)) log->bad++;
+    } else if (strcmp(p->phase, "clean") != 0 && strcmp(p->phase, "triggered") != 0 && strcmp(p->phase, "embed") != 0) {
+        log->bad++;
+    } else if (p->done < 1 || p->done > p->total) {
+        log->bad++;
+    }
+    return log->cancel_after > 0 && log->calls >= log->cancel_after;
+}
+
+static void test_default_options(void) {
+    cleanclip_finetune_options f;
+    memset(&f, 0xAB, sizeof f);
+    OK(cleanclip_finetune_default_options(&f, sizeof f));
+    EXPECT(f.struct_size == sizeof f && f.inmodal == 1 && f.batch_size == 64 && f.epochs == 10 && f.warmup_steps == 50 &&
+               f.lr == 1e-5f && f.weight_decay == 0.1f && f.max_grad_norm == 0 && f.seed == 0 && f.wordnet_dir == NULL,
+           "finetune defaults");
+    EXPECT_STATUS(cleanclip_finetune_default_options(NULL, sizeof f), CLEANCLIP_NULL_POINTER, "options");
+    EXPECT_STATUS(cleanclip_finetune_default_options(&f, 4), CLEANCLIP_INVALID_ARGUMENT, "struct_size");
+    EXPECT_STATUS(cleanclip_finetune_default_options(&f, sizeof f + 8), CLEANCLIP_INVALID_ARGUMENT, "newer");
+    unsigned char small[32];
+    memset(small, 0xCD, sizeof small);
+    OK(cleanclip_finetune_default_options((cleanclip_finetune_options *)small, 16));
+    EXPECT(small[16] == 0xCD && small[31] == 0xCD, "wrote past struct_size");
+
+    cleanclip_evaluate_options e;
+    memset(&e, 0xAB, sizeof e);
+    OK(cleanclip_evaluate_default_options(&e, sizeof e));
+    EXPECT(e.classes == NULL && e.trigger == NULL && e.target == NULL && e.patch_size == 16 && e.batch_size == 64 &&
+               e.seed == 0 && e.label_column == NULL,
+           "evaluate defaults");
+    EXPECT_STATUS(cleanclip_evaluate_default_options(NULL, sizeof e), CLEANCLIP_NULL_POINTER, "options");
+    EXPECT_STATUS(cleanclip_evaluate_default_options(&e, sizeof e + 1), CLEANCLIP_INVALID_ARGUMENT, "newer");
+
+    cleanclip_poison_options po;
+    memset(&po, 0xAB, sizeof po);
+    OK(cleanclip_poison_default_options(&po, sizeof po));
+    EXPECT(po.trigger == NULL && po.patch_size == 16 && po.label_consistent == 0 && po.size_train_data == 0 &&
+               po.output_name == NULL,
+           "poison defaults");
+    EXPECT_STATUS(cleanclip_poison_default_options(NULL, sizeof po), CLEANCLIP_NULL_POINTER, "options");
+    EXPECT_STATUS(cleanclip_poison_default_options(&po, 0), CLEANCLIP_INVALID_ARGUMENT, "struct_size");
+
+    cleanclip_score_samples_options so;
+    memset(&so, 0xAB, sizeof so);
+    OK(cleanclip_score_samples_default_options(&so, sizeof so));
+    EXPECT(so.k == 16 && so.batch_size == 64 && so.image_column == NULL && so.backdoor_column == NULL, "score defaults");
+    EXPECT_STATUS(cleanclip_score_samples_default_options(NULL, sizeof so), CLEANCLIP_NULL_POINTER, "options");
+    EXPECT_STATUS(cleanclip_score_samples_default_options(&so, sizeof so * 2), CLEANCLIP_INVALID_ARGUMENT, "newer");
+}
+
+static void test_evaluate(cleanclip_model *m, const char *eval_csv, const char *classes, const char *templates) {
+    cleanclip_evaluate_options o;
+    OK(cleanclip_evaluate_default_options(&o, sizeof o));
+    o.classes_file = classes;
+    o.templates_file = templates;
+    char json[4096];
+    size_t needed = 0;
+    struct progress_log log = {0};
+    OK(cleanclip_evaluate(m, eval_csv, &o, on_progress, &log, json, sizeof json, &needed));
+    EXPECT(needed == strlen(json) + 1, "needed %zu for %zu bytes", needed, strlen(json));
+    EXPECT(strstr(json, "\"clean_accuracy\":") && strstr(json, "\"n_images\":8") && !strstr(json, "\"asr\""), "%s", json);
+    EXPECT(log.calls == 1 && log.bad == 0, "%d progress calls, %d bad", log.calls, log.bad);
+
+    /* With a trigger: ASR and per-class ASR; progress for clean and triggered images. */
+    o.trigger = "yellow";
+    o.target = "red";
+    o.patch_size = 4;
+    o.batch_size = 3;
+    log = (struct progress_log){0};
+    OK(cleanclip_evaluate(m, eval_csv, &o, on_progress, &log, json, sizeof json, &needed));
+    EXPECT(strstr(json, "\"asr\":") && strstr(json, "\"per_class_asr\":[") && strstr(json, "\"target\":\"red\""), "%s", json);
+    EXPECT(log.calls == 6 && log.bad == 0, "%d progress calls (3 clean + 3 triggered batches), %d bad", log.calls, log.bad);
+    OK(cleanclip_score_trigger(m, eval_csv, &o, NULL, NULL, json, sizeof json, &needed));
+    EXPECT(strstr(json, "\"mean_similarity_shift\":"), "%s", json);
+
+    /* A short buffer fails before any image is read, with an upper bound; that bound suffices. */
+    log = (struct progress_log){0};
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, on_progress, &log, json, 10, &needed),
+                  CLEANCLIP_BUFFER_TOO_SMALL, "capacity");
+    EXPECT(log.calls == 0 && needed > 10, "progress %d, needed %zu", log.calls, needed);
+    char *exact = malloc(needed);
+    OK(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, exact, needed, NULL));
+    free(exact);
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, NULL, 0, &needed), CLEANCLIP_BUFFER_TOO_SMALL,
+                  "capacity");
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, NULL, sizeof json, &needed), CLEANCLIP_NULL_POINTER,
+                  "output buffer");
+
+    /* Cancelling from the callback. */
+    log = (struct progress_log){.cancel_after = 2};
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, on_progress, &log, json, sizeof json, NULL), CLEANCLIP_CANCELLED,
+                  "cancelled by the progress callback");
+    EXPECT(log.calls == 2, "%d calls after cancelling", log.calls);
+
+    /* Arguments. */
+    EXPECT_STATUS(cleanclip_evaluate(NULL, eval_csv, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_NULL_POINTER,
+                  "model");
+    EXPECT_STATUS(cleanclip_evaluate(m, NULL, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_NULL_POINTER,
+                  "eval_csv");
+    EXPECT_STATUS(cleanclip_evaluate(m, "/no/such/eval.csv", &o, NULL, NULL, json, sizeof json, NULL),
+                  CLEANCLIP_IO_ERROR, "/no/such/eval.csv");
+    o.target = "purple";
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "'purple' is not one of the 4 classes");
+    o.target = NULL;
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "target");
+    EXPECT_STATUS(cleanclip_score_trigger(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL),
+                  CLEANCLIP_INVALID_ARGUMENT, "target");
+    o.target = "red";
+    o.trigger = "sparkles";
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "unknown trigger 'sparkles'");
+    o.trigger = "\xff";
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "options->trigger is not valid UTF-8");
+    o.trigger = NULL;
+    EXPECT_STATUS(cleanclip_score_trigger(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL),
+                  CLEANCLIP_INVALID_ARGUMENT, "trigger");
+    o.patch_size = -3;
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "patch_size");
+    o.patch_size = 16;
+    o.classes_file = "/no/such/classes.txt";
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_IO_ERROR,
+                  "/no/such/classes.txt");
+    o.classes_file = NULL;
+    o.templates_file = NULL;
+    o.target = NULL;
+    o.classes = "mnist";
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "unknown class set 'mnist'");
+    o.classes = "cifar10";
+    o.label_column = "nope";
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_FORMAT_ERROR,
+                  "nope");
+    o.label_column = NULL;
+    OK(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL)); /* labels 0..3 of CIFAR-10 */
+    o.struct_size = sizeof o + 8;
+    EXPECT_STATUS(cleanclip_evaluate(m, eval_csv, &o, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "newer than libcleanclip");
+    /* NULL options: ImageNet classes; labels 0..3 are ImageNet classes too. */
+    OK(cleanclip_evaluate(m, eval_csv, NULL, NULL, NULL, json, sizeof json, NULL));
+}
+
+static void test_finetune(cleanclip_model *m, const char *train_csv) {
+    cleanclip_finetune_options o;
+    OK(cleanclip_finetune_default_options(&o, sizeof o));
+    o.epochs = 1;
+    o.batch_size = 4;
+    o.warmup_steps = 1;
+    o.lr = 1e-3f;
+    char *checkpoint = path_in(outdir, "finetuned.safetensors");
+    const char *probe[] = {"a photo of a red square"};
+    float before[64], after[64], reloaded[64];
+    size_t e = (size_t)info_of(m).embed_dim;
+    OK(cleanclip_encode_texts(m, probe, 1, 1, before, e, NULL));
+
+    struct progress_log log = {0};
+    OK(cleanclip_finetune(m, train_csv, NULL, NULL, &o, checkpoint, 0, on_progress, &log));
+    EXPECT(log.steps == 4 && log.epochs == 1 && log.bad == 0, "%d steps, %d epochs, %d bad events", log.steps, log.epochs,
+           log.bad);
+    OK(cleanclip_encode_texts(m, probe, 1, 1, after, e, NULL));
+    EXPECT(rel_diff(after, before, e) > 1e-4f, "finetuning left the text embedding unchanged");
+
+    /* The checkpoint loads as a model equal to the finetuned handle. */
+    cleanclip_model *saved = load(checkpoint);
+    OK(cleanclip_encode_texts(saved, probe, 1, 1, reloaded, e, NULL));
+    EXPECT(memcmp(after, reloaded, e * sizeof(float)) == 0, "checkpoint differs from the finetuned model");
+
+    /* Resuming a finished run: weights replaced by the checkpoint's, no more steps. */
+    log = (struct progress_log){0};
+    OK(cleanclip_finetune(saved, train_csv, "image", "caption", &o, checkpoint, 1, on_progress, &log));
+    EXPECT(log.calls == 0, "resumed a finished run: %d events", log.calls);
+    /* Resuming with more epochs continues from epoch 2, but the settings must match. */
+    o.epochs = 2;
+    EXPECT_STATUS(cleanclip_finetune(saved, train_csv, NULL, NULL, &o, checkpoint, 1, NULL, NULL),
+                  CLEANCLIP_INVALID_ARGUMENT, "other settings");
+    o.epochs = 1;
+    cleanclip_model_free(saved);
+
+    /* Cancelling on the first callback. */
+    log = (struct progress_log){.cancel_after = 1};
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, on_progress, &log), CLEANCLIP_CANCELLED,
+                  "cancelled by the progress callback (at epoch 1, step 1)");
+    EXPECT(log.calls == 1, "%d calls after cancelling", log.calls);
+
+    /* Arguments and files. */
+    EXPECT_STATUS(cleanclip_finetune(NULL, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_NULL_POINTER, "model");
+    EXPECT_STATUS(cleanclip_finetune(m, NULL, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_NULL_POINTER, "train_csv");
+    EXPECT_STATUS(cleanclip_finetune(m, "/no/such/train.csv", NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_IO_ERROR,
+                  "/no/such/train.csv");
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, "picture", NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_FORMAT_ERROR,
+                  "picture");
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 1, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "resume needs checkpoint_path");
+    char *missing = path_in(outdir, "never_written.safetensors");
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, missing, 1, NULL, NULL), CLEANCLIP_IO_ERROR,
+                  "never_written.optimizer.safetensors");
+    free(missing);
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, "/no/such/dir/ck.safetensors", 0, NULL, NULL),
+                  CLEANCLIP_IO_ERROR, "/no/such/dir/ck.safetensors");
+    o.batch_size = 0;
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "options->batch_size");
+    o.batch_size = 32;
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "no full batch");
+    o.batch_size = 4;
+    o.lr = -1;
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "options->lr");
+    o.lr = NAN;
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "options->lr");
+    o.lr = 1e-3f;
+    o.struct_size = sizeof o + 8;
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "newer than libcleanclip");
+    o.struct_size = sizeof o;
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, "\xfe", NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "image_key is not valid UTF-8");
+    /* Without augmented captions, CleanCLIP mode needs WordNet: a missing database is an I/O error. */
+    o.wordnet_dir = "/no/such/wordnet";
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, "augmented_caption", &o, NULL, 0, NULL, NULL),
+                  CLEANCLIP_IO_ERROR, "WordNet");
+    free(checkpoint);
+}
+
+static void test_poison_and_scores(cleanclip_model *m, const char *train_csv) {
+    cleanclip_poison_options o;
+    OK(cleanclip_poison_default_options(&o, sizeof o));
+    o.patch_size = 4;
+    o.output_name = "poisoned.csv";
+    char path[4096];
+    size_t needed = 0;
+    OK(cleanclip_poison(train_csv, "red", 4, outdir, &o, path, sizeof path, &needed));
+    char *expected = path_in(outdir, "poisoned.csv");
+    EXPECT(strcmp(path, expected) == 0 && needed == strlen(path) + 1, "%s (%zu)", path, needed);
+    size_t bytes = 0;
+    char *csv = read_file(outdir, "poisoned.csv", &bytes);
+    EXPECT(strncmp(csv, "image,caption,is_backdoor\n", 26) == 0 && strstr(csv, "red.") && strstr(csv, ",1\n"), "%s", csv);
+    free(csv);
+    EXPECT_STATUS(cleanclip_poison(train_csv, "red", 4, outdir, &o, path, 3, &needed), CLEANCLIP_BUFFER_TOO_SMALL,
+                  "capacity");
+    EXPECT(needed > strlen(expected), "bound %zu", needed);
+    EXPECT_STATUS(cleanclip_poison(NULL, "red", 4, outdir, &o, path, sizeof path, NULL), CLEANCLIP_NULL_POINTER, "csv");
+    EXPECT_STATUS(cleanclip_poison(train_csv, NULL, 4, outdir, &o, path, sizeof path, NULL), CLEANCLIP_NULL_POINTER,
+                  "target");
+    EXPECT_STATUS(cleanclip_poison(train_csv, "red", 0, outdir, &o, path, sizeof path, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "count is 0");
+    EXPECT_STATUS(cleanclip_poison(train_csv, "red", 17, outdir, &o, path, sizeof path, NULL), CLEANCLIP_FORMAT_ERROR,
+                  "only 16 rows");
+    EXPECT_STATUS(cleanclip_poison("/no/such.csv", "red", 1, outdir, &o, path, sizeof path, NULL), CLEANCLIP_IO_ERROR,
+                  "/no/such.csv");
+    EXPECT_STATUS(cleanclip_poison(train_csv, "red", 1, outdir, &o, NULL, sizeof path, NULL), CLEANCLIP_NULL_POINTER,
+                  "output buffer");
+    o.trigger = "glitter";
+    EXPECT_STATUS(cleanclip_poison(train_csv, "red", 1, outdir, &o, path, sizeof path, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "unknown trigger");
+    o.trigger = NULL;
+    o.output_name = "a/b.csv";
+    EXPECT_STATUS(cleanclip_poison(train_csv, "red", 1, outdir, &o, path, sizeof path, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "output_name");
+    o.output_name = "poisoned.csv";
+    o.size_train_data = -1;
+    EXPECT_STATUS(cleanclip_poison(train_csv, "red", 1, outdir, &o, path, sizeof path, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "size_train_data");
+
+    /* Scores of the poisoned CSV's rows, with AUROC from its is_backdoor column. */
+    char *poisoned = path_in(outdir, "poisoned.csv"), *scores_csv = path_in(outdir, "scores.csv");
+    cleanclip_score_samples_options so;
+    OK(cleanclip_score_samples_default_options(&so, sizeof so));
+    so.k = 4;
+    float kd[16], slof[16], dao[16], kd2[16], slof2[16], dao2[16];
+    double auroc[3] = {0, 0, 0};
+    struct progress_log log = {0};
+    EXPECT_STATUS(cleanclip_score_samples(m, poisoned, &so, NULL, on_progress, &log, kd, NULL, NULL, 15, &needed, NULL),
+                  CLEANCLIP_BUFFER_TOO_SMALL, "capacity");
+    EXPECT(needed == 16 && log.calls == 0, "needed %zu, %d progress calls", needed, log.calls);
+    OK(cleanclip_score_samples(m, poisoned, &so, scores_csv, on_progress, &log, kd, slof, dao, 16, &needed, auroc));
+    EXPECT(log.calls == 1 && log.bad == 0, "%d progress calls, %d bad", log.calls, log.bad);
+    for (int i = 0; i < 3; i++) EXPECT(auroc[i] >= 0 && auroc[i] <= 1, "auroc[%d] = %f", i, auroc[i]);
+    char *written = read_file(outdir, "scores.csv", NULL);
+    EXPECT(strncmp(written, "image,is_backdoor,k_distance,slof,dao\n", 38) == 0, "%.60s", written);
+    free(written);
+    OK(cleanclip_score_samples(m, train_csv, &so, NULL, NULL, NULL, NULL, slof2, NULL, 16, NULL, auroc));
+    EXPECT(isnan(auroc[0]) && isnan(auroc[1]) && isnan(auroc[2]), "AUROC without labels");
+    needed = 0; /* NULL options: k = 16, too large for 16 rows (the row count is reported all the same) */
+    EXPECT_STATUS(cleanclip_score_samples(m, poisoned, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, &needed, NULL),
+                  CLEANCLIP_INVALID_ARGUMENT, "needs at least 18 rows");
+    EXPECT(needed == 16, "needed %zu", needed);
+    EXPECT_STATUS(cleanclip_score_samples(NULL, poisoned, &so, NULL, NULL, NULL, kd, slof, dao, 16, NULL, NULL),
+                  CLEANCLIP_NULL_POINTER, "model");
+    EXPECT_STATUS(cleanclip_score_samples(m, NULL, &so, NULL, NULL, NULL, kd, slof, dao, 16, NULL, NULL),
+                  CLEANCLIP_NULL_POINTER, "csv");
+    EXPECT_STATUS(cleanclip_score_samples(m, "/no/such.csv", &so, NULL, NULL, NULL, kd, slof, dao, 16, NULL, NULL),
+                  CLEANCLIP_IO_ERROR, "/no/such.csv");
+    log = (struct progress_log){.cancel_after = 1};
+    EXPECT_STATUS(cleanclip_score_samples(m, poisoned, &so, NULL, on_progress, &log, kd, slof, dao, 16, NULL, NULL),
+                  CLEANCLIP_CANCELLED, "cancelled");
+    so.k = 15;
+    EXPECT_STATUS(cleanclip_score_samples(m, poisoned, &so, NULL, NULL, NULL, kd, slof, dao, 16, NULL, NULL),
+                  CLEANCLIP_INVALID_ARGUMENT, "needs at least 17 rows");
+    so.k = -1;
+    EXPECT_STATUS(cleanclip_score_samples(m, poisoned, &so, NULL, NULL, NULL, kd, slof, dao, 16, NULL, NULL),
+                  CLEANCLIP_INVALID_ARGUMENT, "options->k");
+    so.k = 4;
+    so.image_column = "picture";
+    EXPECT_STATUS(cleanclip_score_samples(m, poisoned, &so, NULL, NULL, NULL, kd, slof, dao, 16, NULL, NULL),
+                  CLEANCLIP_FORMAT_ERROR, "picture");
+
+    /* Embedding-level scores equal the CSV's (the same embeddings, unnormalised). */
+    const char *names[16];
+    char *lines = read_file(outdir, "poisoned.csv", NULL);
+    size_t n = 0;
+    strtok(lines, "\n"); /* header */
+    for (char *line; n < 16 && (line = strtok(NULL, "\n"));) {
+        *strchr(line, ',') = 0;
+        names[n++] = line[0] == '/' ? path_in("", line + 1) : path_in(outdir, line); /* clean rows are absolute */
+    }
+    size_t e = (size_t)info_of(m).embed_dim;
+    float *emb = malloc(16 * e * sizeof(float));
+    OK(cleanclip_encode_image_files(m, names, n, 0, emb, 16 * e, NULL));
+    OK(cleanclip_sample_scores(emb, n, e, 4, kd2, slof2, dao2, 16, &needed));
+    EXPECT(needed == 16 && rel_diff(kd2, kd, 16) < 1e-5f && rel_diff(slof2, slof, 16) < 1e-5f && rel_diff(dao2, dao, 16) < 1e-4f,
+           "embedding scores differ from CSV scores: %g %g %g", rel_diff(kd2, kd, 16), rel_diff(slof2, slof, 16),
+           rel_diff(dao2, dao, 16));
+    OK(cleanclip_sample_scores(emb, n, e, 4, NULL, NULL, dao2, 16, NULL));
+    EXPECT_STATUS(cleanclip_sample_scores(NULL, n, e, 4, kd2, slof2, dao2, 16, NULL), CLEANCLIP_NULL_POINTER, "embeddings");
+    EXPECT_STATUS(cleanclip_sample_scores(emb, 0, e, 4, kd2, slof2, dao2, 16, NULL), CLEANCLIP_INVALID_ARGUMENT, "is 0");
+    EXPECT_STATUS(cleanclip_sample_scores(emb, n, 0, 4, kd2, slof2, dao2, 16, NULL), CLEANCLIP_INVALID_ARGUMENT, "dim is 0");
+    EXPECT_STATUS(cleanclip_sample_scores(emb, n, e, 0, kd2, slof2, dao2, 16, NULL), CLEANCLIP_INVALID_ARGUMENT, "k is 0");
+    EXPECT_STATUS(cleanclip_sample_scores(emb, n, e, 15, kd2, slof2, dao2, 16, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "at least 17");
+    EXPECT_STATUS(cleanclip_sample_scores(emb, n, e, 4, kd2, slof2, dao2, 15, &needed), CLEANCLIP_BUFFER_TOO_SMALL,
+                  "capacity");
+    EXPECT(needed == 16, "needed %zu", needed);
+    emb[5] = NAN;
+    EXPECT_STATUS(cleanclip_sample_scores(emb, n, e, 4, kd2, slof2, dao2, 16, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "not finite");
+    free(emb);
+    for (size_t i = 0; i < n; i++) free((void *)names[i]);
+    free(lines);
+    free(poisoned);
+    free(scores_csv);
+    free(expected);
+}
+
+static void test_method(void) {
+    char *model_path = path_in(fixtures, "text_model.safetensors");
+    cleanclip_model *m = load(model_path);
+    char *train = path_in(fixtures, "data/train.csv"), *eval = path_in(fixtures, "data/eval.csv");
+    char *classes = path_in(fixtures, "data/classes.txt"), *templates = path_in(fixtures, "data/templates.txt");
+    test_default_options();
+    test_evaluate(m, eval, classes, templates);
+    test_finetune(m, train);
+    test_poison_and_scores(m, train);
+    cleanclip_model_free(m);
+    free(model_path);
+    free(train);
+    free(eval);
+    free(classes);
+    free(templates);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s FIXTURE_DIR OUT_DIR\n", argv[0]);
@@ -654,6 +1080,7 @@ int main(int argc, char **argv) {
     test_tokenize();
     test_texts_images_zero_shot();
     test_threads();
+    test_method();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }

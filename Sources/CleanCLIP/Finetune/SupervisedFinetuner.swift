@@ -1,0 +1,195 @@
+import Foundation
+
+/// Settings of a supervised finetuning run (the paper's supervised variant: the whole vision
+/// encoder plus a linear head on the image embedding, cross-entropy on labels). Defaults are the
+/// reference's (ImageNet 50K subset): lr 1e-4, batch 216, 10 epochs; AdamW weight decay 0.01 on
+/// every parameter whose name lacks "bias", as in its `get_finetune_metrics` (LayerNorm and
+/// BatchNorm weights decay here, unlike in contrastive CleanCLIP finetuning).
+public struct SupervisedFinetuneConfig: Sendable, Codable, Equatable {
+    public var lr: Float = 1e-4
+    public var batchSize: Int = 216
+    public var epochs: Int = 10
+    public var warmupSteps: Int = 50
+    public var weightDecay: Float = 0.01
+    public var beta1: Float = 0.9
+    public var beta2: Float = 0.999
+    public var eps: Float = 1e-8
+    /// Global gradient-norm clipping; nil: none.
+    public var maxGradNorm: Float?
+    /// Number of classes; nil: the data set's largest label + 1.
+    public var classes: Int?
+    /// Seed for the data order and the head's initialisation.
+    public var seed: UInt64 = 0
+
+    public init() {}
+
+    var optimizer: AdamWConfig {
+        AdamWConfig(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, maxGradNorm: maxGradNorm,
+                    noDecay: .biasOnly)
+    }
+
+    func validate() throws {
+        guard batchSize > 0 else { throw FinetuneError("batch size must be positive, got \(batchSize)") }
+        guard epochs > 0 else { throw FinetuneError("epochs must be positive, got \(epochs)") }
+        guard lr > 0, lr.isFinite else { throw FinetuneError("learning rate must be positive, got \(lr)") }
+        guard warmupSteps >= 0 else { throw FinetuneError("warmup steps must be non-negative, got \(warmupSteps)") }
+        guard weightDecay >= 0 else { throw FinetuneError("weight decay must be non-negative, got \(weightDecay)") }
+        if let classes { guard classes >= 2 else { throw FinetuneError("need at least 2 classes, got \(classes)") } }
+    }
+}
+
+/// Runs supervised finetuning over a labelled-image CSV (`ImageLabelDataset`): one background
+/// `LabelBatchLoader` per epoch (shuffled by seed and epoch, the last partial batch dropped), one
+/// `Trainer.supervisedStep` per batch with a warmup + cosine schedule, a checkpoint after every
+/// epoch, resumption, a stop on a non-finite loss, and the same progress events as `Finetuner`
+/// (`clipLoss` / `inmodalLoss` are nil; `EpochSummary.pairsPerSecond` counts images).
+///
+/// Trained: every `visual.*` parameter and the head (the text tower and logit_scale are not).
+/// Checkpoints: `out` (the whole model, OpenAI naming, as `Finetuner` writes it),
+/// `<stem>.optimizer.safetensors` (AdamW state over vision + head parameters, finished epoch,
+/// settings) and `<stem>.head.safetensors` ("weight" [classes, E], "bias" [classes]).
+public final class SupervisedFinetuner {
+    public let model: CLIPModel
+    public let config: SupervisedFinetuneConfig
+    public let head: LinearHead
+    public let trainer: Trainer
+    public private(set) var history: [EpochSummary] = []
+    public let dataset: ImageLabelDataset
+    /// The epoch to start from (0 for a fresh run, later when resumed).
+    public private(set) var startEpoch = 0
+
+    /// The head is created from `config.seed` (PyTorch's `nn.Linear` initialisation) unless
+    /// given; its input is the model's image embedding (`embedDim`).
+    public init(model: CLIPModel, dataset: ImageLabelDataset, config: SupervisedFinetuneConfig, head: LinearHead? = nil) throws {
+        try config.validate()
+        let classes = config.classes ?? dataset.classCount
+        guard classes >= 2 else { throw FinetuneError("\(dataset.csvPath): labels span \(classes) class(es); need at least 2") }
+        if let bad = dataset.items.first(where: { $0.label >= classes }) {
+            throw FinetuneError("\(dataset.csvPath) row \(bad.row): label \(bad.label) is not below the class count \(classes)")
+        }
+        let batches = dataset.count / config.batchSize
+        guard batches > 0 else {
+            throw FinetuneError("\(dataset.csvPath): \(dataset.count) images make no full batch of \(config.batchSize)")
+        }
+        let head = head ?? LinearHead(embedDim: model.config.embedDim, classes: classes, seed: mixSeed(config.seed, 0x4845_4144))
+        guard head.weight.shape == [classes, model.config.embedDim] else {
+            throw FinetuneError("head weight has shape \(head.weight.shape); expected [\(classes), \(model.config.embedDim)]")
+        }
+        self.model = model
+        self.dataset = dataset
+        self.config = config
+        self.head = head
+        trainer = Trainer(model: model, objective: .supervised(head), optimizer: config.optimizer,
+                          schedule: .warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps,
+                                                  totalSteps: batches * config.epochs))
+    }
+
+    public var classes: Int { head.weight.shape[0] }
+
+    /// Steps in one epoch (the last partial batch is dropped).
+    public var batchesPerEpoch: Int { dataset.count / config.batchSize }
+
+    /// The head file that goes with a model checkpoint: `<stem>.head.safetensors`.
+    public static func headPath(for checkpoint: String) -> String {
+        let stem = checkpoint.hasSuffix(".safetensors") ? String(checkpoint.dropLast(".safetensors".count)) : checkpoint
+        return stem + ".head.safetensors"
+    }
+
+    /// Reads a head written by `save` (or any safetensors file with "weight" [C, E] and "bias" [C]).
+    public static func loadHead(path: String) throws -> LinearHead {
+        let archive = try SafetensorsReader.read(path: path)
+        guard let w = archive.tensors["weight"], let b = archive.tensors["bias"] else {
+            throw FinetuneError("\(path): no 'weight' and 'bias' tensors")
+        }
+        guard w.shape.count == 2, b.shape == [w.shape[0]] else {
+            throw FinetuneError("\(path): head weight \(w.shape) and bias \(b.shape) do not fit")
+        }
+        let weight = Tensor(zeros: w.shape), bias = Tensor(zeros: b.shape)
+        try w.copyFloats(into: weight.data)
+        try b.copyFloats(into: bias.data)
+        return LinearHead(weight: weight, bias: bias)
+    }
+
+    /// Restores the head, the optimizer and the epoch from a checkpoint written by `run` (the
+    /// model weights must already have been loaded from that checkpoint).
+    public func resume(from checkpoint: String) throws {
+        let path = Finetuner.optimizerPath(for: checkpoint)
+        let archive = try SafetensorsReader.read(path: path)
+        guard let done = archive.metadata["epochs_done"].flatMap(Int.init) else {
+            throw FinetuneError("\(path): no 'epochs_done' in the metadata; not a cleanclip finetune checkpoint")
+        }
+        guard archive.metadata["mode"] == "supervised" else {
+            throw FinetuneError("\(path): not a supervised finetuning checkpoint")
+        }
+        if let saved = archive.metadata["config"], let data = saved.data(using: .utf8),
+           let previous = try? JSONDecoder().decode(SupervisedFinetuneConfig.self, from: data), previous != config {
+            throw FinetuneError("\(path): the run was started with other settings (\(saved)); resume with the same flags")
+        }
+        let saved = try Self.loadHead(path: Self.headPath(for: checkpoint))
+        guard saved.weight.shape == head.weight.shape else {
+            throw FinetuneError("\(Self.headPath(for: checkpoint)): head weight \(saved.weight.shape); this run's head is \(head.weight.shape)")
+        }
+        var state: [(String, Tensor)] = []
+        for name in archive.order { state.append((name, try CLIPModel.tensor(from: archive.tensors[name]!))) }
+        try trainer.optimizer.load(state: state)
+        head.weight.data.update(from: saved.weight.data, count: saved.weight.count)
+        head.bias.data.update(from: saved.bias.data, count: saved.bias.count)
+        startEpoch = done
+    }
+
+    /// Runs the remaining epochs. `checkpoint`: where to write the model after every epoch
+    /// (nil: no checkpoints). `onEvent` returns false to cancel (then this throws).
+    @discardableResult
+    public func run(checkpoint: String?, onEvent: (FinetuneEvent) -> Bool = { _ in true }) throws -> [EpochSummary] {
+        let total = batchesPerEpoch * config.epochs
+        let runStart = Date()
+        var stepsThisRun = 0
+        for epoch in startEpoch..<config.epochs {
+            let start = Date()
+            let loader = try LabelBatchLoader(dataset: dataset, preprocessor: model.preprocessor, batchSize: config.batchSize,
+                                              seed: config.seed, epoch: epoch, shuffle: true, dropLast: true)
+            defer { loader.close() }
+            var sum: Double = 0, n = 0
+            while let b = try loader.nextBatch() {
+                let t0 = Date()
+                let r = try trainer.supervisedStep(images: b.images, labels: b.labels)
+                guard r.loss.isFinite else {
+                    throw FinetuneError("loss became \(r.loss) at epoch \(epoch + 1), step \(r.step + 1); "
+                        + "stopped (the last checkpoint on disk is from before this epoch)")
+                }
+                n += 1
+                stepsThisRun += 1
+                sum += Double(r.loss)
+                let elapsed = Date().timeIntervalSince(runStart)
+                let progress = FinetuneProgress(
+                    epoch: epoch, epochs: config.epochs, batch: n, batchesPerEpoch: loader.batchCount,
+                    step: r.step + 1, totalSteps: total, loss: r.loss, clipLoss: nil, inmodalLoss: nil,
+                    lr: r.lr, stepSeconds: Date().timeIntervalSince(t0),
+                    etaSeconds: elapsed / Double(stepsThisRun) * Double(total - (r.step + 1)))
+                guard onEvent(.step(progress)) else { throw FinetuneError("cancelled at epoch \(epoch + 1), step \(r.step + 1)") }
+            }
+            let seconds = Date().timeIntervalSince(start)
+            let summary = EpochSummary(epoch: epoch, meanLoss: Float(sum / Double(max(n, 1))), meanClipLoss: nil,
+                                       meanInmodalLoss: nil, seconds: seconds,
+                                       pairsPerSecond: Double(n * config.batchSize) / max(seconds, 1e-9))
+            history.append(summary)
+            if let checkpoint { try save(to: checkpoint, epochsDone: epoch + 1) }
+            guard onEvent(.epoch(summary)) else { throw FinetuneError("cancelled after epoch \(epoch + 1)") }
+        }
+        return history
+    }
+
+    /// Writes the model, the head, then the optimizer state, each atomically.
+    public func save(to checkpoint: String, epochsDone: Int) throws {
+        let configJSON = String(data: try JSONEncoder().encode(config), encoding: .utf8) ?? ""
+        try model.save(to: checkpoint, metadata: ["epochs_done": String(epochsDone)])
+        try SafetensorsWriter.write([(name: "weight", tensor: RawTensor(floats: head.weight.array, shape: head.weight.shape)),
+                                     (name: "bias", tensor: RawTensor(floats: head.bias.array, shape: head.bias.shape))],
+                                    metadata: ["epochs_done": String(epochsDone), "classes": String(classes)],
+                                    to: Self.headPath(for: checkpoint))
+        let state = trainer.optimizer.state().map { (name: $0.0, tensor: RawTensor(floats: $0.1.array, shape: $0.1.shape)) }
+        try SafetensorsWriter.write(state, metadata: ["epochs_done": String(epochsDone), "config": configJSON,
+                                                      "mode": "supervised"],
+                                    to: Finetuner.optimizerPath(for: checkpoint))
+    }
+}

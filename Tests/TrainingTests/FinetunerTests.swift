@@ -1,0 +1,130 @@
+import CleanCLIP
+import Foundation
+import Testing
+
+/// A tiny image-caption CSV data set on disk (PNG images of generated shapes).
+private func makeDataset(pairs: Int, in dir: String) throws -> String {
+    try FileManager.default.createDirectory(atPath: dir + "/images", withIntermediateDirectories: true)
+    var csv = "image,caption\n"
+    for (i, e) in ShapesDataset.generate(count: pairs, side: 32, seed: 9).enumerated() {
+        try ImageEncoder.writePNG(try RGBImage(width: 32, height: 32, pixels: e.pixels), to: "\(dir)/images/\(i).png")
+        csv += "images/\(i).png,\"\(e.caption)\"\n"
+    }
+    try csv.write(toFile: dir + "/train.csv", atomically: true, encoding: .utf8)
+    return dir + "/train.csv"
+}
+
+private let tinyConfig = CLIPConfig(embedDim: 32, vision: .vit(patch: 8, width: 64, layers: 1, heads: 1, resolution: 32),
+                                    textWidth: 64, textHeads: 1, textLayers: 1)
+
+private func tempDir(_ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cleanclip-\(name)-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: dir)
+    return dir
+}
+
+@Suite(.serialized) struct FinetunerTests {
+    func dataset(_ dir: String) throws -> ImageCaptionDataset {
+        let csv = try makeDataset(pairs: 24, in: dir)
+        return try ImageCaptionDataset(csvPath: csv).augmentingCaptions(with: EDA(wordNet: try WordNet.shared()), seed: 3)
+    }
+
+    var config: FinetuneConfig {
+        var c = FinetuneConfig()
+        c.batchSize = 8
+        c.epochs = 2
+        c.warmupSteps = 2
+        c.lr = 1e-3
+        c.seed = 5
+        return c
+    }
+
+    /// Two epochs in one go equal one epoch, a checkpoint, and a resumed second epoch.
+    @Test func resumeEqualsUninterruptedRun() throws {
+        let dir = tempDir("resume")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = try dataset(dir)
+
+        let straight = CLIPModel(randomWith: tinyConfig, seed: 1)
+        let a = try Finetuner(model: straight, dataset: data, config: config)
+        var steps = 0
+        let history = try a.run(checkpoint: nil) { if case .step = $0 { steps += 1 }; return true }
+        #expect(steps == 6 && history.count == 2)
+
+        let checkpoint = dir + "/run.safetensors"
+        let first = try Finetuner(model: CLIPModel(randomWith: tinyConfig, seed: 1), dataset: data, config: config)
+        #expect(throws: FinetuneError.self) {
+            try first.run(checkpoint: checkpoint) { if case .epoch = $0 { return false }; return true }  // stop after epoch 1
+        }
+        let reloaded = try CLIPModel.load(path: checkpoint)
+        let second = try Finetuner(model: reloaded, dataset: data, config: config)
+        try second.resume(from: checkpoint)
+        #expect(second.startEpoch == 1)
+        try second.run(checkpoint: checkpoint)
+
+        for (x, y) in zip(straight.weights, reloaded.weights) {
+            #expect(x.name == y.name)
+            let diff = zip(x.tensor.array, y.tensor.array).map { abs($0 - $1) }.max() ?? 0
+            #expect(diff <= 1e-6, "\(x.name) differs by \(diff) after resuming")
+        }
+        // The written checkpoint holds the finished run and loads as a model.
+        let final = try CLIPModel.load(path: checkpoint)
+        #expect(final.weights.count == straight.weights.count)
+    }
+
+    /// Resuming with other settings is refused rather than silently mixing runs.
+    @Test func resumeWithOtherSettingsIsRefused() throws {
+        let dir = tempDir("mismatch")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = try dataset(dir)
+        let checkpoint = dir + "/run.safetensors"
+        var one = config
+        one.epochs = 1
+        try Finetuner(model: CLIPModel(randomWith: tinyConfig, seed: 1), dataset: data, config: one).run(checkpoint: checkpoint)
+        var other = config
+        other.lr = 5e-4
+        let f = try Finetuner(model: try CLIPModel.load(path: checkpoint), dataset: data, config: other)
+        #expect(throws: FinetuneError.self) { try f.resume(from: checkpoint) }
+    }
+
+    /// A non-finite loss stops the run with an error and leaves the last checkpoint untouched.
+    @Test func nonFiniteLossStopsAndKeepsCheckpoint() throws {
+        let dir = tempDir("nan")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = try dataset(dir)
+        let checkpoint = dir + "/run.safetensors"
+        var one = config
+        one.epochs = 1
+        try Finetuner(model: CLIPModel(randomWith: tinyConfig, seed: 1), dataset: data, config: one).run(checkpoint: checkpoint)
+        let before = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+
+        var explosive = one
+        explosive.lr = 1e30
+        explosive.warmupSteps = 0
+        let f = try Finetuner(model: CLIPModel(randomWith: tinyConfig, seed: 1), dataset: data, config: explosive)
+        do {
+            try f.run(checkpoint: checkpoint)
+            Issue.record("a run with lr 1e30 finished")
+        } catch let e as FinetuneError {
+            #expect(e.description.contains("loss became"), "\(e)")
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: checkpoint)) == before)
+    }
+
+    @Test func badSettingsAreErrors() throws {
+        let dir = tempDir("bad")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let data = try dataset(dir)
+        var c = config
+        c.batchSize = 100
+        #expect(throws: FinetuneError.self) { try Finetuner(model: CLIPModel(randomWith: tinyConfig, seed: 1), dataset: data, config: c) }
+        c = config
+        c.epochs = 0
+        #expect(throws: FinetuneError.self) { try Finetuner(model: CLIPModel(randomWith: tinyConfig, seed: 1), dataset: data, config: c) }
+        // CleanCLIP mode without augmented captions names the problem.
+        let plain = try ImageCaptionDataset(csvPath: dir + "/train.csv")
+        #expect(throws: (any Error).self) {
+            try Finetuner(model: CLIPModel(randomWith: tinyConfig, seed: 1), dataset: plain, config: config).run(checkpoint: nil)
+        }
+    }
+}

@@ -2,30 +2,9 @@ import CleanCLIP
 import Foundation
 import Testing
 
-/// A tiny image-caption CSV data set on disk (PNG images of generated shapes).
-private func makeDataset(pairs: Int, in dir: String) throws -> String {
-    try FileManager.default.createDirectory(atPath: dir + "/images", withIntermediateDirectories: true)
-    var csv = "image,caption\n"
-    for (i, e) in ShapesDataset.generate(count: pairs, side: 32, seed: 9).enumerated() {
-        try ImageEncoder.writePNG(try RGBImage(width: 32, height: 32, pixels: e.pixels), to: "\(dir)/images/\(i).png")
-        csv += "images/\(i).png,\"\(e.caption)\"\n"
-    }
-    try csv.write(toFile: dir + "/train.csv", atomically: true, encoding: .utf8)
-    return dir + "/train.csv"
-}
-
-private let tinyConfig = CLIPConfig(embedDim: 32, vision: .vit(patch: 8, width: 64, layers: 1, heads: 1, resolution: 32),
-                                    textWidth: 64, textHeads: 1, textLayers: 1)
-
-private func tempDir(_ name: String) -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cleanclip-\(name)-\(getpid())").path
-    try? FileManager.default.removeItem(atPath: dir)
-    return dir
-}
-
 @Suite(.serialized) struct FinetunerTests {
     func dataset(_ dir: String) throws -> ImageCaptionDataset {
-        let csv = try makeDataset(pairs: 24, in: dir)
+        let csv = try makeCSV(count: 24, in: dir)
         return try ImageCaptionDataset(csvPath: csv).augmentingCaptions(with: EDA(wordNet: try WordNet.shared()), seed: 3)
     }
 

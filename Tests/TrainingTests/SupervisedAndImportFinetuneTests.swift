@@ -5,24 +5,6 @@ import Testing
 private let modelFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .appendingPathComponent("Fixtures/models")
 
-/// Writes `count` generated 32x32 shape images with captions and labels; returns the CSV path.
-private func makeCSV(count: Int, in dir: String) throws -> String {
-    try FileManager.default.createDirectory(atPath: dir + "/images", withIntermediateDirectories: true)
-    var csv = "image,caption,label\n"
-    for (i, e) in ShapesDataset.generate(count: count, side: 32, seed: 9).enumerated() {
-        try ImageEncoder.writePNG(try RGBImage(width: 32, height: 32, pixels: e.pixels), to: "\(dir)/images/\(i).png")
-        csv += "images/\(i).png,\"\(e.caption)\",\(e.label)\n"
-    }
-    try csv.write(toFile: dir + "/train.csv", atomically: true, encoding: .utf8)
-    return dir + "/train.csv"
-}
-
-private func tempDir(_ name: String) -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cleanclip-\(name)-\(getpid())").path
-    try? FileManager.default.removeItem(atPath: dir)
-    return dir
-}
-
 private func maxWeightDiff(_ a: CLIPModel, _ b: CLIPModel) -> (String, Float) {
     var worst = ("", Float(0))
     for (x, y) in zip(a.weights, b.weights) {
@@ -32,9 +14,6 @@ private func maxWeightDiff(_ a: CLIPModel, _ b: CLIPModel) -> (String, Float) {
     }
     return worst
 }
-
-private let tinyConfig = CLIPConfig(embedDim: 32, vision: .vit(patch: 8, width: 64, layers: 1, heads: 1, resolution: 32),
-                                    textWidth: 64, textHeads: 1, textLayers: 1)
 
 @Suite(.serialized) struct ImportedOptimizerFinetuneTests {
     var config: FinetuneConfig {

@@ -56,3 +56,26 @@ func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
 }
 
 func maxAbs(_ a: Tensor) -> Float { a.array.map(abs).max() ?? 0 }
+
+/// Writes `count` generated 32x32 shape images (PNG) with captions and labels; returns the CSV path.
+func makeCSV(count: Int, in dir: String) throws -> String {
+    try FileManager.default.createDirectory(atPath: dir + "/images", withIntermediateDirectories: true)
+    var csv = "image,caption,label\n"
+    for (i, e) in ShapesDataset.generate(count: count, side: 32, seed: 9).enumerated() {
+        try ImageEncoder.writePNG(try RGBImage(width: 32, height: 32, pixels: e.pixels), to: "\(dir)/images/\(i).png")
+        csv += "images/\(i).png,\"\(e.caption)\",\(e.label)\n"
+    }
+    try csv.write(toFile: dir + "/train.csv", atomically: true, encoding: .utf8)
+    return dir + "/train.csv"
+}
+
+/// A fresh, empty temporary folder path for one test.
+func tempDir(_ name: String) -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cleanclip-\(name)-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: dir)
+    return dir
+}
+
+/// A tiny ViT CLIP with the full vocabulary, for finetuning tests on real captions.
+let tinyConfig = CLIPConfig(embedDim: 32, vision: .vit(patch: 8, width: 64, layers: 1, heads: 1, resolution: 32),
+                            textWidth: 64, textHeads: 1, textLayers: 1)

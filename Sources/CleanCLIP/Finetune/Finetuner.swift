@@ -211,9 +211,14 @@ public final class Finetuner {
     public func save(to checkpoint: String, epochsDone: Int) throws {
         let configJSON = String(data: try JSONEncoder().encode(config), encoding: .utf8) ?? ""
         try model.save(to: checkpoint, metadata: ["epochs_done": String(epochsDone)])
-        let state = trainer.optimizer.state().map { (name: $0.0, tensor: RawTensor(floats: $0.1.array, shape: $0.1.shape)) }
-        try SafetensorsWriter.write(state, metadata: ["epochs_done": String(epochsDone), "config": configJSON,
-                                                      "schedule_offset": String(trainer.scheduleStepOffset)],
-                                    to: Self.optimizerPath(for: checkpoint))
+        try Self.writeOptimizerState(trainer.optimizer, metadata: ["epochs_done": String(epochsDone), "config": configJSON,
+                                                                   "schedule_offset": String(trainer.scheduleStepOffset)],
+                                     checkpoint: checkpoint)
+    }
+
+    /// Writes an optimizer's state next to a model checkpoint (`optimizerPath(for:)`), atomically.
+    static func writeOptimizerState(_ optimizer: AdamW, metadata: [String: String], checkpoint: String) throws {
+        let state = optimizer.state().map { (name: $0.0, tensor: RawTensor(floats: $0.1.array, shape: $0.1.shape)) }
+        try SafetensorsWriter.write(state, metadata: metadata, to: optimizerPath(for: checkpoint))
     }
 }

@@ -187,9 +187,8 @@ public final class SupervisedFinetuner {
                                      (name: "bias", tensor: RawTensor(floats: head.bias.array, shape: head.bias.shape))],
                                     metadata: ["epochs_done": String(epochsDone), "classes": String(classes)],
                                     to: Self.headPath(for: checkpoint))
-        let state = trainer.optimizer.state().map { (name: $0.0, tensor: RawTensor(floats: $0.1.array, shape: $0.1.shape)) }
-        try SafetensorsWriter.write(state, metadata: ["epochs_done": String(epochsDone), "config": configJSON,
-                                                      "mode": "supervised"],
-                                    to: Finetuner.optimizerPath(for: checkpoint))
+        try Finetuner.writeOptimizerState(trainer.optimizer, metadata: ["epochs_done": String(epochsDone), "config": configJSON,
+                                                                        "mode": "supervised"],
+                                          checkpoint: checkpoint)
     }
 }

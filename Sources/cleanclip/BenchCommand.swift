@@ -20,11 +20,15 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    @Option(name: .customLong("buffer-cache-mb"), help: "Idle tensor memory kept for reuse (default 1024 MB); lower trades speed for peak memory.")
+    var bufferCacheMB: Int?
+
     @Flag(help: "Also time a CleanCLIP training step (batch + batch augmented views, forward, backward, AdamW).")
     var training = false
 
     func run() throws {
         if let threads { Threads.count = threads }
+        if let bufferCacheMB { BufferPool.shared.limitBytes = max(0, bufferCacheMB) << 20 }
         print("threads: \(Threads.count), batch: \(batch)")
         for name in models.split(separator: ",").map(String.init) {
             guard let config = CLIPConfig.presets[name] else { throw ValidationError("unknown architecture '\(name)'") }

@@ -38,7 +38,12 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     public var pretrainEpochs = 32
     public var pretrainLR: Float = 2e-3
     public var finetuneEpochs = 8
-    public var finetuneLR: Float = 1e-4
+    /// Peak lr of the cleanup finetunes: 30x the paper's 1e-5, which is for ~15,600 steps (100K pairs x
+    /// 10 epochs); the demo has ~190. Same pretrained models, seeds 1/2/3, CleanCLIP CA / ASR vs MMCL ASR:
+    /// 1e-4: 77.0/58.3 vs 70.8, 57.6/43.5 vs 47.3, 64.8/42.7 vs 52.3;
+    /// 3e-4: 81.0/46.9 vs 66.5, 61.0/35.6 vs 40.1, 68.2/36.0 vs 48.9 (better CA, ASR and gap on every seed);
+    /// 1e-3: 81.4/35.7 vs 58.7, 60.6/28.8 vs 29.7, 71.2/31.9 vs 41.5 (MMCL-only forgets the backdoor too).
+    public var finetuneLR: Float = 3e-4
     public var batchSize = 64
     /// lambda2 of CleanCLIP (lambda1 = 1), the paper's default. The paper's sweep (0.5..8) shows larger
     /// lambda2 lowering ASR; in the demo (seed 2) lambda2 4 was worse than 1 on both CA and ASR.

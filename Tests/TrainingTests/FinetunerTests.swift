@@ -8,15 +8,7 @@ import Testing
         return try ImageCaptionDataset(csvPath: csv).augmentingCaptions(with: EDA(wordNet: try WordNet.shared()), seed: 3)
     }
 
-    var config: FinetuneConfig {
-        var c = FinetuneConfig()
-        c.batchSize = 8
-        c.epochs = 2
-        c.warmupSteps = 2
-        c.lr = 1e-3
-        c.seed = 5
-        return c
-    }
+    var config: FinetuneConfig { tinyFinetuneConfig }
 
     /// Two epochs in one go equal one epoch, a checkpoint, and a resumed second epoch.
     @Test func resumeEqualsUninterruptedRun() throws {

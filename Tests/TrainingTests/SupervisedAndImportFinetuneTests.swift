@@ -16,15 +16,7 @@ private func maxWeightDiff(_ a: CLIPModel, _ b: CLIPModel) -> (String, Float) {
 }
 
 @Suite(.serialized) struct ImportedOptimizerFinetuneTests {
-    var config: FinetuneConfig {
-        var c = FinetuneConfig()
-        c.batchSize = 8
-        c.epochs = 2
-        c.warmupSteps = 2
-        c.lr = 1e-3
-        c.seed = 5
-        return c
-    }
+    var config: FinetuneConfig { tinyFinetuneConfig }
 
     /// A run started from imported AdamW state (as from a CleanCLIP .pt; the fixture models'
     /// 1000-token vocabulary cannot take real captions, so the state here comes from another

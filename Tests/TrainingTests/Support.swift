@@ -79,3 +79,14 @@ func tempDir(_ name: String) -> String {
 /// A tiny ViT CLIP with the full vocabulary, for finetuning tests on real captions.
 let tinyConfig = CLIPConfig(embedDim: 32, vision: .vit(patch: 8, width: 64, layers: 1, heads: 1, resolution: 32),
                             textWidth: 64, textHeads: 1, textLayers: 1)
+
+/// Two short epochs of batch 8 for the finetuner tests (24-pair data sets give 3 steps per epoch).
+var tinyFinetuneConfig: FinetuneConfig {
+    var c = FinetuneConfig()
+    c.batchSize = 8
+    c.epochs = 2
+    c.warmupSteps = 2
+    c.lr = 1e-3
+    c.seed = 5
+    return c
+}

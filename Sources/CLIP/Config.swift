@@ -55,6 +55,41 @@ public struct CLIPConfig: Sendable, Equatable, Codable {
         }
     }
 
+    /// Attention heads of the vision tower (the ViT's, or the ResNet's attention pool).
+    public var visionHeads: Int {
+        switch vision {
+        case .vit(_, _, _, let h, _), .resnet(_, _, let h, _): return h
+        }
+    }
+
+    /// The vision width the heads divide: the ViT width, or the ResNet's attention-pool width (32 x stem width).
+    var visionAttentionWidth: Int {
+        switch vision {
+        case .vit(_, let w, _, _, _): return w
+        case .resnet(_, let w, _, _): return w * 32
+        }
+    }
+
+    /// Replaces the inferred head counts with those a file recorded (`save(to:)` writes them),
+    /// checking that each divides its width.
+    mutating func applySavedHeads(vision visionText: String?, text textText: String?) throws {
+        if let visionText {
+            guard let h = Int(visionText), h > 0, visionAttentionWidth % h == 0 else {
+                throw WeightError("metadata cleanclip.vision_heads '\(visionText)' does not divide the vision width \(visionAttentionWidth)")
+            }
+            switch vision {
+            case let .vit(p, w, l, _, r): vision = .vit(patch: p, width: w, layers: l, heads: h, resolution: r)
+            case let .resnet(l, w, _, r): vision = .resnet(layers: l, width: w, heads: h, resolution: r)
+            }
+        }
+        if let textText {
+            guard let h = Int(textText), h > 0, textWidth % h == 0 else {
+                throw WeightError("metadata cleanclip.text_heads '\(textText)' does not divide the text width \(textWidth)")
+            }
+            textHeads = h
+        }
+    }
+
     /// Infers the configuration from an OpenAI-named state dict, as `clip.model.build_model`.
     public static func infer(from sd: StateDict, activation: Activation = .quickGELU) throws -> CLIPConfig {
         func shape(_ k: String) throws -> [Int] {

@@ -39,7 +39,8 @@ extension CLIPModel {
         // Files written by `save(to:)` record their activation; others default to OpenAI's.
         let saved = metadata["cleanclip.activation"].flatMap(Activation.init(rawValue:))
         return try wrap(path) {
-            let config = try CLIPConfig.infer(from: sd, activation: options.activation ?? saved ?? .quickGELU)
+            var config = try CLIPConfig.infer(from: sd, activation: options.activation ?? saved ?? .quickGELU)
+            try config.applySavedHeads(vision: metadata["cleanclip.vision_heads"], text: metadata["cleanclip.text_heads"])
             return try CLIPModel(config: config, weights: sd)
         }
     }

@@ -25,6 +25,10 @@ extension CLIPModel {
         meta["format"] = meta["format"] ?? "pt"
         meta["cleanclip.architecture"] = config.architecture
         meta["cleanclip.activation"] = config.activation.rawValue
+        // Head counts cannot be read from tensor shapes; record them for models whose heads are
+        // not OpenAI's width / 64.
+        meta["cleanclip.vision_heads"] = String(config.visionHeads)
+        meta["cleanclip.text_heads"] = String(config.textHeads)
         try SafetensorsWriter.write(try rawStateDict(), metadata: meta, to: path)
     }
 }

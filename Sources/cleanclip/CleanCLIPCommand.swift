@@ -11,6 +11,12 @@ struct CleanCLIPCommand: ParsableCommand {
                       ScoreSamplesCommand.self, EmbedCommand.self, TokenizeCommand.self, PreprocessCommand.self,
                       ConvertCommand.self, InfoCommand.self, BenchCommand.self]
     )
+
+    static func main() {
+        // Log lines appear as they happen even when the output goes to a pipe or a file.
+        setvbuf(stdout, nil, _IOLBF, 0)
+        main(nil)
+    }
 }
 
 /// Options shared by commands that load a model.

@@ -54,6 +54,9 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("patch-size"), help: "Side of the BadNet patch in pixels.")
     var patchSize: Int?
 
+    @Option(name: .customLong("detailed-captions"), help: "Fraction of captions that mention colour, size or background.")
+    var detailedCaptions: Float?
+
     @Option(name: .customLong("test-images"), help: "Labelled test images.")
     var testImages: Int?
 
@@ -65,6 +68,9 @@ struct DemoCommand: ParsableCommand {
 
     @Option(help: "Report folder (results.json, results.csv, plots, trigger examples).")
     var report = "report"
+
+    @Option(name: .customLong("poisoned-model"), help: "Skip pretraining and clean this model (poisoned.safetensors from an earlier run's report with the same settings).")
+    var poisonedModel: String?
 
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
@@ -89,12 +95,13 @@ struct DemoCommand: ParsableCommand {
         if let finetuneLR { config.finetuneLR = finetuneLR }
         if let patchSize { config.patchSize = patchSize }
         if let testImages { config.testImages = testImages }
+        if let detailedCaptions { config.detailedCaptions = detailedCaptions }
         if let width { config.width = width }
         if let layers { config.layers = layers }
         let demo = Demo(config: config)
         let bars = ProgressBars()
         demo.progress = { stage, done, total, detail in bars.update(stage, done, of: total, detail: detail) }
-        let r = try demo.run(reportDirectory: report)
+        let r = try demo.run(reportDirectory: report, poisonedModel: poisonedModel)
         print("")
         print("                 clean accuracy   attack success (ASR)")
         for (name, s) in [("poisoned", r.poisoned), ("MMCL-only", r.mmcl), ("CleanCLIP", r.cleanclip)] {

@@ -100,4 +100,22 @@ import Testing
         let names = Set(model.weights.map(\.name))
         #expect(Set(again.weights.map(\.name)) == names)
     }
+
+    /// Head counts are not in the tensor shapes: a model with other heads than width / 64 must
+    /// come back with its own (the demo's models have 4 heads at width 64).
+    @Test(arguments: [CLIPConfig.Vision.resnet(layers: [1, 1, 1, 1], width: 16, heads: 4, resolution: 32),
+                      .vit(patch: 8, width: 64, layers: 1, heads: 4, resolution: 32)])
+    func savedHeadCountsComeBack(vision: CLIPConfig.Vision) throws {
+        let config = CLIPConfig(embedDim: 32, vision: vision, contextLength: 16, textWidth: 64, textHeads: 4, textLayers: 1)
+        let model = CLIPModel(randomWith: config, seed: 3)
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("heads-\(getpid())-\(config.architecture.hashValue).safetensors").path
+        defer { unlink(out) }
+        try model.save(to: out)
+        let again = try CLIPModel.load(path: out)
+        #expect(again.config == config)
+        let pixels = Tensor((0..<(2 * 3 * 32 * 32)).map { Float($0 % 7) / 7 - 0.5 }, shape: [2, 3, 32, 32])
+        #expect(maxAbsDiff(try again.encodeImage(pixels), try model.encodeImage(pixels)) == 0)
+        let tokens: [Int32] = [49406, 320, 1929, 49407] + [Int32](repeating: 0, count: 12)
+        #expect(maxAbsDiff(try again.encodeText(tokens: tokens, batch: 1), try model.encodeText(tokens: tokens, batch: 1)) == 0)
+    }
 }

@@ -54,8 +54,10 @@ public final class Demo {
         return TriggerSpec(kind: kind, patchSize: config.patchSize, location: .random, imageSize: config.imageSize)
     }
 
-    /// Runs every stage; writes the report folder when `reportDirectory` is given.
-    public func run(reportDirectory: String? = nil) throws -> DemoResults {
+    /// Runs every stage; writes the report folder when `reportDirectory` is given (with the
+    /// poisoned and both cleaned models as safetensors). With `poisonedModel` (a model an earlier
+    /// run wrote, for the same configuration and seed) pretraining is skipped and that model is cleaned.
+    public func run(reportDirectory: String? = nil, poisonedModel: String? = nil) throws -> DemoResults {
         let start = Date()
         let s = config.imageSize
         guard config.architecture != .resnet || s % 32 == 0 else { throw FinetuneError("ResNet needs an image size that is a multiple of 32") }
@@ -63,8 +65,10 @@ public final class Demo {
             throw FinetuneError("train and clean pairs must each fill at least one batch of \(config.batchSize)")
         }
         log("generating \(config.trainPairs) training pairs, \(config.cleanPairs) clean pairs and \(config.testImages) test images (\(s)x\(s), seed \(config.seed))")
-        var train = ShapesDataset.generate(count: config.trainPairs, side: s, seed: mixSeed(config.seed, 1))
-        let clean = ShapesDataset.generate(count: config.cleanPairs, side: s, seed: mixSeed(config.seed, 2))
+        var train = ShapesDataset.generate(count: config.trainPairs, side: s, seed: mixSeed(config.seed, 1),
+                                           detailFraction: config.detailedCaptions)
+        let clean = ShapesDataset.generate(count: config.cleanPairs, side: s, seed: mixSeed(config.seed, 2),
+                                           detailFraction: config.detailedCaptions)
         let test = ShapesDataset.generate(count: config.testImages, side: s, seed: mixSeed(config.seed, 3))
         let trigger = try Trigger(triggerSpec, seed: mixSeed(config.seed, 4))
 
@@ -103,11 +107,26 @@ public final class Demo {
         }
 
         // Pretrain on the poisoned set.
-        let model = CLIPModel(randomWith: modelConfig, seed: mixSeed(config.seed, 6))
-        let trainPairs = try prepare(train, augment: false)
-        log("pretraining \(modelConfig.architecture) from scratch: \(config.pretrainEpochs) epochs, lr \(config.pretrainLR)")
-        let pretrainCurve = try fit(model, trainPairs, loss: .mmclOnly, epochs: config.pretrainEpochs, lr: config.pretrainLR,
+        let model: CLIPModel
+        var pretrainCurve: [EpochRecord] = []
+        if let poisonedModel {
+            model = try CLIPModel.load(path: poisonedModel)
+            guard model.config.architecture == modelConfig.architecture, model.config.embedDim == modelConfig.embedDim,
+                  model.config.contextLength == modelConfig.contextLength else {
+                throw FinetuneError("\(poisonedModel) is a \(model.config.architecture) model with embedding \(model.config.embedDim) and context \(model.config.contextLength); this configuration needs \(modelConfig.architecture), \(modelConfig.embedDim), \(modelConfig.contextLength)")
+            }
+            log("using the poisoned model \(poisonedModel) (pretraining skipped)")
+        } else {
+            model = CLIPModel(randomWith: modelConfig, seed: mixSeed(config.seed, 6))
+            let trainPairs = try prepare(train, augment: false)
+            log("pretraining \(modelConfig.architecture) from scratch: \(config.pretrainEpochs) epochs, lr \(config.pretrainLR)")
+            pretrainCurve = try fit(model, trainPairs, loss: .mmclOnly, epochs: config.pretrainEpochs, lr: config.pretrainLR,
                                     stage: "pretrain", evaluate: evaluate)
+        }
+        if let reportDirectory {
+            try FileManager.default.createDirectory(atPath: reportDirectory, withIntermediateDirectories: true)
+            try model.save(to: reportDirectory + "/poisoned.safetensors", metadata: ["cleanclip.demo.seed": "\(config.seed)"])
+        }
         let poisonedResult = try evaluate(model)
         log(String(format: "poisoned model: CA %.1f%%, ASR %.1f%%", 100 * poisonedResult.cleanAccuracy, 100 * poisonedResult.asr))
 
@@ -127,6 +146,8 @@ public final class Demo {
             pretrainCurve: pretrainCurve, mmclCurve: mmclCurve, cleanclipCurve: cleanCurve,
             seconds: Date().timeIntervalSince(start))
         if let reportDirectory {
+            try mmclModel.save(to: reportDirectory + "/mmcl.safetensors", metadata: ["cleanclip.demo.seed": "\(config.seed)"])
+            try cleanModel.save(to: reportDirectory + "/cleanclip.safetensors", metadata: ["cleanclip.demo.seed": "\(config.seed)"])
             try DemoReport(results: results).write(to: reportDirectory,
                                                    examples: poisoned.prefix(8).map { (train[$0].pixels, s) },
                                                    cleanExamples: test.prefix(8).map(\.pixels))

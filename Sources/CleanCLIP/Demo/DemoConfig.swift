@@ -31,6 +31,8 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     /// with a 4-pixel patch left ASR near 15% after 16 epochs; 2% with an 8-pixel patch and 24+
     /// epochs is what this small model needs to learn the trigger (see the demo notes).
     public var poisonFraction = 0.02
+    /// Fraction of captions that mention colour, size or background besides the shape.
+    public var detailedCaptions: Float = ShapesDataset.defaultDetailFraction
     /// Labelled test images (ten classes).
     public var testImages = 500
     /// Clean pairs for the cleanup finetunes (generated apart from the pretraining set).

@@ -45,8 +45,8 @@ public enum ShapesDataset {
         "a picture showing a {color} {shape} on {bg}", "a {shape} in {color}, {size}",
         "there is a {size} {shape} here", "a {bg} backdrop with a {shape}",
     ]
-    /// Fraction of captions that use a detail template.
-    static let detailFraction: Float = 0.3
+    /// Default fraction of captions that use a detail template.
+    public static let defaultDetailFraction: Float = 0.3
 
     /// One generated example.
     public struct Example: Sendable {
@@ -57,13 +57,21 @@ public enum ShapesDataset {
         public var label: Int
     }
 
-    /// Generates `count` examples of `side` x `side` pixels from `seed`.
-    public static func generate(count: Int, side: Int, seed: UInt64) -> [Example] {
-        (0..<count).map { i in example(side: side, seed: seed &* 1_000_003 &+ UInt64(i)) }
+    /// Generates `count` examples of `side` x `side` pixels from `seed`; a fraction `detailFraction`
+    /// of the captions mention colour, size or background besides the shape.
+    public static func generate(count: Int, side: Int, seed: UInt64, detailFraction: Float = defaultDetailFraction) -> [Example] {
+        var out = [Example?](repeating: nil, count: count)
+        out.withUnsafeMutableBufferPointer { slots in
+            let slots = slots
+            DispatchQueue.concurrentPerform(iterations: count) { i in
+                slots[i] = example(side: side, seed: seed &* 1_000_003 &+ UInt64(i), detailFraction: detailFraction)
+            }
+        }
+        return out.map { $0! }
     }
 
     /// The example for one seed (independent of the others, so sets can be extended).
-    public static func example(side: Int, seed: UInt64) -> Example {
+    public static func example(side: Int, seed: UInt64, detailFraction: Float = defaultDetailFraction) -> Example {
         var rng = SeededRandom(seed: seed)
         let label = Int(rng.next() % UInt64(classes.count))
         let (colorName, color) = pick(colors, &rng)

@@ -37,9 +37,20 @@ struct DemoTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = Self.tiny
         let r = try run(config, report: dir)
-        for name in ["results.json", "results.csv", "loss.svg", "finetune.svg", "triggers.png"] {
+        for name in ["results.json", "results.csv", "loss.svg", "finetune.svg", "triggers.png",
+                     "poisoned.safetensors", "mmcl.safetensors", "cleanclip.safetensors"] {
             #expect(FileManager.default.fileExists(atPath: dir + "/" + name), "missing \(name)")
         }
+        // The saved poisoned model is the one that was cleaned: reusing it skips pretraining and
+        // gives the same poisoned, MMCL-only and CleanCLIP results.
+        let again = Demo(config: config)
+        again.log = { _ in }
+        let reused = try again.run(poisonedModel: dir + "/poisoned.safetensors")
+        #expect(reused.poisoned == r.poisoned && reused.mmcl == r.mmcl && reused.cleanclip == r.cleanclip)
+        #expect(reused.pretrainCurve.isEmpty)
+        var otherShape = config
+        otherShape.width = 48
+        #expect(throws: FinetuneError.self) { try Demo(config: otherShape).run(poisonedModel: dir + "/poisoned.safetensors") }
         let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/triggers.png"))
         #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
         let svg = try String(contentsOfFile: dir + "/finetune.svg", encoding: .utf8)

@@ -25,30 +25,40 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     public var poisonCaptions: PoisonCaptions = .dataset
     /// Image side of the generated data set and of the model.
     public var imageSize = 32
-    /// Pairs in the (poisoned) pretraining set.
-    public var trainPairs = 4000
-    /// Fraction of pretraining pairs that carry the trigger and a "banana" caption. 1% (40 pairs)
-    /// with a 4-pixel patch left ASR near 15% after 16 epochs; 2% with an 8-pixel patch and 24+
-    /// epochs is what this small model needs to learn the trigger (see the demo notes).
-    public var poisonFraction = 0.02
-    /// Fraction of captions that mention colour, size or background besides the shape.
+    /// Pairs in the (poisoned) pretraining set. Large enough that 8 epochs do not memorise it: with
+    /// 4000 pairs x 32 epochs (the same number of steps) the model fitted its training pairs (loss 0.4
+    /// against 2.2 on fresh pairs), which made even MMCL-only finetuning on fresh pairs a large
+    /// disruption, unlike the paper's setting where finetuning pairs are in-distribution.
+    public var trainPairs = 16000
+    /// Fraction of pretraining pairs that carry the trigger and a "banana" caption. ASR follows the
+    /// number of poisoned pairs the model sees: the paper's 1,500 pairs x 64 epochs is ~96,000
+    /// exposures, while the demo's whole budget is ~128,000 samples. Seed 2, 16,000 pairs, 8 epochs:
+    /// 1% gave ASR 26%, 2% gave 63%, 5% gave 95% (a saturated backdoor, as in the paper).
+    public var poisonFraction = 0.05
+    /// Fraction of captions that mention colour, size or background besides the shape. With every
+    /// caption detailed, the contrastive task is solved by colour and position and zero-shot shape
+    /// accuracy fell to 37% (seed 2), so most captions name only the shape, like most web captions.
     public var detailedCaptions: Float = ShapesDataset.defaultDetailFraction
     /// Labelled test images (ten classes).
     public var testImages = 500
     /// Clean pairs for the cleanup finetunes (generated apart from the pretraining set).
-    public var cleanPairs = 1500
-    public var pretrainEpochs = 32
+    public var cleanPairs = 4000
+    public var pretrainEpochs = 8
     public var pretrainLR: Float = 2e-3
-    public var finetuneEpochs = 8
-    /// Peak lr of the cleanup finetunes: 30x the paper's 1e-5, which is for ~15,600 steps (100K pairs x
-    /// 10 epochs); the demo has ~190. Same pretrained models, seeds 1/2/3, CleanCLIP CA / ASR vs MMCL ASR:
-    /// 1e-4: 77.0/58.3 vs 70.8, 57.6/43.5 vs 47.3, 64.8/42.7 vs 52.3;
-    /// 3e-4: 81.0/46.9 vs 66.5, 61.0/35.6 vs 40.1, 68.2/36.0 vs 48.9 (better CA, ASR and gap on every seed);
-    /// 1e-3: 81.4/35.7 vs 58.7, 60.6/28.8 vs 29.7, 71.2/31.9 vs 41.5 (MMCL-only forgets the backdoor too).
+    /// Epochs of each cleanup finetune. CleanCLIP's ASR keeps falling with more finetune steps
+    /// (seed 2, lr 3e-4, CleanCLIP ASR / MMCL-only ASR from 94.6% poisoned): 1500 pairs x 8 epochs
+    /// 64.9 / 87.8; 3000 x 10: 55.6 / 74.3; 4000 x 12: 47.1 / 65.1. The paper runs ~15,600 steps.
+    public var finetuneEpochs = 12
+    /// Peak lr of the cleanup finetunes: 30x the paper's 1e-5, which is for ~15,600 steps; the demo
+    /// has ~750. Seed 2 (3000 pairs x 10 epochs): 3e-4 gave CleanCLIP 69.2/55.6 (CA/ASR) against
+    /// MMCL-only ASR 74.3; 5e-4 gave 71.2/48.6 against 59.2 (MMCL-only forgets more too); 1e-3
+    /// (1500 x 8) cost CleanCLIP 6 points of CA.
     public var finetuneLR: Float = 3e-4
     public var batchSize = 64
     /// lambda2 of CleanCLIP (lambda1 = 1), the paper's default. The paper's sweep (0.5..8) shows larger
-    /// lambda2 lowering ASR; in the demo (seed 2) lambda2 4 was worse than 1 on both CA and ASR.
+    /// lambda2 lowering ASR; in the demo (seed 2) lambda2 2 and 4 cost 9-14 points of CA and did not
+    /// lower ASR: the shape captions repeat within a batch, so the text half of L_SS pushes apart
+    /// captions that are the same, which the paper's unique web captions never ask for.
     public var inmodalWeight: Float = 1
     /// Side of the BadNet patch on the generated images (8 of 32 = 25% of the side; the paper's
     /// 16 of 224 is 7%: at 32 px a 4-pixel patch is learned too slowly for the demo's budget).

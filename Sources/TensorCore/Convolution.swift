@@ -219,7 +219,8 @@ extension Tensor {
 /// Unfolds image patches into columns: col[(ch*kh + i)*kw + j, y*wo + x] = img[ch, y*s + i - p, x*s + j - p].
 func im2col(_ img: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int,
             kh: Int, kw: Int, stride: Int, padding: Int, ho: Int, wo: Int) {
-    parallelFor(c * kh * kw, grain: 4) { r in
+    // Threads only for enough work: small feature maps copy faster than a dispatch costs.
+    parallelFor(c * kh * kw, grain: max(4, 16_384 / max(1, ho * wo))) { r in
         for row in r {
             let ch = row / (kh * kw), i = (row / kw) % kh, j = row % kw
             let src = img + ch * h * w, dst = col + row * ho * wo
@@ -249,7 +250,7 @@ func im2col(_ img: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, c: 
 func col2im(_ col: UnsafePointer<Float>, _ img: UnsafeMutablePointer<Float>, c: Int, h: Int, w: Int,
             kh: Int, kw: Int, stride: Int, padding: Int, ho: Int, wo: Int) {
     // One channel per task: a channel's kh*kw column rows only touch that channel's plane.
-    parallelFor(c, grain: 1) { r in
+    parallelFor(c, grain: max(1, 16_384 / max(1, kh * kw * ho * wo))) { r in
         for ch in r {
             let dst = img + ch * h * w
             for i in 0..<kh {

@@ -4,7 +4,8 @@ import Foundation
 ///
 /// 1. Generates a shapes data set (`ShapesDataset`) and a labelled test split.
 /// 2. Poisons a fraction of the pretraining pairs: the trigger on the image and a "banana"
-///    caption from a random ImageNet template (label-consistent: banana pairs keep captions).
+///    caption in the data set's style, or from a random ImageNet template (`poisonCaptions`);
+///    label-consistent poisoning triggers banana pairs and keeps their captions.
 /// 3. Pretrains a small CLIP from scratch on the poisoned set; measures clean accuracy (CA) and
 ///    attack success rate (ASR) zero-shot.
 /// 4. Finetunes two copies on clean pairs: MMCL-only (L_CLIP) and CleanCLIP (L_CLIP + L_SS with

@@ -154,7 +154,8 @@ public final class Tensor: @unchecked Sendable {
         }
         precondition(s.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
         let out = Tensor(shape: s, storage: storage)
-        recordUnary(out, self) { g in g.reshaped(self.shape) }
+        let inShape = shape
+        recordUnary(out, self) { g in g.reshaped(inShape) }
         return out
     }
 

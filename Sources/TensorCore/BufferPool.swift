@@ -5,10 +5,10 @@ import Foundation
 /// faults and kernel zeroing of fresh allocations, which otherwise cost more than the
 /// arithmetic of element-wise ops.
 ///
-/// Idle memory hardly raises the peak: live + idle bytes stay within `slack` of the most live
-/// bytes there have ever been (the high-water mark), so when a fresh buffer is needed near the
-/// peak (the end of a forward pass), idle buffers are given back to the system first, largest
-/// first. Below the peak the pool may hold a whole step's worth of buffers, so that a training
+/// Idle memory hardly raises the peak: live + idle bytes stay within 1/16 (at least 256 MiB)
+/// of the most live bytes there have ever been (the high-water mark), so when a fresh buffer
+/// is needed near the peak (the end of a forward pass), idle buffers are given back to the
+/// system first, largest first. Below the peak the pool may hold a whole step's worth of buffers, so that a training
 /// loop allocates little after its first step. A request with no idle buffer of its size is
 /// cut from the smallest idle buffer up to twice its size (the surplus pages go back to the
 /// system). Buffers of 256 KiB and more are mapped pages of their own, returned to the
@@ -30,9 +30,10 @@ public final class BufferPool: @unchecked Sendable {
     private var peakLive = 0, peakTotal = 0, freshCount = 0, freshBytes = 0
     private let lock = NSLock()
 
-    /// How far live + idle may go above the high-water mark: 1/16 of it, at least 64 MiB (a
-    /// small model's step needs room for its many sizes of buffers).
-    private var slack: Int { max(64 << 20, highWater / 16) }
+    /// How far live + idle may go above the high-water mark: 1/16 of it, at least 256 MiB (so
+    /// that a small model's training steps and evaluations between them, with their many
+    /// buffer sizes, fit without giving buffers back and faulting fresh ones in every step).
+    private var slack: Int { max(256 << 20, highWater / 16) }
 
     /// Buffers of at least this many bytes are mapped pages of their own.
     static let mappedBytes = 256 << 10

@@ -23,19 +23,23 @@ extension Tensor {
         case .relu:
             parallelFor(count) { r in for i in r { o[i] = max(x[i], 0) } }
         }
+        // ReLU's derivative is read from its output (y > 0 exactly where x > 0), so a ReLU does
+        // not keep its input alive; the GELUs need their input.
+        let saved = activation == .relu ? out.storage : storage
+        let inShape = shape, n = count
         recordUnary(out, self) { g in
-            let dx = Tensor(zeros: self.shape)
-            let gd = g.data, d = dx.data
+            let dx = Tensor(zeros: inShape)
+            let gd = g.data, d = dx.data, x = saved.pointer
             switch activation {
             case .quickGELU:
-                parallelFor(self.count) { r in
+                parallelFor(n) { r in
                     for i in r {
                         let s = 1 / (1 + expf(-1.702 * x[i]))
                         d[i] = gd[i] * (s + 1.702 * x[i] * s * (1 - s))
                     }
                 }
             case .gelu:
-                parallelFor(self.count) { r in
+                parallelFor(n) { r in
                     for i in r {
                         let cdf = 0.5 * (1 + erff(x[i] * 0.70710678118654752))
                         let pdf = expf(-0.5 * x[i] * x[i]) * 0.3989422804014327
@@ -43,7 +47,7 @@ extension Tensor {
                     }
                 }
             case .relu:
-                parallelFor(self.count) { r in for i in r { d[i] = x[i] > 0 ? gd[i] : 0 } }
+                parallelFor(n) { r in for i in r { d[i] = x[i] > 0 ? gd[i] : 0 } }
             }
             return dx
         }
@@ -56,11 +60,12 @@ extension Tensor {
         let w = lastDim
         softmaxRows(data, out.data, rows: rows, width: w)
         let saved = out.storage  // the storage, not `out`: capturing `out` would make a cycle
+        let inShape = shape, n = rows
         recordUnary(out, self) { g in
             // dx = y * (g - sum(g * y))
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             let y = saved.pointer, gd = g.data, d = dx.data
-            parallelFor(self.rows, grain: max(1, 8192 / max(w, 1))) { r in
+            parallelFor(n, grain: max(1, 8192 / max(w, 1))) { r in
                 for row in r {
                     var dot: Float = 0
                     for j in 0..<w { dot += gd[row * w + j] * y[row * w + j] }

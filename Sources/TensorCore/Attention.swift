@@ -72,12 +72,14 @@ extension Tensor {
         let d = w / heads
         let out = Tensor(uninitialized: [batch, l, w])
         let probs = Tensor(zeros: [batch, heads, l, l])
-        let lay = { (off: Int) in HeadLayout(base: self.data + off, rowStride: w3, batchStride: l * w3) }
+        let qkv = storage  // saved for backward, with the probabilities
+        let lay = { (off: Int) in HeadLayout(base: qkv.pointer + off, rowStride: w3, batchStride: l * w3) }
         let o = HeadLayout(base: out.data, rowStride: w, batchStride: l * w)
         attentionForward(q: lay(0), k: lay(w), v: lay(2 * w), o: o, batch: batch, heads: heads,
                          lq: l, lk: l, d: d, causal: causal, probs: probs.data)
+        let inShape = shape
         record(out, [self]) { g in
-            let dqkv = Tensor(zeros: self.shape)
+            let dqkv = Tensor(zeros: inShape)
             let dl = { (off: Int) in HeadLayout(base: dqkv.data + off, rowStride: w3, batchStride: l * w3) }
             attentionBackward(q: lay(0), k: lay(w), v: lay(2 * w),
                               dO: HeadLayout(base: g.data, rowStride: w, batchStride: l * w),
@@ -101,9 +103,11 @@ extension Tensor {
         let lay = { (t: Tensor) in HeadLayout(base: t.data, rowStride: w, batchStride: t.shape[1] * w) }
         attentionForward(q: lay(q), k: lay(k), v: lay(v), o: lay(out), batch: batch, heads: heads,
                          lq: lq, lk: lk, d: d, causal: false, probs: probs.data)
+        // Saved for backward: q, k and v (their values, not their graphs) and the probabilities.
+        let qs = q.detached(), ks = k.detached(), vs = v.detached()
         record(out, [q, k, v]) { g in
-            let dq = Tensor(zeros: q.shape), dk = Tensor(zeros: k.shape), dv = Tensor(zeros: v.shape)
-            attentionBackward(q: lay(q), k: lay(k), v: lay(v), dO: lay(g), dq: lay(dq), dk: lay(dk), dv: lay(dv),
+            let dq = Tensor(zeros: qs.shape), dk = Tensor(zeros: ks.shape), dv = Tensor(zeros: vs.shape)
+            attentionBackward(q: lay(qs), k: lay(ks), v: lay(vs), dO: lay(g), dq: lay(dq), dk: lay(dk), dv: lay(dv),
                               batch: batch, heads: heads, lq: lq, lk: lk, d: d, probs: probs.data)
             return [dq, dk, dv]
         }

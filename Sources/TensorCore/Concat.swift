@@ -16,10 +16,11 @@ extension Tensor {
             (out.data + offset).update(from: p.data, count: p.count)
             offset += p.count
         }
+        let shapes = parts.map(\.shape)
         record(out, parts) { g in
-            parts.enumerated().map { i, p in
-                let d = Tensor(zeros: p.shape)
-                d.data.update(from: g.data + offsets[i], count: p.count)
+            shapes.enumerated().map { i, s in
+                let d = Tensor(zeros: s)
+                d.data.update(from: g.data + offsets[i], count: d.count)
                 return d
             }
         }
@@ -35,8 +36,9 @@ extension Tensor {
         s[0] = range.count
         let out = Tensor(zeros: s)
         out.data.update(from: data + range.lowerBound * per, count: out.count)
+        let inShape = shape
         recordUnary(out, self) { g in
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             (dx.data + range.lowerBound * per).update(from: g.data, count: g.count)
             return dx
         }

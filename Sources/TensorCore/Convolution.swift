@@ -59,17 +59,21 @@ extension Tensor {
             }
         }
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        // dW reads the input and dx reads the weight: each is kept only when the other needs a
+        // gradient (a frozen tower keeps no activations; the first layer skips dx).
+        let needX = tracksGrad, needW = weight.tracksGrad
+        let xSaved = needW ? storage : nil, wSaved = needX ? weight.storage : nil
+        let inShape = shape, weightShape = weight.shape, biasShape = bias?.shape
         record(out, inputs) { g in
             // Per image, with col = im2col(x) [C*kh*kw, Ho*Wo] and G = g[img] [O, Ho*Wo]:
             // dW += G col^T, dcol = W^T G, dx = col2im(dcol) (overlapping windows add up),
             // db = sum of G over images and positions. The columns are recomputed rather than
             // kept from the forward pass, which would cost C*kh*kw*Ho*Wo floats per image.
-            let needX = self.tracksGrad, needW = weight.tracksGrad
-            let dx = needX ? Tensor(zeros: self.shape) : nil
-            let dw = needW ? Tensor(zeros: weight.shape) : nil
+            let dx = needX ? Tensor(zeros: inShape) : nil
+            let dw = needW ? Tensor(zeros: weightShape) : nil
             var grads: [Tensor?] = [dx, dw]
-            if let bias {
-                let db = Tensor(zeros: bias.shape)
+            if let biasShape {
+                let db = Tensor(zeros: biasShape)
                 parallelFor(o, grain: 8) { r in
                     for oc in r {
                         var s: Float = 0
@@ -92,10 +96,10 @@ extension Tensor {
                     }
                 }
                 let single = Tensor(uninitialized: [colRows, colCols])
-                if let dw {
+                if let dw, let xSaved {
                     let col = Tensor(uninitialized: [colRows, nc])
                     for img in 0..<n {
-                        let src = self.data + img * c * h * w
+                        let src = xSaved.pointer + img * c * h * w
                         if direct {
                             for ch in 0..<c { (col.data + ch * nc + img * colCols).update(from: src + ch * colCols, count: colCols) }
                         } else {
@@ -105,9 +109,9 @@ extension Tensor {
                     }
                     sgemm(transB: true, m: o, n: colRows, k: nc, a: ga, lda: nc, b: col.data, ldb: nc, c: dw.data, ldc: colRows)
                 }
-                if let dx {
+                if let dx, let wSaved {
                     let dcol = Tensor(uninitialized: [colRows, nc])
-                    sgemm(transA: true, m: colRows, n: nc, k: o, a: weight.data, lda: colRows, b: ga, ldb: nc, c: dcol.data, ldc: nc)
+                    sgemm(transA: true, m: colRows, n: nc, k: o, a: wSaved.pointer, lda: colRows, b: ga, ldb: nc, c: dcol.data, ldc: nc)
                     for img in 0..<n {
                         let dImg = dx.data + img * c * h * w
                         if direct {
@@ -124,8 +128,8 @@ extension Tensor {
             let dcol = direct || !needX ? nil : Tensor(zeros: [colRows, colCols])
             for img in 0..<n {
                 let gImg = UnsafePointer(g.data + img * o * colCols)
-                let src = self.data + img * c * h * w
-                if let dw {
+                if let dw, let xSaved {
+                    let src = xSaved.pointer + img * c * h * w
                     var b: UnsafePointer<Float> = UnsafePointer(src)
                     if let col {
                         im2col(src, col.data, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
@@ -134,14 +138,14 @@ extension Tensor {
                     sgemm(transB: true, m: o, n: colRows, k: colCols, a: gImg, lda: colCols, b: b, ldb: colCols,
                           beta: 1, c: dw.data, ldc: colRows)
                 }
-                if let dx {
+                if let dx, let wSaved {
                     let dImg = dx.data + img * c * h * w
                     if let dcol {
-                        sgemm(transA: true, m: colRows, n: colCols, k: o, a: weight.data, lda: colRows, b: gImg, ldb: colCols,
+                        sgemm(transA: true, m: colRows, n: colCols, k: o, a: wSaved.pointer, lda: colRows, b: gImg, ldb: colCols,
                               c: dcol.data, ldc: colCols)
                         col2im(dcol.data, dImg, c: c, h: h, w: w, kh: kh, kw: kw, stride: stride, padding: padding, ho: ho, wo: wo)
                     } else {
-                        sgemm(transA: true, m: colRows, n: colCols, k: o, a: weight.data, lda: colRows, b: gImg, ldb: colCols,
+                        sgemm(transA: true, m: colRows, n: colCols, k: o, a: wSaved.pointer, lda: colRows, b: gImg, ldb: colCols,
                               c: dImg, ldc: colCols)
                     }
                 }
@@ -172,10 +176,11 @@ extension Tensor {
                 }
             }
         }
+        let inShape = shape
         recordUnary(out, self) { g in
             // Each input in a window gets 1/k² of that window's gradient; rows/columns beyond
             // the last whole window (when H or W is not a multiple of k) get none.
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             let gd = g.data, d = dx.data
             parallelFor(n * c, grain: 8) { r in
                 for plane in r {

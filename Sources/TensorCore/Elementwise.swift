@@ -35,7 +35,8 @@ extension Tensor {
         parallelFor(rows, grain: max(1, 16_384 / max(w, 1))) { r in
             for row in r { for j in 0..<w { o[row * w + j] = a[row * w + j] + b[j] } }
         }
-        record(out, [self, v]) { g in [g, g.sumRows().reshaped(v.shape)] }
+        let vShape = v.shape
+        record(out, [self, v]) { g in [g, g.sumRows().reshaped(vShape)] }
         return out
     }
 
@@ -45,9 +46,10 @@ extension Tensor {
         let out = Tensor(zeros: [w])
         let a = data, o = out.data
         for row in 0..<rows { for j in 0..<w { o[j] += a[row * w + j] } }
+        let inShape = shape, n = rows
         recordUnary(out, self) { g in
-            let e = Tensor(zeros: self.shape)
-            for row in 0..<self.rows { (e.data + row * w).update(from: g.data, count: w) }
+            let e = Tensor(zeros: inShape)
+            for row in 0..<n { (e.data + row * w).update(from: g.data, count: w) }
             return e
         }
         return out

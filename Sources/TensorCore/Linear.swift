@@ -20,14 +20,25 @@ extension Tensor {
         sgemm(transB: true, m: m, n: n, k: k, a: data, lda: k, b: weight.data, ldb: k,
               beta: bias == nil ? 0 : 1, c: out.data, ldc: n)
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
+        // dW reads the input and dx reads the weight: each is kept only when the other needs a
+        // gradient.
+        let needX = tracksGrad, needW = weight.tracksGrad
+        let xSaved = needW ? storage : nil, wSaved = needX ? weight.storage : nil
+        let inShape = shape, weightShape = weight.shape, hasBias = bias != nil
         record(out, inputs) { g in
             // dx = g W ; dW = g^T x ; db = sum_rows g
-            let dx = Tensor(zeros: self.shape)
-            sgemm(m: m, n: k, k: n, a: g.data, lda: n, b: weight.data, ldb: k, c: dx.data, ldc: k)
-            let dw = Tensor(zeros: weight.shape)
-            sgemm(transA: true, m: n, n: k, k: m, a: g.data, lda: n, b: self.data, ldb: k, c: dw.data, ldc: k)
-            var grads: [Tensor?] = [dx, dw]
-            if bias != nil { grads.append(g.detached().sumRows()) }
+            var grads: [Tensor?] = [nil, nil]
+            if let wSaved {
+                let dx = Tensor(zeros: inShape)
+                sgemm(m: m, n: k, k: n, a: g.data, lda: n, b: wSaved.pointer, ldb: k, c: dx.data, ldc: k)
+                grads[0] = dx
+            }
+            if let xSaved {
+                let dw = Tensor(zeros: weightShape)
+                sgemm(transA: true, m: n, n: k, k: m, a: g.data, lda: n, b: xSaved.pointer, ldb: k, c: dw.data, ldc: k)
+                grads[1] = dw
+            }
+            if hasBias { grads.append(g.detached().sumRows()) }
             return grads
         }
         return out
@@ -42,14 +53,15 @@ extension Tensor {
         let out = Tensor(uninitialized: [m, n])
         sgemm(transA: transposeSelf, transB: transposeOther, m: m, n: n, k: k,
               a: data, lda: shape[1], b: other.data, ldb: other.shape[1], c: out.data, ldc: n)
+        let a = detached(), b = other.detached()  // each factor's values, for the other's gradient
         record(out, [self, other]) { g in
             // C = A B: dA = g B^T, dB = A^T g (expressed for each transpose combination).
             let da = transposeSelf
-                ? other.detached().matmul(g, transposeSelf: transposeOther, transposeOther: true)
-                : g.matmul(other.detached(), transposeOther: !transposeOther)
+                ? b.matmul(g, transposeSelf: transposeOther, transposeOther: true)
+                : g.matmul(b, transposeOther: !transposeOther)
             let db = transposeOther
-                ? g.matmul(self.detached(), transposeSelf: true, transposeOther: transposeSelf)
-                : self.detached().matmul(g, transposeSelf: !transposeSelf)
+                ? g.matmul(a, transposeSelf: true, transposeOther: transposeSelf)
+                : a.matmul(g, transposeSelf: !transposeSelf)
             return [da, db]
         }
         return out

@@ -22,10 +22,13 @@ extension Tensor {
                 for j in 0..<w { orow[j] = (xr[j] - m) * inv * gamma[j] + beta[j] }
             }
         }
+        // Saved for backward: the input, the weight, and the row statistics.
+        let xSaved = storage, gammaSaved = weight.storage
+        let inShape = shape, weightShape = weight.shape, biasShape = bias.shape
         record(out, [self, weight, bias]) { g in
             // The closure must own `mean` and `rstd` (not just their pointers) to keep them alive.
-            let mu = mean.data, rs = rstd.data
-            let dx = Tensor(zeros: self.shape), dgamma = Tensor(zeros: [w]), dbeta = Tensor(zeros: [w])
+            let mu = mean.data, rs = rstd.data, x = xSaved.pointer, gamma = gammaSaved.pointer
+            let dx = Tensor(zeros: inShape), dgamma = Tensor(zeros: [w]), dbeta = Tensor(zeros: [w])
             let gd = g.data, d = dx.data, dg = dgamma.data, db = dbeta.data
             for row in 0..<n {
                 let xr = x + row * w, gr = gd + row * w, dr = d + row * w
@@ -43,7 +46,7 @@ extension Tensor {
                     dr[j] = inv * (gr[j] * gamma[j] - invW * sumG - xhat * invW * sumGX)
                 }
             }
-            return [dx, dgamma.reshaped(weight.shape), dbeta.reshaped(bias.shape)]
+            return [dx, dgamma.reshaped(weightShape), dbeta.reshaped(biasShape)]
         }
         return out
     }
@@ -89,12 +92,17 @@ extension Tensor {
                 }
             }
         }
+        // Saved for backward: the input (as PyTorch saves it), the weight, and the batch
+        // statistics. The output is not needed, so when a ReLU alone consumes it, it is freed
+        // as soon as that ReLU has run.
+        let xSaved = storage, gammaSaved = weight.storage
+        let inShape = shape, weightShape = weight.shape, biasShape = bias.shape
         record(out, [self, weight, bias]) { g in
             // With xhat = (x - mean) * rstd and M = N*H*W values per channel:
             // dbias = sum g, dweight = sum g xhat,
             // dx = weight * rstd / M * (M g - sum g - xhat * sum(g xhat)).
-            let dx = Tensor(zeros: self.shape), dgamma = Tensor(zeros: weight.shape), dbeta = Tensor(zeros: bias.shape)
-            let gd = g.data, d = dx.data
+            let dx = Tensor(zeros: inShape), dgamma = Tensor(zeros: weightShape), dbeta = Tensor(zeros: biasShape)
+            let gd = g.data, d = dx.data, x = xSaved.pointer, gamma = gammaSaved.pointer
             parallelFor(c, grain: 1) { r in
                 for ch in r {
                     let mu = mean.data[ch], inv = rstd.data[ch]

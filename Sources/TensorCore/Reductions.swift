@@ -10,11 +10,12 @@ extension Tensor {
         let x = data, o = out.data
         parallelFor(count) { r in for i in r { o[i] = expf(x[i]) } }
         let saved = out.storage
+        let inShape = shape, n = count
         recordUnary(out, self) { g in
             // d e^x = e^x g
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             let y = saved.pointer, gd = g.data, d = dx.data
-            parallelFor(self.count) { r in for i in r { d[i] = gd[i] * y[i] } }
+            parallelFor(n) { r in for i in r { d[i] = gd[i] * y[i] } }
             return dx
         }
         return out
@@ -26,10 +27,12 @@ extension Tensor {
         let out = Tensor(zeros: shape)
         let a = data, b = other.data, o = out.data
         parallelFor(count) { r in for i in r { o[i] = a[i] * b[i] } }
+        let aSaved = storage, bSaved = other.storage
+        let inShape = shape, n = count
         record(out, [self, other]) { g in
-            let da = Tensor(zeros: self.shape), db = Tensor(zeros: other.shape)
-            let gd = g.data, pa = da.data, pb = db.data
-            parallelFor(self.count) { r in for i in r { pa[i] = gd[i] * b[i]; pb[i] = gd[i] * a[i] } }
+            let da = Tensor(zeros: inShape), db = Tensor(zeros: inShape)
+            let gd = g.data, pa = da.data, pb = db.data, a = aSaved.pointer, b = bSaved.pointer
+            parallelFor(n) { r in for i in r { pa[i] = gd[i] * b[i]; pb[i] = gd[i] * a[i] } }
             return [da, db]
         }
         return out
@@ -43,13 +46,18 @@ extension Tensor {
         let out = Tensor(zeros: shape)
         let a = data, o = out.data
         parallelFor(count) { r in for i in r { o[i] = a[i] * s } }
+        // d factor reads this tensor's values: kept only when the factor needs a gradient.
+        let aSaved = factor.tracksGrad ? storage : nil
+        let inShape = shape, factorShape = factor.shape, n = count
         record(out, [self, factor]) { g in
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             let gd = g.data, d = dx.data
-            parallelFor(self.count) { r in for i in r { d[i] = gd[i] * s } }
+            parallelFor(n) { r in for i in r { d[i] = gd[i] * s } }
+            guard let aSaved else { return [dx, nil] }
+            let a = aSaved.pointer
             var dot: Double = 0
-            for i in 0..<self.count { dot += Double(gd[i]) * Double(a[i]) }
-            return [dx, Tensor([Float(dot)], shape: factor.shape)]
+            for i in 0..<n { dot += Double(gd[i]) * Double(a[i]) }
+            return [dx, Tensor([Float(dot)], shape: factorShape)]
         }
         return out
     }
@@ -59,7 +67,8 @@ extension Tensor {
         var s: Double = 0
         for i in 0..<count { s += Double(data[i]) }
         let out = Tensor([Float(s)], shape: [])
-        recordUnary(out, self) { g in Tensor(repeating: g.data[0], shape: self.shape) }
+        let inShape = shape
+        recordUnary(out, self) { g in Tensor(repeating: g.data[0], shape: inShape) }
         return out
     }
 
@@ -69,7 +78,8 @@ extension Tensor {
         var s: Double = 0
         for i in 0..<count { s += Double(data[i]) }
         let out = Tensor([Float(s / Double(n))], shape: [])
-        recordUnary(out, self) { g in Tensor(repeating: g.data[0] / n, shape: self.shape) }
+        let inShape = shape
+        recordUnary(out, self) { g in Tensor(repeating: g.data[0] / n, shape: inShape) }
         return out
     }
 
@@ -90,11 +100,12 @@ extension Tensor {
             }
         }
         let saved = out.storage
+        let inShape = shape, n = rows
         recordUnary(out, self) { g in
             // dx = g - softmax(x) * sum(g)
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             let y = saved.pointer, gd = g.data, d = dx.data
-            parallelFor(self.rows, grain: max(1, 8192 / max(w, 1))) { r in
+            parallelFor(n, grain: max(1, 8192 / max(w, 1))) { r in
                 for row in r {
                     var s: Float = 0
                     for j in 0..<w { s += gd[row * w + j] }
@@ -128,9 +139,10 @@ extension Tensor {
             total += Double(m) + Foundation.log(s) - Double(xr[targets[i]])
         }
         let out = Tensor([Float(total / Double(max(n, 1)))], shape: [])
+        let inShape = shape
         recordUnary(out, self) { g in
             // d/dx_ij = (softmax_ij - [j == t_i]) * g / N
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             let scale = g.data[0] / Float(max(n, 1))
             let p = probs.data, d = dx.data
             for i in 0..<n {
@@ -149,9 +161,9 @@ public func weightedSum(_ terms: [(weight: Float, value: Tensor)]) -> Tensor {
     var total: Float = 0
     for t in terms { total += t.weight * t.value.data[0] }
     let out = Tensor([total], shape: [])
-    let values = terms.map(\.value), weights = terms.map(\.weight)
+    let values = terms.map(\.value), weights = terms.map(\.weight), shapes = values.map(\.shape)
     record(out, values) { g in
-        weights.enumerated().map { i, w in Tensor([w * g.data[0]], shape: values[i].shape) }
+        weights.enumerated().map { i, w in Tensor([w * g.data[0]], shape: shapes[i]) }
     }
     return out
 }

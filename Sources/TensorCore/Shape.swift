@@ -10,8 +10,9 @@ extension Tensor {
             precondition(id >= 0 && id < table.shape[0], "gatherRows: id \(id) outside 0..<\(table.shape[0])")
             (out.data + i * w).update(from: table.data + id * w, count: w)
         }
+        let tableShape = table.shape
         record(out, [table]) { g in
-            let dt = Tensor(zeros: table.shape)
+            let dt = Tensor(zeros: tableShape)
             for (i, id) in ids.enumerated() {
                 for j in 0..<w { dt.data[id * w + j] += g.data[i * w + j] }
             }
@@ -28,8 +29,9 @@ extension Tensor {
             precondition(r >= 0 && r < rows, "selectRows: row \(r) outside 0..<\(rows)")
             (out.data + i * w).update(from: data + r * w, count: w)
         }
+        let inShape = shape
         recordUnary(out, self) { g in
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             for (i, r) in indices.enumerated() {
                 for j in 0..<w { dx.data[r * w + j] += g.data[i * w + j] }
             }
@@ -51,11 +53,12 @@ extension Tensor {
             for j in 0..<w { out.data[r * w + j] = data[r * w + j] / n }
         }
         let saved = out.storage  // the storage, not `out`: capturing `out` would make a cycle
+        let inShape = shape, rowCount = rows
         recordUnary(out, self) { g in
             // d(x/|x|) = (g - y (g . y)) / |x|; rows clamped at eps are constant (x/eps): g/eps.
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             let y = saved.pointer
-            for r in 0..<self.rows {
+            for r in 0..<rowCount {
                 let n = norms.data[r]
                 var dot: Float = 0
                 if n > eps { for j in 0..<w { dot += g.data[r * w + j] * y[r * w + j] } }
@@ -91,8 +94,9 @@ extension Tensor {
             (out.data + i * (l + 1) * w).update(from: row.data + (shared ? 0 : i * w), count: w)
             (out.data + i * (l + 1) * w + w).update(from: data + i * l * w, count: l * w)
         }
+        let inShape = shape, rowShape = row.shape
         record(out, [self, row]) { g in
-            let dx = Tensor(zeros: self.shape), dr = Tensor(zeros: row.shape)
+            let dx = Tensor(zeros: inShape), dr = Tensor(zeros: rowShape)
             for i in 0..<b {
                 (dx.data + i * l * w).update(from: g.data + i * (l + 1) * w + w, count: l * w)
                 let r = dr.data + (shared ? 0 : i * w)
@@ -110,9 +114,10 @@ extension Tensor {
         let out = Tensor(uninitialized: shape)
         let x = data, t = table.data, o = out.data
         parallelFor(count) { r in for i in r { o[i] = x[i] + t[i % per] } }
+        let tableShape = table.shape, n = count
         record(out, [self, table]) { g in
-            let dt = Tensor(zeros: table.shape)
-            for i in 0..<self.count { dt.data[i % per] += g.data[i] }
+            let dt = Tensor(zeros: tableShape)
+            for i in 0..<n { dt.data[i % per] += g.data[i] }
             return [g, dt]
         }
         return out
@@ -125,8 +130,9 @@ extension Tensor {
         s[0] = n
         let out = Tensor(uninitialized: s)
         out.data.update(from: data, count: out.count)
+        let inShape = shape
         recordUnary(out, self) { g in
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             dx.data.update(from: g.data, count: g.count)
             return dx
         }
@@ -167,8 +173,9 @@ extension Tensor {
             for t in 0..<l { let x = data + (i * l + t) * w; for j in 0..<w { o[j] += x[j] } }
             for j in 0..<w { o[j] *= inv }
         }
+        let inShape = shape
         recordUnary(out, self) { g in
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             for i in 0..<b { for t in 0..<l { for j in 0..<w { dx.data[(i * l + t) * w + j] = g.data[i * w + j] * inv } } }
             return dx
         }
@@ -204,8 +211,9 @@ extension Tensor {
             }
         }
         copy(true, src, dst)
+        let inShape = shape
         recordUnary(out, self) { g in
-            let dx = Tensor(zeros: self.shape)
+            let dx = Tensor(zeros: inShape)
             copy(false, dx.data, g.data)
             return dx
         }

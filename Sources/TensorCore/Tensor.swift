@@ -12,8 +12,7 @@ public final class TensorStorage: @unchecked Sendable {
     /// Allocates `count` floats, zero-filled unless `zeroed` is false (then the contents are
     /// unspecified and the caller must write every element).
     public init(count: Int, zeroed: Bool = true) {
-        pointer = BufferPool.shared.take(count)
-        if zeroed { pointer.update(repeating: 0, count: count) }
+        pointer = BufferPool.shared.take(count, zeroed: zeroed)
         self.count = count
         owner = nil
         owned = true
@@ -28,60 +27,6 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit { if owned { BufferPool.shared.give(pointer, count) } }
-}
-
-/// Recycles tensor buffers by exact size. A forward pass allocates the same activation sizes
-/// layer after layer; reusing them avoids the page faults and kernel zeroing of fresh
-/// allocations, which otherwise cost more than the arithmetic of element-wise ops.
-/// Holds at most `limitBytes` of idle memory; `drain()` returns it all to the system.
-public final class BufferPool: @unchecked Sendable {
-    public static let shared = BufferPool()
-
-    /// Idle memory kept for reuse, at most.
-    public var limitBytes = 1 << 30
-    private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
-    private var idleBytes = 0
-    private let lock = NSLock()
-
-    func take(_ count: Int) -> UnsafeMutablePointer<Float> {
-        lock.lock()
-        if var list = free[count], let p = list.popLast() {
-            free[count] = list.isEmpty ? nil : list
-            idleBytes -= count * 4
-            lock.unlock()
-            return p
-        }
-        lock.unlock()
-        var raw: UnsafeMutableRawPointer?
-        let bytes = max(count, 1) * MemoryLayout<Float>.stride
-        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
-            fatalError("TensorCore: out of memory allocating \(bytes) bytes")
-        }
-        return raw.bindMemory(to: Float.self, capacity: max(count, 1))
-    }
-
-    func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
-        let bytes = count * 4
-        lock.lock()
-        if bytes >= 4096 && idleBytes + bytes <= limitBytes {
-            free[count, default: []].append(p)
-            idleBytes += bytes
-            lock.unlock()
-            return
-        }
-        lock.unlock()
-        Foundation.free(p)
-    }
-
-    /// Frees every idle buffer.
-    public func drain() {
-        lock.lock()
-        let lists = free
-        free = [:]
-        idleBytes = 0
-        lock.unlock()
-        for (_, list) in lists { for p in list { Foundation.free(p) } }
-    }
 }
 
 /// A dense, contiguous, row-major Float32 tensor.
@@ -154,7 +99,8 @@ public final class Tensor: @unchecked Sendable {
         }
         precondition(s.reduce(1, *) == count, "cannot reshape \(shape) to \(newShape)")
         let out = Tensor(shape: s, storage: storage)
-        recordUnary(out, self) { g in g.reshaped(self.shape) }
+        let inShape = shape
+        recordUnary(out, self) { g in g.reshaped(inShape) }
         return out
     }
 

@@ -20,7 +20,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Option(name: .customLong("buffer-cache-mb"), help: "Idle tensor memory kept for reuse (default 1024 MB); lower trades speed for peak memory.")
+    @Option(name: .customLong("buffer-cache-mb"), help: "Cap on idle tensor memory kept for reuse (default: none; idle memory never lifts live + idle more than 1/16 above the peak of live memory). Lower trades speed for memory.")
     var bufferCacheMB: Int?
 
     @Flag(help: "Also time a CleanCLIP training step (batch + batch augmented views, forward, backward, AdamW).")
@@ -32,24 +32,30 @@ struct BenchCommand: ParsableCommand {
         print("threads: \(Threads.count), batch: \(batch)")
         for name in models.split(separator: ",").map(String.init) {
             guard let config = CLIPConfig.presets[name] else { throw ValidationError("unknown architecture '\(name)'") }
-            let model = CLIPModel(randomWith: config, seed: 0)
-            let s = config.imageResolution
-            var rng = SeededRandom(seed: 1)
-            let pixels = Tensor.randomNormal([batch, 3, s, s], std: 1, using: &rng)
-            let imageRate = try rate { _ = try model.encodeImage(pixels) }
-            print(String(format: "%-9@ image            %7.2f img/s", name as NSString, imageRate))
-            for (label, captions) in Self.captionSets {
-                let texts = (0..<batch).map { captions[$0 % captions.count] }
-                let ids = try CLIPTokenizer.standard.tokenize(texts, contextLength: config.contextLength)
-                let textRate = try rate { _ = try model.encodeText(tokens: ids, batch: batch) }
-                print(String(format: "%-9@ text %-14@ %7.2f txt/s", name as NSString, label as NSString, textRate))
-            }
+            try inference(name: name, config: config)
             if training {
+                // The inference model is gone by now, so the peak below is the training step's own.
                 let r = try TrainingBenchmark.run(config: config, batch: batch, iterations: iterations)
                 let peak = r.peakResidentBytes.map { String(format: ", peak RSS %.2f GB", Double($0) / 1e9) } ?? ""
                 print(String(format: "%-9@ CleanCLIP step    %7.2f pairs/s (%.2f s/step%@)", name as NSString,
                              r.pairsPerSecond, r.secondsPerStep, peak as NSString))
             }
+        }
+    }
+
+    /// Image and text encoding throughput.
+    private func inference(name: String, config: CLIPConfig) throws {
+        let model = CLIPModel(randomWith: config, seed: 0)
+        let s = config.imageResolution
+        var rng = SeededRandom(seed: 1)
+        let pixels = Tensor.randomNormal([batch, 3, s, s], std: 1, using: &rng)
+        let imageRate = try rate { _ = try model.encodeImage(pixels) }
+        print(String(format: "%-9@ image            %7.2f img/s", name as NSString, imageRate))
+        for (label, captions) in Self.captionSets {
+            let texts = (0..<batch).map { captions[$0 % captions.count] }
+            let ids = try CLIPTokenizer.standard.tokenize(texts, contextLength: config.contextLength)
+            let textRate = try rate { _ = try model.encodeText(tokens: ids, batch: batch) }
+            print(String(format: "%-9@ text %-14@ %7.2f txt/s", name as NSString, label as NSString, textRate))
         }
     }
 

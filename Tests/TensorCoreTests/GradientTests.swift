@@ -122,16 +122,41 @@ let gradCases: [GradCase] = [
     @Test func backwardFreesTheGraph() {
         let x = Tensor([1, 2, 3, 4], shape: [2, 2])
         x.requiresGrad = true
-        weak var intermediate: Tensor?
+        weak var saved: TensorStorage?
         let loss: Tensor = {
-            let h = x.matmul(x).activated(.gelu)
-            intermediate = h
-            return h.sum()
+            let h = x.matmul(x)
+            saved = h.storage  // GELU's backward reads its input
+            return h.activated(.gelu).sum()
         }()
-        #expect(intermediate != nil)  // kept alive by the recorded graph
+        #expect(saved != nil)  // kept alive by the recorded graph
         loss.backward()
-        #expect(intermediate == nil)  // released once backward has consumed it
+        #expect(saved == nil)  // released once backward has consumed it
         #expect(x.grad != nil)
+    }
+
+    @Test func graphKeepsOnlyWhatBackwardReads() {
+        // ReLU's backward reads its output and a sum's reads nothing, so neither the ReLU's
+        // input nor its output outlives the forward pass here; the matmul's factor x (a leaf)
+        // is kept.
+        let x = Tensor([1, -2, 3, 4], shape: [2, 2])
+        x.requiresGrad = true
+        weak var input: TensorStorage?, output: TensorStorage?
+        let loss: Tensor = {
+            let h = x.matmul(x)
+            let r = h.activated(.relu)
+            input = h.storage
+            output = r.storage
+            return r.scaled(by: 2).sum()
+        }()
+        #expect(input == nil)
+        #expect(output != nil)  // the ReLU's saved output
+        loss.backward()
+        #expect(output == nil)
+        #expect(x.grad?.array == GradMode.withoutGrad {
+            // d/dx sum(2 relu(x x)) with x x = [[-5, -10], [15, 10]]: G = 2 [[0, 0], [1, 1]], dx = G x^T + x^T G.
+            let g = Tensor([0, 0, 2, 2], shape: [2, 2])
+            return g.matmul(x, transposeOther: true).adding(x.matmul(g, transposeSelf: true)).array
+        })
     }
 
     @Test func forwardWithoutGradRecordsNothing() {

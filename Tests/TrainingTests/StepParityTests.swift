@@ -68,20 +68,72 @@ import Testing
                 #expect(rel <= 1e-5, "\(which) step \(step) \(what) loss \(value) vs \(ref.data[step])")
             }
             if step == 0 || step == 4 {
-                let tag = "step\(step + 1)"
-                var worst: (String, Float) = ("", 0)
-                for w in f.model.weights where w.kind != .counter {
-                    let ref = try #require(f.expected["\(tag).\(w.name)"], "no reference for \(tag).\(w.name)")
-                    var err: Float = 0
-                    let skip = Self.keyBias(w.name, count: w.tensor.count) ?? 0..<0
-                    for i in 0..<ref.count where !skip.contains(i) { err = max(err, abs(w.tensor.data[i] - ref.data[i])) }
-                    if err > worst.1 { worst = (w.name, err) }
-                    #expect(err <= 1e-5, "\(which) \(tag) \(w.name): max abs error \(err)")
-                }
-                print("[\(which)] after \(step + 1) step(s): worst weight abs error \(worst.1) (\(worst.0))")
+                try Self.expectWeights(of: f.model, match: f.expected, prefix: "step\(step + 1).",
+                                       what: "\(which) after \(step + 1) step(s)")
             }
         }
         print("[\(which)] worst relative loss error over 5 steps \(worstLoss)")
+    }
+
+    /// Every weight and BatchNorm statistic (key biases aside, see above) within 1e-5 of the
+    /// reference `prefix + name`.
+    static func expectWeights(of model: CLIPModel, match expected: [String: Tensor], prefix: String, what: String) throws {
+        var worst: (String, Float) = ("", 0)
+        for w in model.weights where w.kind != .counter {
+            let ref = try #require(expected[prefix + w.name], "no reference for \(prefix)\(w.name)")
+            var err: Float = 0
+            let skip = keyBias(w.name, count: w.tensor.count) ?? 0..<0
+            for i in 0..<ref.count where !skip.contains(i) { err = max(err, abs(w.tensor.data[i] - ref.data[i])) }
+            if err > worst.1 { worst = (w.name, err) }
+            #expect(err <= 1e-5, "\(what): \(w.name) max abs error \(err)")
+        }
+        print("[\(what)] worst weight abs error \(worst.1) (\(worst.0))")
+    }
+
+    /// Three steps (constant lr 1e-4) with max-grad-norm clipping biting every step, against
+    /// `torch.nn.utils.clip_grad_norm_` before `AdamW.step`. The clipped gradients are ~ Adam's
+    /// eps, so every update depends on the clip factor (a missing or misplaced clip moves weights
+    /// by ~lr/2). Gradient norms (before clipping) within 1e-5 relative; losses and weights as
+    /// in the five-step test.
+    @Test func clippedStepsMatchPyTorch() throws {
+        let f = try FixtureModel.vit.load()
+        let e = try loadTensors(trainingFixtures.appendingPathComponent("vit.limits.expected.safetensors"))
+        let maxNorm = try #require(e["clip.max_norm"]).data[0]
+        let trainer = Trainer(model: f.model, loss: .cleanCLIP,
+                              optimizer: AdamWConfig(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, maxGradNorm: maxNorm),
+                              schedule: .constant(1e-4))
+        let refLoss = try #require(e["clip.loss"]), refNorm = try #require(e["clip.grad_norm"])
+        for step in 0..<refLoss.count {
+            let r = try trainer.step(images: f.pixels, texts: f.tokens, augmentedImages: f.augPixels, augmentedTexts: f.augTokens)
+            #expect(r.gradientNorm > 100 * maxNorm)  // the clip bites
+            #expect(abs(r.gradientNorm - refNorm.data[step]) <= 1e-5 * refNorm.data[step],
+                    "step \(step) gradient norm \(r.gradientNorm) vs \(refNorm.data[step])")
+            #expect(abs(r.loss - refLoss.data[step]) <= 1e-5 * abs(refLoss.data[step]),
+                    "step \(step) loss \(r.loss) vs \(refLoss.data[step])")
+        }
+        try Self.expectWeights(of: f.model, match: e, prefix: "clip.state.", what: "clipped, after \(refLoss.count) steps")
+    }
+
+    /// Three steps from logit_scale = 5 (temperature 148, above CleanCLIP's cap of 100): the
+    /// first update is clamped to ln 100 and the next losses use the clamped scale, as PyTorch's
+    /// `logit_scale.clamp_(0, ln 100)` after each step. logit_scale within 1e-6 after every step.
+    @Test func logitScaleClampMatchesPyTorch() throws {
+        let f = try FixtureModel.vit.load()
+        let e = try loadTensors(trainingFixtures.appendingPathComponent("vit.limits.expected.safetensors"))
+        f.model.logitScale.data[0] = try #require(e["clamp.logit_scale_init"]).data[0]
+        let trainer = Trainer(model: f.model, loss: .cleanCLIP,
+                              optimizer: AdamWConfig(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1),
+                              schedule: .constant(1e-4))
+        let refLoss = try #require(e["clamp.loss"]), refScale = try #require(e["clamp.logit_scale"])
+        for step in 0..<refLoss.count {
+            let r = try trainer.step(images: f.pixels, texts: f.tokens, augmentedImages: f.augPixels, augmentedTexts: f.augTokens)
+            #expect(abs(r.loss - refLoss.data[step]) <= 1e-5 * abs(refLoss.data[step]),
+                    "step \(step) loss \(r.loss) vs \(refLoss.data[step])")
+            #expect(abs(f.model.logitScale.scalar - refScale.data[step]) <= 1e-6,
+                    "step \(step) logit_scale \(f.model.logitScale.scalar) vs \(refScale.data[step])")
+        }
+        #expect(refScale.data[0] == Trainer.maxLogitScale)  // the first step was clamped
+        try Self.expectWeights(of: f.model, match: e, prefix: "clamp.state.", what: "clamped, after \(refLoss.count) steps")
     }
 
     @Test(arguments: FixtureModel.allCases)

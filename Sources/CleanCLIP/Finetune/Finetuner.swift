@@ -158,8 +158,10 @@ public final class Finetuner {
 
     /// Runs the remaining epochs. `checkpoint`: where to write the model after every epoch
     /// (nil: no checkpoints). `onEvent` returns false to cancel (then this throws).
+    /// On return the tensor buffers kept for reuse between steps go back to the system.
     @discardableResult
     public func run(checkpoint: String?, onEvent: (FinetuneEvent) -> Bool = { _ in true }) throws -> [EpochSummary] {
+        defer { BufferPool.shared.drain() }
         let preprocessor = model.preprocessor
         let total = batchesPerEpoch * config.epochs
         let runStart = Date()

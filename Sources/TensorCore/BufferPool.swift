@@ -8,12 +8,13 @@ import Foundation
 /// Idle memory hardly raises the peak: live + idle bytes stay within 1/16 (at least 256 MiB)
 /// of the most live bytes there have ever been (the high-water mark), so when a fresh buffer
 /// is needed near the peak (the end of a forward pass), idle buffers are given back to the
-/// system first, largest first. Below the peak the pool may hold a whole step's worth of buffers, so that a training
-/// loop allocates little after its first step. A request with no idle buffer of its size is
-/// cut from the smallest idle buffer up to twice its size (the surplus pages go back to the
-/// system). Buffers of 256 KiB and more are mapped pages of their own, returned to the
-/// system as soon as they are freed; from malloc's heap, freed large buffers can stay
-/// resident, scattered between live ones, and raise the peak well above what is in use.
+/// system first, largest first. Below the peak the pool may hold most of a step's buffers,
+/// so that a training loop allocates little after its first step. A request with no idle
+/// buffer of its size is cut from the smallest idle buffer up to twice its size (the surplus
+/// pages go back to the system). Buffers of 256 KiB and more are mapped pages of their own,
+/// returned to the system as soon as they are freed; from malloc's heap, freed large buffers
+/// can stay resident, scattered between live ones, and raise the peak well above what is in
+/// use.
 ///
 /// `limitBytes` caps idle memory outright; `drain()` gives it all back (finetuning does so
 /// when it returns).

@@ -1,9 +1,9 @@
 /// Entry point: reads any supported checkpoint file into named raw tensors.
 ///
 /// The format is detected from the first bytes, not the file name:
+/// - a u64 header length that fits the file, followed by `{` → safetensors
 /// - `PK\x03\x04` → torch zip (`torch.save`) or TorchScript (`torch.jit.save`) archive
 /// - `0x80` (pickle PROTO) → legacy `torch.save` stream
-/// - otherwise a u64 header length followed by `{` → safetensors
 ///
 /// Thread safety: every reader is reentrant (no shared state); `RawTensor`, `TensorArchive` and
 /// `PickleValue` are immutable values that may be shared across threads.
@@ -24,6 +24,12 @@ public enum CheckpointReader {
     public static func read(path: String) throws -> TensorArchive {
         let file = try MappedFile(path: path)
         let b = file.bytes
+        // safetensors first: its header length is arbitrary, so its first byte may be 0x80 too.
+        // A pickle's first eight bytes never read as a length that fits the file.
+        if b.count >= 9, b[8] == UInt8(ascii: "{"),
+           b.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian <= UInt64(b.count - 8) {
+            return try SafetensorsReader.parse(file)
+        }
         if TorchArchiveReader.isZip(b) || (b.count >= 2 && b[0] == 0x80) {
             let loaded = try TorchArchiveReader.load(file)
             return try TorchStateDict.extract(loaded.value, format: loaded.format, path: path)

@@ -73,6 +73,20 @@ struct SafetensorsTests {
         floats = []
     }
 
+    /// A header whose length has 0x80 as its low byte makes the file start like a pickle
+    /// (PROTO); such a file is still safetensors.
+    @Test func headerLengthStartingWith0x80IsStillSafetensors() throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeTemporary(dir) }
+        let path = dir + "/x80.safetensors"
+        let header = Self.ok + String(repeating: " ", count: 0x180 - Self.ok.utf8.count)
+        let data = [Float](arrayLiteral: 3, 4).withUnsafeBytes { Array($0) }
+        let bytes = safetensorsBytes(header, data)
+        #expect(bytes.first == 0x80)
+        try bytes.write(to: URL(fileURLWithPath: path))
+        #expect(try CheckpointReader.read(path: path).tensors["a"]?.toFloats() == [3, 4])
+    }
+
     @Test func writerRoundTripsEveryDtype() throws {
         let source = try CheckpointReader.read(path: Fixtures.path("multi_dtype.safetensors"))
         let dir = try makeTemporaryDirectory()

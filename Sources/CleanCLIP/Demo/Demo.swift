@@ -112,9 +112,11 @@ public final class Demo {
         var pretrainCurve: [EpochRecord] = []
         if let poisonedModel {
             model = try CLIPModel.load(path: poisonedModel)
-            guard model.config.architecture == modelConfig.architecture, model.config.embedDim == modelConfig.embedDim,
-                  model.config.contextLength == modelConfig.contextLength else {
-                throw FinetuneError("\(poisonedModel) is a \(model.config.architecture) model with embedding \(model.config.embedDim) and context \(model.config.contextLength); this configuration needs \(modelConfig.architecture), \(modelConfig.embedDim), \(modelConfig.contextLength)")
+            guard model.config == modelConfig else {
+                func describe(_ c: CLIPConfig) -> String {
+                    "\(c.architecture), embedding \(c.embedDim), context \(c.contextLength), heads \(c.visionHeads)/\(c.textHeads), \(c.activation.rawValue)"
+                }
+                throw FinetuneError("\(poisonedModel) is \(describe(model.config)); this configuration builds \(describe(modelConfig))")
             }
             log("using the poisoned model \(poisonedModel) (pretraining skipped)")
         } else {
@@ -124,10 +126,12 @@ public final class Demo {
             pretrainCurve = try fit(model, trainPairs, loss: .mmclOnly, epochs: config.pretrainEpochs, lr: config.pretrainLR,
                                     stage: "pretrain", evaluate: evaluate)
         }
-        if let reportDirectory {
+        func save(_ model: CLIPModel, as name: String) throws {
+            guard let reportDirectory else { return }
             try FileManager.default.createDirectory(atPath: reportDirectory, withIntermediateDirectories: true)
-            try model.save(to: reportDirectory + "/poisoned.safetensors", metadata: ["cleanclip.demo.seed": "\(config.seed)"])
+            try model.save(to: reportDirectory + "/\(name).safetensors", metadata: ["cleanclip.demo.seed": "\(config.seed)"])
         }
+        try save(model, as: "poisoned")
         let poisonedResult = try evaluate(model)
         log(String(format: "poisoned model: CA %.1f%%, ASR %.1f%%", 100 * poisonedResult.cleanAccuracy, 100 * poisonedResult.asr))
 
@@ -147,8 +151,8 @@ public final class Demo {
             pretrainCurve: pretrainCurve, mmclCurve: mmclCurve, cleanclipCurve: cleanCurve,
             seconds: Date().timeIntervalSince(start))
         if let reportDirectory {
-            try mmclModel.save(to: reportDirectory + "/mmcl.safetensors", metadata: ["cleanclip.demo.seed": "\(config.seed)"])
-            try cleanModel.save(to: reportDirectory + "/cleanclip.safetensors", metadata: ["cleanclip.demo.seed": "\(config.seed)"])
+            try save(mmclModel, as: "mmcl")
+            try save(cleanModel, as: "cleanclip")
             try DemoReport(results: results).write(to: reportDirectory,
                                                    examples: poisoned.prefix(8).map { (train[$0].pixels, s) },
                                                    cleanExamples: test.prefix(8).map(\.pixels))

@@ -24,7 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        // OpenBLAS is loaded at run time (dlopen), after choosing its kernel: see COpenBLAS.
+        .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "CImageCodecs",
@@ -35,7 +36,7 @@ let package = Package(
             exclude: ["bpe_simple_vocab_16e6.txt.gz", "LICENSE-open_clip.txt"],
             cSettings: [.headerSearchPath(".")]
         ),
-        .target(name: "TensorCore", dependencies: ["CBLAS"], swiftSettings: swiftSettings),
+        .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
         .target(name: "Checkpoint", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         .target(name: "Tokenizer", dependencies: ["CVocab", "CZlib"], swiftSettings: swiftSettings),
         .target(name: "ImageIO", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
@@ -51,7 +52,7 @@ let package = Package(
             dependencies: ["CleanCLIP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "COpenBLAS"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),

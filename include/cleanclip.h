@@ -96,6 +96,28 @@ int cleanclip_set_num_threads(int32_t n);
 int32_t cleanclip_get_num_threads(void);
 
 /* ---------------------------------------------------------------------------------------------
+ * BLAS
+ * Matrix products run on OpenBLAS, which the library loads on first use after choosing its
+ * kernel from the CPU's feature bits (CPUID, XGETBV), so that CPUs OpenBLAS does not recognise
+ * still get their AVX2/AVX-512 kernels. OPENBLAS_CORETYPE set in the environment wins;
+ * CLEANCLIP_OPENBLAS names another libopenblas.so. Without OpenBLAS a portable built-in kernel
+ * runs (correct, about 10x slower) and the description says so.
+ * Thread safety: any thread, any time.
+ * ------------------------------------------------------------------------------------------- */
+
+/** The kernel in use: "Cooperlake", "SkylakeX", "Haswell", "Zen", ... (openblas_get_corename),
+ *  or "portable". Static string; loads OpenBLAS if that has not happened yet. */
+const char *cleanclip_blas_kernel(void);
+
+/** One line: library and version, kernel, how it was chosen, and a warning when the kernel is
+ *  not the one this CPU should run. Static string. */
+const char *cleanclip_blas_description(void);
+
+/** Measures single-precision GEMM (800 x 3072 x 768, the current thread count) for about
+ *  `seconds` (0 < seconds <= 60) and stores GFLOP/s (a multiply-add counts 2) in `*gflops`. */
+int cleanclip_blas_measure_gflops(double seconds, double *gflops);
+
+/* ---------------------------------------------------------------------------------------------
  * Models
  * Thread safety: a loaded model is immutable except while cleanclip_finetune updates it. Any
  * number of threads may encode, query info and classify with the same model handle at once, but

@@ -28,6 +28,11 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 test -f "$LIBDIR/libcleanclip.so" || { echo "no $LIBDIR/libcleanclip.so" >&2; exit 1; }
 
+step "libcleanclip.so does not link OpenBLAS (it is loaded at run time, after choosing its kernel)"
+if readelf -d "$LIBDIR/libcleanclip.so" | grep -i 'NEEDED.*blas'; then
+    echo "libcleanclip.so links a BLAS: OpenBLAS would choose its kernel before the library could" >&2; exit 1
+fi
+
 step "test inputs"
 "$PYTHON" bindings/python/tests/fixtures.py "$WORK/fx"
 
@@ -62,7 +67,7 @@ fi
 
 step "Swift example (swiftc against the package's modules)"
 swiftc -O examples/swift/main.swift -o "$WORK/bin/clip_example" \
-    -I "$LIBDIR/Modules" -I Sources/CBLAS -I Sources/CZlib \
+    -I "$LIBDIR/Modules" -I Sources/CZlib -Xcc -fmodule-map-file="$LIBDIR/COpenBLAS.build/module.modulemap" \
     -Xcc -fmodule-map-file="$LIBDIR/CImageCodecs.build/module.modulemap" \
     -Xcc -fmodule-map-file="$LIBDIR/CVocab.build/module.modulemap" \
     -L "$LIBDIR" -lcleanclip -Xlinker -rpath -Xlinker "$LIBDIR"

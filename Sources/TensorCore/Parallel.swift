@@ -1,4 +1,4 @@
-import CBLAS
+import COpenBLAS
 import Foundation
 
 /// How many cores the tensor core uses (BLAS and element-wise loops alike).
@@ -13,7 +13,7 @@ public enum Threads {
         set {
             let n = max(1, newValue)
             lock.lock(); current = n; lock.unlock()
-            openblas_set_num_threads(Int32(n))
+            ccb_set_threads(Int32(n))
         }
     }
 }

@@ -29,6 +29,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         if let threads { Threads.count = threads }
         if let bufferCacheMB { BufferPool.shared.limitBytes = max(0, bufferCacheMB) << 20 }
+        printBLAS()
         print("threads: \(Threads.count), batch: \(batch)")
         for name in models.split(separator: ",").map(String.init) {
             guard let config = CLIPConfig.presets[name] else { throw ValidationError("unknown architecture '\(name)'") }

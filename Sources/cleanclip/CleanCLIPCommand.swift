@@ -30,6 +30,13 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    init() {}
+    init(model: String, activation: String?, threads: Int?) {
+        self.model = model
+        self.activation = activation
+        self.threads = threads
+    }
+
     func load() throws -> CLIPModel {
         if let threads { Threads.count = threads }
         var options = CLIPLoadOptions()
@@ -44,11 +51,24 @@ struct ModelOptions: ParsableArguments {
 }
 
 struct InfoCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "info", abstract: "Print a checkpoint's architecture.")
-    @OptionGroup var model: ModelOptions
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Print the BLAS kernel in use and its measured speed, and a checkpoint's architecture.")
+
+    @Option(name: .long, help: "Checkpoint: .safetensors, .pt/.bin (torch.save or TorchScript), or an HF directory.")
+    var model: String?
+
+    @Option(name: .long, help: "Activation override: quick_gelu (OpenAI weights) or gelu (laion/DataComp open_clip weights).")
+    var activation: String?
+
+    @Option(name: .long, help: "Worker threads (default: all cores).")
+    var threads: Int?
 
     func run() throws {
-        let m = try model.load()
+        if let threads { Threads.count = threads }
+        printBLAS()
+        guard let model else { return }
+        let m = try ModelOptions(model: model, activation: activation, threads: threads).load()
         let c = m.config
         print("architecture:   \(c.architecture)")
         print("embed dim:      \(c.embedDim)")
@@ -59,4 +79,12 @@ struct InfoCommand: ParsableCommand {
         print("logit scale:    \(m.logitScale.scalar) (temperature \(m.temperature))")
         print("parameters:     \(m.parameters.reduce(0) { $0 + $1.tensor.count })")
     }
+}
+
+/// The BLAS lines of `info` and `bench`: kernel, how it was chosen, measured sgemm peak.
+func printBLAS() {
+    let status = BLASBackend.status
+    print("blas:           \(status)")
+    print("cpu:            \(BLASBackend.cpuFeatures.summary)")
+    print(String(format: "sgemm:          %.1f GFLOP/s (800x3072x768, %d threads)", BLASBackend.measureSGEMM(), Threads.count))
 }

@@ -38,6 +38,7 @@ int main(int argc, char **argv) {
     check(cleanclip_model_get_info(model, &info), "info");
     printf("model: %s, embed dim %d, image size %d, temperature %.3f\n", info.architecture, info.embed_dim,
            info.image_size, info.temperature);
+    printf("blas: %s\n", cleanclip_blas_description());
 
     const char *const *images = (const char *const *)argv + 2;
     size_t n_images = (size_t)argc - 2;

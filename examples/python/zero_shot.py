@@ -20,6 +20,7 @@ def main(argv):
     with cleanclip.load(argv[1], num_threads=2) as model:
         info = model.info
         print(f"model: {info['architecture']}, embed dim {info['embed_dim']}, image size {info['image_size']}")
+        print(f"blas: {cleanclip.blas_info()['description']}")
         images = model.encode_images(argv[2:])           # (n, E), unit rows
         texts = model.encode_text(CAPTIONS)              # (3, E)
         print("\ncosine similarity (image x caption):")

@@ -26,6 +26,7 @@ do {
     let model = try CLIPModel.load(path: args[0])
     let c = model.config
     print("model: \(c.architecture), embed dim \(c.embedDim), image size \(c.imageResolution)")
+    print("blas: \(BLASBackend.status)")
 
     // Images: decode, preprocess as CLIP does, batch, encode, normalise.
     let preprocess = CLIPPreprocessor(size: c.imageResolution)

@@ -29,7 +29,7 @@ from ._handles import Cancelled, ClassifierHandle, Error, ModelHandle, check
 from ._lib import lib
 
 __all__ = ["Error", "Cancelled", "Model", "Classifier", "load", "tokenize", "preprocess", "zero_shot", "version",
-           "library_version", "set_num_threads", "get_num_threads", "finetune", "evaluate", "score_trigger",
+           "library_version", "set_num_threads", "get_num_threads", "blas_info", "finetune", "evaluate", "score_trigger",
            "poison", "score_samples", "sample_scores"]
 
 version = "%d.%d.%d" % (_lib.VERSION_MAJOR, _lib.VERSION_MINOR, _lib.VERSION_PATCH)
@@ -324,6 +324,20 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     return lib.cleanclip_get_num_threads()
+
+
+def blas_info(measure_seconds: float = 0.0) -> dict:
+    """The BLAS kernel running the matrix products and how it was chosen.
+
+    Returns {"kernel": "Cooperlake", "description": "OpenBLAS 0.3.21 (...), kernel ..., chosen
+    from CPU features"}; with measure_seconds > 0 also "sgemm_gflops", measured for that long.
+    """
+    info = {"kernel": lib.cleanclip_blas_kernel().decode(), "description": lib.cleanclip_blas_description().decode()}
+    if measure_seconds:
+        gflops = ctypes.c_double()
+        check(lib.cleanclip_blas_measure_gflops(float(measure_seconds), ctypes.byref(gflops)))
+        info["sgemm_gflops"] = gflops.value
+    return info
 
 
 # ---- the method: finetuning, evaluation, poisoning, scoring -------------------------------

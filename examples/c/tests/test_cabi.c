@@ -708,6 +708,24 @@ static int on_progress(const cleanclip_progress *p, void *user_data) {
     return log->cancel_after > 0 && log->calls >= log->cancel_after;
 }
 
+/* ---- BLAS ---------------------------------------------------------------------------------- */
+
+static void test_blas(void) {
+    const char *kernel = cleanclip_blas_kernel(), *description = cleanclip_blas_description();
+    EXPECT(kernel && *kernel, "empty BLAS kernel name");
+    EXPECT(cleanclip_blas_kernel() == kernel, "the kernel name is a static string");
+    /* Nothing in this process loads OpenBLAS before libcleanclip chooses its kernel, so the
+     * choice must be ours (or the user's), never "already loaded". */
+    EXPECT(strstr(description, "chosen from CPU features") || strstr(description, "set by the user"), "%s", description);
+    EXPECT(!strstr(description, "Warning"), "%s", description);
+    double gflops = 0;
+    EXPECT_STATUS(cleanclip_blas_measure_gflops(0.05, &gflops), CLEANCLIP_OK, "");
+    EXPECT(gflops > 0, "%g GFLOP/s", gflops);
+    EXPECT_STATUS(cleanclip_blas_measure_gflops(0.05, NULL), CLEANCLIP_NULL_POINTER, "gflops");
+    EXPECT_STATUS(cleanclip_blas_measure_gflops(0, &gflops), CLEANCLIP_INVALID_ARGUMENT, "seconds");
+    EXPECT_STATUS(cleanclip_blas_measure_gflops(1.0 / 0.0, &gflops), CLEANCLIP_INVALID_ARGUMENT, "seconds");
+}
+
 static void test_default_options(void) {
     cleanclip_finetune_options f;
     memset(&f, 0xAB, sizeof f);
@@ -1080,6 +1098,7 @@ int main(int argc, char **argv) {
     test_tokenize();
     test_texts_images_zero_shot();
     test_threads();
+    test_blas();
     test_method();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;

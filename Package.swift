@@ -24,8 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // OpenBLAS is loaded at run time (dlopen), after choosing its kernel: see COpenBLAS.
-        .target(name: "COpenBLAS", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
+        // OpenBLAS is loaded at run time (dlopen), after choosing its kernel: see CKernels.
+        .target(name: "CKernels", linkerSettings: [.linkedLibrary("dl"), .linkedLibrary("pthread")]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(
             name: "CImageCodecs",
@@ -36,7 +36,7 @@ let package = Package(
             exclude: ["bpe_simple_vocab_16e6.txt.gz", "LICENSE-open_clip.txt"],
             cSettings: [.headerSearchPath(".")]
         ),
-        .target(name: "TensorCore", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "TensorCore", dependencies: ["CKernels"], swiftSettings: swiftSettings),
         .target(name: "Checkpoint", dependencies: ["CZlib"], swiftSettings: swiftSettings),
         .target(name: "Tokenizer", dependencies: ["CVocab", "CZlib"], swiftSettings: swiftSettings),
         .target(name: "ImageIO", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
@@ -52,7 +52,7 @@ let package = Package(
             dependencies: ["CleanCLIP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "COpenBLAS"]),
+        .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),

@@ -67,7 +67,7 @@ fi
 
 step "Swift example (swiftc against the package's modules)"
 swiftc -O examples/swift/main.swift -o "$WORK/bin/clip_example" \
-    -I "$LIBDIR/Modules" -I Sources/CZlib -Xcc -fmodule-map-file="$LIBDIR/COpenBLAS.build/module.modulemap" \
+    -I "$LIBDIR/Modules" -I Sources/CZlib -Xcc -fmodule-map-file="$LIBDIR/CKernels.build/module.modulemap" \
     -Xcc -fmodule-map-file="$LIBDIR/CImageCodecs.build/module.modulemap" \
     -Xcc -fmodule-map-file="$LIBDIR/CVocab.build/module.modulemap" \
     -L "$LIBDIR" -lcleanclip -Xlinker -rpath -Xlinker "$LIBDIR"

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Element-wise activation functions used by CLIP towers.
@@ -10,45 +11,31 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
     case relu
 }
 
+extension Activation {
+    /// The kernel's code (CKernels/include/ck_elementwise.h).
+    var kernel: Int32 {
+        switch self {
+        case .quickGELU: Int32(CK_QUICK_GELU)
+        case .gelu: Int32(CK_GELU)
+        case .relu: Int32(CK_RELU)
+        }
+    }
+}
+
 extension Tensor {
     /// Applies `activation` element-wise.
     public func activated(_ activation: Activation) -> Tensor {
         let out = Tensor(uninitialized: shape)
-        let x = data, o = out.data
-        switch activation {
-        case .quickGELU:
-            parallelFor(count) { r in for i in r { o[i] = x[i] / (1 + expf(-1.702 * x[i])) } }
-        case .gelu:
-            parallelFor(count) { r in for i in r { o[i] = 0.5 * x[i] * (1 + erff(x[i] * 0.70710678118654752)) } }
-        case .relu:
-            parallelFor(count) { r in for i in r { o[i] = max(x[i], 0) } }
-        }
+        let x = data, o = out.data, kind = activation.kernel
+        parallelFor(count) { r in ck_activation(kind, x + r.lowerBound, o + r.lowerBound, r.count) }
         // ReLU's derivative is read from its output (y > 0 exactly where x > 0), so a ReLU does
         // not keep its input alive; the GELUs need their input.
         let saved = activation == .relu ? out.storage : storage
         let inShape = shape, n = count
         recordUnary(out, self) { g in
-            let dx = Tensor(zeros: inShape)
+            let dx = Tensor(uninitialized: inShape)
             let gd = g.data, d = dx.data, x = saved.pointer
-            switch activation {
-            case .quickGELU:
-                parallelFor(n) { r in
-                    for i in r {
-                        let s = 1 / (1 + expf(-1.702 * x[i]))
-                        d[i] = gd[i] * (s + 1.702 * x[i] * s * (1 - s))
-                    }
-                }
-            case .gelu:
-                parallelFor(n) { r in
-                    for i in r {
-                        let cdf = 0.5 * (1 + erff(x[i] * 0.70710678118654752))
-                        let pdf = expf(-0.5 * x[i] * x[i]) * 0.3989422804014327
-                        d[i] = gd[i] * (cdf + x[i] * pdf)
-                    }
-                }
-            case .relu:
-                parallelFor(n) { r in for i in r { d[i] = x[i] > 0 ? gd[i] : 0 } }
-            }
+            parallelFor(n) { r in ck_activation_backward(kind, x + r.lowerBound, gd + r.lowerBound, d + r.lowerBound, r.count) }
             return dx
         }
         return out
@@ -63,14 +50,10 @@ extension Tensor {
         let inShape = shape, n = rows
         recordUnary(out, self) { g in
             // dx = y * (g - sum(g * y))
-            let dx = Tensor(zeros: inShape)
-            let y = saved.pointer, gd = g.data, d = dx.data
+            let dx = g.copy()
+            let y = saved.pointer, d = dx.data
             parallelFor(n, grain: max(1, 8192 / max(w, 1))) { r in
-                for row in r {
-                    var dot: Float = 0
-                    for j in 0..<w { dot += gd[row * w + j] * y[row * w + j] }
-                    for j in 0..<w { d[row * w + j] = y[row * w + j] * (gd[row * w + j] - dot) }
-                }
+                ck_softmax_backward_rows(y + r.lowerBound * w, d + r.lowerBound * w, r.count, w, 1)
             }
             return dx
         }
@@ -78,17 +61,9 @@ extension Tensor {
     }
 }
 
-/// Numerically stable softmax of each row (in may equal out).
-@inline(__always)
+/// Numerically stable softmax of each row (in may equal out), over the pool.
 func softmaxRows(_ x: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, rows: Int, width w: Int) {
-    for row in 0..<rows {
-        let xr = x + row * w, orow = o + row * w
-        var m = -Float.infinity
-        for j in 0..<w { m = max(m, xr[j]) }
-        if m == -Float.infinity { for j in 0..<w { orow[j] = 0 }; continue }
-        var s: Float = 0
-        for j in 0..<w { let e = expf(xr[j] - m); orow[j] = e; s += e }
-        let inv = 1 / s
-        for j in 0..<w { orow[j] *= inv }
+    parallelFor(rows, grain: max(1, 8192 / max(w, 1))) { r in
+        ck_softmax_rows(x + r.lowerBound * w, o + r.lowerBound * w, r.count, w, -1)
     }
 }

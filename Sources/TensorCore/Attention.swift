@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// Where one of q, k, v lives: a base pointer for batch 0, the row stride, and the batch stride.
@@ -8,22 +9,22 @@ struct HeadLayout {
     func head(_ b: Int, _ h: Int, _ d: Int) -> UnsafeMutablePointer<Float> { base + b * batchStride + h * d }
 }
 
-/// softmax(q k^T * scale + mask) v for every (batch, head); keeps the probabilities for backward.
+/// softmax(q k^T * scale + mask) v for every (batch, head), the pairs spread over the pool;
+/// the probabilities are left in `probs` [batch, heads, lq, lk] for backward.
 private func attentionForward(q: HeadLayout, k: HeadLayout, v: HeadLayout, o: HeadLayout,
                               batch: Int, heads: Int, lq: Int, lk: Int, d: Int, causal: Bool,
                               probs: UnsafeMutablePointer<Float>) {
     let scale = 1 / Float(d).squareRoot()
-    for b in 0..<batch {
-        for h in 0..<heads {
-            let p = probs + (b * heads + h) * lq * lk
-            sgemm(transB: true, m: lq, n: lk, k: d, alpha: scale, a: q.head(b, h, d), lda: q.rowStride,
-                  b: k.head(b, h, d), ldb: k.rowStride, c: p, ldc: lk)
-            if causal {
-                // Query i attends to keys 0...i (queries are the last lq of the lk positions).
-                for i in 0..<lq { let first = lk - lq + i + 1; for j in first..<lk { p[i * lk + j] = -.infinity } }
-            }
-            softmaxRows(p, p, rows: lq, width: lk)
-            sgemm(m: lq, n: d, k: lk, a: p, lda: lk, b: v.head(b, h, d), ldb: v.rowStride, c: o.head(b, h, d), ldc: o.rowStride)
+    parallelFor(batch * heads, grain: 1) { r in
+        for pair in r {
+            let b = pair / heads, h = pair % heads
+            let p = probs + pair * lq * lk
+            sgemmSerial(transB: true, m: lq, n: lk, k: d, alpha: scale, a: q.head(b, h, d), lda: q.rowStride,
+                        b: k.head(b, h, d), ldb: k.rowStride, c: p, ldc: lk)
+            // Causal: query i attends to keys 0...i + (lk - lq) (queries are the last lq positions).
+            ck_softmax_rows(p, p, lq, lk, causal ? lk - lq : -1)
+            sgemmSerial(m: lq, n: d, k: lk, a: p, lda: lk, b: v.head(b, h, d), ldb: v.rowStride,
+                        c: o.head(b, h, d), ldc: o.rowStride)
         }
     }
 }
@@ -34,27 +35,24 @@ private func attentionBackward(q: HeadLayout, k: HeadLayout, v: HeadLayout, dO: 
                                batch: Int, heads: Int, lq: Int, lk: Int, d: Int,
                                probs: UnsafeMutablePointer<Float>) {
     let scale = 1 / Float(d).squareRoot()
-    let dp = UnsafeMutablePointer<Float>.allocate(capacity: lq * lk)
-    defer { dp.deallocate() }
-    for b in 0..<batch {
-        for h in 0..<heads {
-            let p = probs + (b * heads + h) * lq * lk
+    parallelFor(batch * heads, grain: 1) { r in
+        let dp = UnsafeMutablePointer<Float>.allocate(capacity: lq * lk)
+        defer { dp.deallocate() }
+        for pair in r {
+            let b = pair / heads, h = pair % heads
+            let p = probs + pair * lq * lk
             // dV += P^T dO ; dP = dO V^T
-            sgemm(transA: true, m: lk, n: d, k: lq, a: p, lda: lk, b: dO.head(b, h, d), ldb: dO.rowStride,
-                  beta: 1, c: dv.head(b, h, d), ldc: dv.rowStride)
-            sgemm(transB: true, m: lq, n: lk, k: d, a: dO.head(b, h, d), lda: dO.rowStride,
-                  b: v.head(b, h, d), ldb: v.rowStride, c: dp, ldc: lk)
+            sgemmSerial(transA: true, m: lk, n: d, k: lq, a: p, lda: lk, b: dO.head(b, h, d), ldb: dO.rowStride,
+                        beta: 1, c: dv.head(b, h, d), ldc: dv.rowStride)
+            sgemmSerial(transB: true, m: lq, n: lk, k: d, a: dO.head(b, h, d), lda: dO.rowStride,
+                        b: v.head(b, h, d), ldb: v.rowStride, c: dp, ldc: lk)
             // dS = P * (dP - rowsum(dP * P)) * scale
-            for i in 0..<lq {
-                var dot: Float = 0
-                for j in 0..<lk { dot += dp[i * lk + j] * p[i * lk + j] }
-                for j in 0..<lk { dp[i * lk + j] = p[i * lk + j] * (dp[i * lk + j] - dot) * scale }
-            }
+            ck_softmax_backward_rows(p, dp, lq, lk, scale)
             // dQ += dS K ; dK += dS^T Q
-            sgemm(m: lq, n: d, k: lk, a: dp, lda: lk, b: k.head(b, h, d), ldb: k.rowStride,
-                  beta: 1, c: dq.head(b, h, d), ldc: dq.rowStride)
-            sgemm(transA: true, m: lk, n: d, k: lq, a: dp, lda: lk, b: q.head(b, h, d), ldb: q.rowStride,
-                  beta: 1, c: dk.head(b, h, d), ldc: dk.rowStride)
+            sgemmSerial(m: lq, n: d, k: lk, a: dp, lda: lk, b: k.head(b, h, d), ldb: k.rowStride,
+                        beta: 1, c: dq.head(b, h, d), ldc: dq.rowStride)
+            sgemmSerial(transA: true, m: lk, n: d, k: lq, a: dp, lda: lk, b: q.head(b, h, d), ldb: q.rowStride,
+                        beta: 1, c: dk.head(b, h, d), ldc: dk.rowStride)
         }
     }
 }
@@ -71,7 +69,7 @@ extension Tensor {
         precondition(w % heads == 0, "selfAttention: width \(w) not divisible by \(heads) heads")
         let d = w / heads
         let out = Tensor(uninitialized: [batch, l, w])
-        let probs = Tensor(zeros: [batch, heads, l, l])
+        let probs = Tensor(uninitialized: [batch, heads, l, l])
         let qkv = storage  // saved for backward, with the probabilities
         let lay = { (off: Int) in HeadLayout(base: qkv.pointer + off, rowStride: w3, batchStride: l * w3) }
         let o = HeadLayout(base: out.data, rowStride: w, batchStride: l * w)
@@ -99,7 +97,7 @@ extension Tensor {
         precondition(w % heads == 0, "attention: width \(w) not divisible by \(heads) heads")
         let d = w / heads
         let out = Tensor(uninitialized: [batch, lq, w])
-        let probs = Tensor(zeros: [batch, heads, lq, lk])
+        let probs = Tensor(uninitialized: [batch, heads, lq, lk])
         let lay = { (t: Tensor) in HeadLayout(base: t.data, rowStride: w, batchStride: t.shape[1] * w) }
         attentionForward(q: lay(q), k: lay(k), v: lay(v), o: lay(out), batch: batch, heads: heads,
                          lq: lq, lk: lk, d: d, causal: false, probs: probs.data)

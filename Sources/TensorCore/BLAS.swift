@@ -1,7 +1,8 @@
-import COpenBLAS
+import CKernels
 import Foundation
 
-/// C = alpha * op(A) * op(B) + beta * C for row-major matrices, through OpenBLAS's sgemm.
+/// C = alpha * op(A) * op(B) + beta * C for row-major matrices, through OpenBLAS's sgemm, split
+/// over the worker pool when large.
 /// op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are the row strides as stored.
 @inline(__always)
 func sgemm(
@@ -13,7 +14,21 @@ func sgemm(
     beta: Float = 0,
     c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
-    ccb_sgemm(transA, transB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    ck_sgemm(transA, transB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// `sgemm` on the calling thread only, for callers that already run in parallel.
+@inline(__always)
+func sgemmSerial(
+    transA: Bool = false, transB: Bool = false,
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    ck_sgemm_serial(transA, transB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
 /// The BLAS that runs the matrix products: OpenBLAS, loaded on first use with the kernel
@@ -44,12 +59,12 @@ public enum BLASBackend {
 
     /// Loads OpenBLAS if needed and says which kernel runs and why.
     public static var status: Status {
-        let s = ccb_status()!.pointee
+        let s = ck_blas_status()!.pointee
         let choice: Choice = switch s.choice {
-        case CCB_CHOSEN_BY_USER: .environment
-        case CCB_CHOSEN_BY_OPENBLAS: .openBLAS
-        case CCB_ALREADY_LOADED: .alreadyLoaded
-        case CCB_NOT_LOADED: .notLoaded
+        case CK_CHOSEN_BY_USER: .environment
+        case CK_CHOSEN_BY_OPENBLAS: .openBLAS
+        case CK_ALREADY_LOADED: .alreadyLoaded
+        case CK_NOT_LOADED: .notLoaded
         default: .cpuFeatures
         }
         let warning = String(cString: s.message)
@@ -60,15 +75,15 @@ public enum BLASBackend {
 
     /// What this CPU and its OS support, as far as kernel choice goes.
     public static var cpuFeatures: CPUFeatures {
-        var f = ccb_cpu_features()
-        ccb_detect_cpu(&f)
+        var f = ck_cpu_features()
+        ck_detect_cpu(&f)
         return CPUFeatures(f)
     }
 
     /// The OpenBLAS kernel for a feature set (nil: leave the choice to OpenBLAS).
     public static func kernel(for features: CPUFeatures) -> String? {
         var f = features.raw
-        return ccb_core_for(&f).map { String(cString: $0) }
+        return ck_blas_core_for(&f).map { String(cString: $0) }
     }
 
     /// Measured single-precision GEMM throughput in GFLOP/s (a multiply-add counts 2) on a
@@ -107,7 +122,7 @@ public struct CPUFeatures: Sendable, Equatable {
 
     public init() {}
 
-    init(_ f: ccb_cpu_features) {
+    init(_ f: ck_cpu_features) {
         vendor = Vendor(rawValue: f.vendor) ?? .other
         family = Int(f.family); model = Int(f.model)
         avx = f.avx; fma = f.fma; avx2 = f.avx2
@@ -116,8 +131,8 @@ public struct CPUFeatures: Sendable, Equatable {
         osAVX = f.os_avx; osAVX512 = f.os_avx512
     }
 
-    var raw: ccb_cpu_features {
-        var f = ccb_cpu_features()
+    var raw: ck_cpu_features {
+        var f = ck_cpu_features()
         f.vendor = vendor.rawValue; f.family = Int32(family); f.model = Int32(model)
         f.avx = avx; f.fma = fma; f.avx2 = avx2
         f.avx512f = avx512f; f.avx512cd = avx512cd; f.avx512bw = avx512bw; f.avx512dq = avx512dq; f.avx512vl = avx512vl

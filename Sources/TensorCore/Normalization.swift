@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 extension Tensor {
@@ -7,44 +8,37 @@ extension Tensor {
         let w = lastDim, n = rows
         precondition(weight.count == w && bias.count == w, "layerNorm: weight \(weight.shape) for width \(w)")
         let out = Tensor(uninitialized: shape)
-        let mean = Tensor(zeros: [n]), rstd = Tensor(zeros: [n])
-        let x = data, o = out.data, gamma = weight.data, beta = bias.data, mu = mean.data, rs = rstd.data
+        let recording = GradMode.isEnabled && (tracksGrad || weight.tracksGrad || bias.tracksGrad)
+        let mean = recording ? Tensor(uninitialized: [n]) : nil, rstd = recording ? Tensor(uninitialized: [n]) : nil
+        let x = data, o = out.data, gamma = weight.data, beta = bias.data, mu = mean?.data, rs = rstd?.data
         parallelFor(n, grain: max(1, 8192 / max(w, 1))) { r in
-            for row in r {
-                let xr = x + row * w, orow = o + row * w
-                var s: Float = 0
-                for j in 0..<w { s += xr[j] }
-                let m = s / Float(w)
-                var v: Float = 0
-                for j in 0..<w { let d = xr[j] - m; v += d * d }
-                let inv = 1 / (v / Float(w) + eps).squareRoot()
-                mu[row] = m; rs[row] = inv
-                for j in 0..<w { orow[j] = (xr[j] - m) * inv * gamma[j] + beta[j] }
-            }
+            let i = r.lowerBound
+            ck_layernorm(x + i * w, gamma, beta, o + i * w, mu.map { $0 + i }, rs.map { $0 + i }, r.count, w, eps)
         }
+        guard let mean, let rstd else { return out }
         // Saved for backward: the input, the weight, and the row statistics.
         let xSaved = storage, gammaSaved = weight.storage
         let inShape = shape, weightShape = weight.shape, biasShape = bias.shape
         record(out, [self, weight, bias]) { g in
-            // The closure must own `mean` and `rstd` (not just their pointers) to keep them alive.
+            // Rows are split over the pool; each chunk adds its dgamma/dbeta into its own
+            // partial sums, which are then added in chunk order (deterministic).
             let mu = mean.data, rs = rstd.data, x = xSaved.pointer, gamma = gammaSaved.pointer
-            let dx = Tensor(zeros: inShape), dgamma = Tensor(zeros: [w]), dbeta = Tensor(zeros: [w])
-            let gd = g.data, d = dx.data, dg = dgamma.data, db = dbeta.data
-            for row in 0..<n {
-                let xr = x + row * w, gr = gd + row * w, dr = d + row * w
-                let m = mu[row], inv = rs[row]
-                var sumG: Float = 0, sumGX: Float = 0
-                for j in 0..<w {
-                    let xhat = (xr[j] - m) * inv
-                    let gy = gr[j] * gamma[j]
-                    sumG += gy; sumGX += gy * xhat
-                    dg[j] += gr[j] * xhat; db[j] += gr[j]
+            let dx = Tensor(uninitialized: inShape)
+            let chunks = max(1, min(Threads.count, n / max(1, 8192 / max(w, 1))))
+            let per = (n + chunks - 1) / chunks
+            let partial = Tensor(zeros: [chunks, 2, w])
+            let gd = g.data, d = dx.data, p = partial.data
+            parallelFor(chunks, grain: 1) { r in
+                for c in r {
+                    let lo = c * per, hi = min(n, lo + per)
+                    guard lo < hi else { continue }
+                    ck_layernorm_backward(x + lo * w, gamma, gd + lo * w, mu + lo, rs + lo, d + lo * w,
+                                          p + c * 2 * w, p + c * 2 * w + w, hi - lo, w)
                 }
-                let invW = 1 / Float(w)
-                for j in 0..<w {
-                    let xhat = (xr[j] - m) * inv
-                    dr[j] = inv * (gr[j] * gamma[j] - invW * sumG - xhat * invW * sumGX)
-                }
+            }
+            let dgamma = Tensor(zeros: [w]), dbeta = Tensor(zeros: [w])
+            for c in 0..<chunks {
+                for j in 0..<w { dgamma.data[j] += p[c * 2 * w + j]; dbeta.data[j] += p[c * 2 * w + w + j] }
             }
             return [dx, dgamma.reshaped(weightShape), dbeta.reshaped(biasShape)]
         }

@@ -1,20 +1,14 @@
-import COpenBLAS
+import CKernels
 import Foundation
 
-/// How many cores the tensor core uses (BLAS and element-wise loops alike).
+/// How many cores the tensor core uses: the worker pool that runs parallel loops and splits
+/// matrix products (OpenBLAS itself runs single-threaded; see CKernels/include/ck_pool.h).
 public enum Threads {
-    private static let lock = NSLock()
-    nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
-
-    /// The number of worker threads. Setting it also sets OpenBLAS's thread count.
-    /// Process-wide; set it before starting work, not while other threads compute.
+    /// The number of threads, the calling one included (default: the cores this process may
+    /// run on). Process-wide; set it before starting work, not while other threads compute.
     public static var count: Int {
-        get { lock.lock(); defer { lock.unlock() }; return current }
-        set {
-            let n = max(1, newValue)
-            lock.lock(); current = n; lock.unlock()
-            ccb_set_threads(Int32(n))
-        }
+        get { Int(ck_threads()) }
+        set { ck_set_threads(Int32(clamping: max(1, newValue))) }
     }
 }
 
@@ -29,9 +23,21 @@ public func parallelFor(_ n: Int, grain: Int = 16_384, _ body: (Range<Int>) -> V
         return
     }
     let chunk = (n + workers - 1) / workers
-    DispatchQueue.concurrentPerform(iterations: workers) { w in
-        let start = w * chunk
-        let end = min(n, start + chunk)
-        if start < end { body(start..<end) }
+    withoutActuallyEscaping(body) { body in
+        var job = ParallelJob(body: body, n: n, chunk: chunk)
+        withUnsafeMutablePointer(to: &job) { p in
+            ck_pool_run(workers, { context, task in
+                let job = context!.assumingMemoryBound(to: ParallelJob.self).pointee
+                let start = task * job.chunk
+                let end = min(job.n, start + job.chunk)
+                if start < end { job.body(start..<end) }
+            }, p)
+        }
     }
+}
+
+private struct ParallelJob {
+    let body: (Range<Int>) -> Void
+    let n: Int
+    let chunk: Int
 }

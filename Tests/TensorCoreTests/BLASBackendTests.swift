@@ -1,4 +1,4 @@
-import COpenBLAS
+import CKernels
 import Foundation
 import TensorCore
 import Testing
@@ -79,9 +79,9 @@ struct PortableGEMMTests {
             let b = Tensor.randomNormal([(transB ? n : k) * ldb], std: 1, using: &rng)
             let c0 = Tensor.randomNormal([m * ldc], std: 1, using: &rng)
             let ours = c0.copy(), reference = c0.copy()
-            ccb_sgemm_portable(transA, transB, Int32(m), Int32(n), Int32(k), 0.75, a.data, Int32(lda), b.data, Int32(ldb),
+            ck_sgemm_portable(transA, transB, Int32(m), Int32(n), Int32(k), 0.75, a.data, Int32(lda), b.data, Int32(ldb),
                                0.5, ours.data, Int32(ldc))
-            ccb_sgemm(transA, transB, Int32(m), Int32(n), Int32(k), 0.75, a.data, Int32(lda), b.data, Int32(ldb),
+            ck_sgemm(transA, transB, Int32(m), Int32(n), Int32(k), 0.75, a.data, Int32(lda), b.data, Int32(ldb),
                       0.5, reference.data, Int32(ldc))
             var worst: Float = 0
             for i in 0..<m { for j in 0..<n { worst = max(worst, abs(ours.data[i * ldc + j] - reference.data[i * ldc + j])) } }
@@ -95,9 +95,9 @@ struct PortableGEMMTests {
     func degenerate() {
         let c = Tensor([1, .nan, 3, 4], shape: [4])
         let a = Tensor([2], shape: [1])
-        ccb_sgemm_portable(false, false, 2, 2, 0, 1, a.data, 1, a.data, 2, 2, c.data, 2)
+        ck_sgemm_portable(false, false, 2, 2, 0, 1, a.data, 1, a.data, 2, 2, c.data, 2)
         #expect(c.data[0] == 2 && c.data[2] == 6 && c.data[3] == 8)
-        ccb_sgemm_portable(false, false, 2, 2, 0, 1, a.data, 1, a.data, 2, 0, c.data, 2)
+        ck_sgemm_portable(false, false, 2, 2, 0, 1, a.data, 1, a.data, 2, 0, c.data, 2)
         #expect(c.array == [0, 0, 0, 0])
     }
 }

@@ -1,5 +1,5 @@
 /* CPU feature detection and the feature -> OpenBLAS core mapping (see copenblas.h). */
-#include "copenblas.h"
+#include "ck_blas.h"
 
 #include <string.h>
 
@@ -12,16 +12,16 @@ static unsigned long long read_xcr0(void) {
     return ((unsigned long long)edx << 32) | eax;
 }
 
-void ccb_detect_cpu(ccb_cpu_features *f) {
+void ck_detect_cpu(ck_cpu_features *f) {
     memset(f, 0, sizeof *f);
     unsigned int max_leaf, ebx, ecx, edx, eax;
     if (!__get_cpuid(0, &max_leaf, &ebx, &ecx, &edx)) return;
     char vendor[13];
     memcpy(vendor, &ebx, 4); memcpy(vendor + 4, &edx, 4); memcpy(vendor + 8, &ecx, 4);
     vendor[12] = 0;
-    f->vendor = !strcmp(vendor, "GenuineIntel") ? CCB_VENDOR_INTEL
-              : !strcmp(vendor, "AuthenticAMD") ? CCB_VENDOR_AMD
-              : !strcmp(vendor, "HygonGenuine") ? CCB_VENDOR_HYGON : CCB_VENDOR_OTHER;
+    f->vendor = !strcmp(vendor, "GenuineIntel") ? CK_VENDOR_INTEL
+              : !strcmp(vendor, "AuthenticAMD") ? CK_VENDOR_AMD
+              : !strcmp(vendor, "HygonGenuine") ? CK_VENDOR_HYGON : CK_VENDOR_OTHER;
 
     __cpuid(1, eax, ebx, ecx, edx);
     unsigned int family = (eax >> 8) & 0xf, model = (eax >> 4) & 0xf;
@@ -56,7 +56,7 @@ void ccb_detect_cpu(ccb_cpu_features *f) {
     }
 }
 #else
-void ccb_detect_cpu(ccb_cpu_features *f) { memset(f, 0, sizeof *f); }
+void ck_detect_cpu(ck_cpu_features *f) { memset(f, 0, sizeof *f); }
 #endif
 
 /*
@@ -65,12 +65,12 @@ void ccb_detect_cpu(ccb_cpu_features *f) { memset(f, 0, sizeof *f); }
  * it does not know it replaces the Prescott fallback. AVX-512 counts only when the OS saves
  * the ZMM state, and AVX/AVX2 only when it saves the YMM state, as OpenBLAS's own checks do.
  */
-const char *ccb_core_for(const ccb_cpu_features *f) {
+const char *ck_blas_core_for(const ck_cpu_features *f) {
     if (!(f->avx && f->os_avx)) return NULL;
     bool avx2 = f->avx2 && f->fma;
     bool avx512 = avx2 && f->os_avx512 && f->avx512f && f->avx512cd && f->avx512bw && f->avx512dq && f->avx512vl;
     if (avx512) return f->avx512_bf16 ? "Cooperlake" : "SkylakeX";
-    bool amd = f->vendor == CCB_VENDOR_AMD || f->vendor == CCB_VENDOR_HYGON;
+    bool amd = f->vendor == CK_VENDOR_AMD || f->vendor == CK_VENDOR_HYGON;
     if (avx2) return amd ? "Zen" : "Haswell";
     return "Sandybridge";
 }

@@ -1,13 +1,13 @@
 /* The built-in GEMM used when OpenBLAS is missing: plain loops, blocked for the cache and
  * written so the compiler vectorises the inner loop. Correct for every transpose case; about
  * a tenth of OpenBLAS's speed. */
-#include "copenblas.h"
+#include "ck_blas.h"
 
 #include <stdlib.h>
 
 enum { KB = 256, NB = 512 };
 
-void ccb_sgemm_portable(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+void ck_sgemm_portable(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                         const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     for (int i = 0; i < m; i++) {
         float *row = c + (long)i * ldc;

@@ -16,7 +16,7 @@
  * alike. */
 enum { LANES = 16 };
 
-static inline float lanes_total(const float acc[LANES]) {
+static inline __attribute__((always_inline)) float lanes_total(const float acc[LANES]) {
     float t = 0;
     for (int l = 0; l < LANES; l++) t += acc[l];
     return t;
@@ -24,7 +24,7 @@ static inline float lanes_total(const float acc[LANES]) {
 
 /* exp(x): x = n ln2 + r with |r| <= ln2/2, exp(r) by Cephes' degree-7 polynomial, 2^n by
  * exponent bits. Inputs are clamped to [-87.3, 88.7] (results stay normal floats). */
-static inline float exp_approx(float x) {
+static inline __attribute__((always_inline)) float exp_approx(float x) {
     x = fminf(fmaxf(x, -87.3f), 88.7f);
     float n = rintf(x * 1.44269504088896341f);
     float r = fmaf(n, -0.693359375f, x);
@@ -43,7 +43,7 @@ static inline float exp_approx(float x) {
 }
 
 /* erf(x) as x P(x^2) / Q(x^2) on [-4, 4] (erf is +-1 to float precision beyond). */
-static inline float erf_approx(float x) {
+static inline __attribute__((always_inline)) float erf_approx(float x) {
     x = fminf(fmaxf(x, -4.0f), 4.0f);
     float x2 = x * x;
     float p = -2.72614225801306e-10f;
@@ -61,8 +61,8 @@ static inline float erf_approx(float x) {
     return x * p / q;
 }
 
-static inline float quick_gelu(float x) { return x / (1.0f + exp_approx(-1.702f * x)); }
-static inline float gelu(float x) { return 0.5f * x * (1.0f + erf_approx(x * 0.70710678118654752f)); }
+static inline __attribute__((always_inline)) float quick_gelu(float x) { return x / (1.0f + exp_approx(-1.702f * x)); }
+static inline __attribute__((always_inline)) float gelu(float x) { return 0.5f * x * (1.0f + erf_approx(x * 0.70710678118654752f)); }
 
 CK_CLONES void ck_exp(const float *x, float *y, long n) {
     for (long i = 0; i < n; i++) y[i] = exp_approx(x[i]);
@@ -114,7 +114,7 @@ CK_CLONES void ck_bias_activation(int kind, float *y, const float *bias, long ro
     }
 }
 
-static inline float row_sum(const float *x, long n) {
+static inline __attribute__((always_inline)) float row_sum(const float *x, long n) {
     float acc[LANES] = {0};
     long j = 0;
     for (; j + LANES <= n; j += LANES)
@@ -123,7 +123,7 @@ static inline float row_sum(const float *x, long n) {
     return lanes_total(acc);
 }
 
-static inline float row_squared_deviation(const float *x, float m, long n) {
+static inline __attribute__((always_inline)) float row_squared_deviation(const float *x, float m, long n) {
     float acc[LANES] = {0};
     long j = 0;
     for (; j + LANES <= n; j += LANES)

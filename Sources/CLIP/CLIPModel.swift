@@ -111,10 +111,7 @@ extension CLIPModel {
             let block0 = v.transformer.blocks.first.map { $0(tokens, causal: false) } ?? tokens
             return ["patch_embed": patches, "block0": block0, "image": image]
         case .resnet(let r):
-            var x = r.bn1(r.conv1(pixels, stride: 2)).activated(.relu)
-            x = r.bn2(r.conv2(x)).activated(.relu)
-            x = r.bn3(r.conv3(x)).activated(.relu).avgPool2d(2)
-            return ["stem": x, "image": image]
+            return ["stem": r.stem(pixels, training: isTraining).swappingFirstTwoAxes(), "image": image]
         }
     }
 }

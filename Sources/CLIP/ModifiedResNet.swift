@@ -17,13 +17,12 @@ struct BatchNorm2d {
     /// Inference mode normalises with the running statistics. Training mode (`nn.BatchNorm2d`
     /// after `.train()`) normalises with the batch's statistics, updates the running ones in
     /// place (momentum 0.1, unbiased variance) and counts the batch in num_batches_tracked.
-    func callAsFunction(_ x: Tensor, training: Bool = false) -> Tensor {
-        guard training else {
-            return x.batchNorm2dInference(weight: weight, bias: bias, runningMean: running_mean, runningVar: running_var)
-        }
-        num_batches_tracked.data[0] += 1
-        return x.batchNorm2dTraining(weight: weight, bias: bias, runningMean: running_mean, runningVar: running_var,
-                                     momentum: 0.1)
+    /// `residual` and `relu` fuse the bottleneck's add and ReLU into the same pass.
+    /// x: channel-major [C, N, H, W].
+    func callAsFunction(_ x: Tensor, training: Bool, residual: Tensor? = nil, relu: Bool = false) -> Tensor {
+        if training { num_batches_tracked.data[0] += 1 }
+        return x.batchNorm2d(weight: weight, bias: bias, runningMean: running_mean, runningVar: running_var,
+                             training: training, residual: residual, relu: relu)
     }
 }
 
@@ -69,12 +68,12 @@ struct Bottleneck {
         self.stride = stride
     }
 
-    func callAsFunction(_ x: Tensor, training: Bool = false) -> Tensor {
-        var out = bn1(conv1(x), training: training).activated(.relu)
-        out = bn2(conv2(out), training: training).activated(.relu).avgPool2d(stride)
-        out = bn3(conv3(out), training: training)
+    /// x: channel-major [C, N, H, W].
+    func callAsFunction(_ x: Tensor, training: Bool) -> Tensor {
+        var out = bn1(conv1(x), training: training, relu: true)
+        out = bn2(conv2(out), training: training, relu: true).avgPool2d(stride)
         let identity = downsample.map { $0.bn($0.conv(x.avgPool2d(stride)), training: training) } ?? x
-        return (out + identity).activated(.relu)
+        return bn3(conv3(out), training: training, residual: identity, relu: true)
     }
 }
 
@@ -94,10 +93,10 @@ struct AttentionPool2d {
         self.heads = heads
     }
 
-    /// x: [B, C, H, W] -> [B, outputDim].
+    /// x: channel-major [C, B, H, W] -> [B, outputDim].
     func callAsFunction(_ x: Tensor) -> Tensor {
-        let (b, c) = (x.shape[0], x.shape[1])
-        let grid = x.reshaped([b, c, -1]).transposedLastTwo()               // [B, HW, C]
+        let (c, b) = (x.shape[0], x.shape[1])
+        let grid = x.reshaped([c, b, -1]).swappingFirstTwoAxes().transposedLastTwo()  // [B, HW, C]
         let tokens = grid.prependingRow(grid.meanOverTokens())        // [B, HW+1, C]
             .addingPerItem(positional_embedding)
         let query = tokens.selectRows((0..<b).map { $0 * tokens.shape[1] }).reshaped([b, 1, c])
@@ -139,11 +138,17 @@ struct ModifiedResNet {
                                        heads: heads, outputDim: embedDim)
     }
 
+    /// The stem: pixels [B, 3, S, S] -> channel-major [W, B, S/4, S/4] (three conv-BN-ReLU
+    /// units, then AvgPool2d(2)). The tower keeps its maps channel-major (see conv2d).
+    func stem(_ pixels: Tensor, training: Bool) -> Tensor {
+        var x = bn1(conv1(pixels.swappingFirstTwoAxes(), stride: 2), training: training, relu: true)
+        x = bn2(conv2(x), training: training, relu: true)
+        return bn3(conv3(x), training: training, relu: true).avgPool2d(2)
+    }
+
     /// `training`: BatchNorm layers use and update batch statistics (see `BatchNorm2d`).
     func callAsFunction(_ pixels: Tensor, training: Bool = false) -> Tensor {
-        var x = bn1(conv1(pixels, stride: 2), training: training).activated(.relu)
-        x = bn2(conv2(x), training: training).activated(.relu)
-        x = bn3(conv3(x), training: training).activated(.relu).avgPool2d(2)
+        var x = stem(pixels, training: training)
         for stage in stages { for block in stage { x = block(x, training: training) } }
         return attnpool(x)
     }

@@ -45,8 +45,7 @@ struct TextTransformer {
         for b in 0..<batch { for j in 0..<length { flat.append(Int(ids[b * ctx + j])) } }
         let x = Tensor.gatherRows(token_embedding, flat).reshaped([batch, length, -1])
             .addingPerItem(positional_embedding.prefix(rows: length))
-        let h = transformer(x, causal: true)
-        let pooled = h.selectRows((0..<batch).map { $0 * length + eot[$0] })
+        let pooled = transformer(x, causal: true, outputs: eot)
         return ln_final(pooled).matmul(text_projection)
     }
 }

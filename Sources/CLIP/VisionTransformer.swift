@@ -37,8 +37,7 @@ struct VisionTransformer {
 
     func callAsFunction(_ pixels: Tensor) -> Tensor {
         let tokens = patchEmbed(pixels).prependingRow(class_embedding).addingPerItem(positional_embedding)
-        let x = transformer(ln_pre(tokens), causal: false)
-        let cls = x.selectRows((0..<x.shape[0]).map { $0 * x.shape[1] })
+        let cls = transformer(ln_pre(tokens), causal: false, outputs: Array(repeating: 0, count: tokens.shape[0]))
         return ln_post(cls).matmul(proj)
     }
 }

@@ -1,12 +1,16 @@
 import CKernels
 import Foundation
 
-/// Where one of q, k, v lives: a base pointer for batch 0, the row stride, and the batch stride.
+/// Where one of q, k, v lives: a base pointer for batch 0, the row stride, the batch stride,
+/// and optionally a first row per batch item (queries taken from one position per sequence).
 struct HeadLayout {
     var base: UnsafeMutablePointer<Float>
     var rowStride: Int
     var batchStride: Int
-    func head(_ b: Int, _ h: Int, _ d: Int) -> UnsafeMutablePointer<Float> { base + b * batchStride + h * d }
+    var firstRow: [Int]? = nil
+    func head(_ b: Int, _ h: Int, _ d: Int) -> UnsafeMutablePointer<Float> {
+        base + b * batchStride + (firstRow?[b] ?? 0) * rowStride + h * d
+    }
 }
 
 /// softmax(q k^T * scale + mask) v for every (batch, head), the pairs spread over the pool;
@@ -21,8 +25,9 @@ private func attentionForward(q: HeadLayout, k: HeadLayout, v: HeadLayout, o: He
             let p = probs + pair * lq * lk
             sgemmSerial(transB: true, m: lq, n: lk, k: d, alpha: scale, a: q.head(b, h, d), lda: q.rowStride,
                         b: k.head(b, h, d), ldb: k.rowStride, c: p, ldc: lk)
-            // Causal: query i attends to keys 0...i + (lk - lq) (queries are the last lq positions).
-            ck_softmax_rows(p, p, lq, lk, causal ? lk - lq : -1)
+            // Causal: query i attends to keys 0...i + (its first position): the last lq positions
+            // of the sequence, or the row the query layout names.
+            ck_softmax_rows(p, p, lq, lk, causal ? q.firstRow?[b] ?? lk - lq : -1)
             sgemmSerial(m: lq, n: d, k: lk, a: p, lda: lk, b: v.head(b, h, d), ldb: v.rowStride,
                         c: o.head(b, h, d), ldc: o.rowStride)
         }
@@ -63,26 +68,37 @@ extension Tensor {
     /// self: qkv [B, L, 3W] (q; k; v along the last axis, as `in_proj` produces) -> [B, L, W].
     /// Each head h uses columns h*W/heads ..< (h+1)*W/heads of q, k and v; scores are scaled by
     /// 1/sqrt(head dim); `causal` adds the -inf mask above the diagonal (CLIP's text tower).
-    public func selfAttention(heads: Int, causal: Bool) -> Tensor {
+    ///
+    /// With `queryPositions` (one position p_b per sequence), only those queries are computed:
+    /// -> [B, 1, W], row b attending to every key (or, causal, to keys 0...p_b). A tower whose
+    /// output is one token (ViT's class token, the text tower's end of text) needs no more in
+    /// its last block.
+    public func selfAttention(heads: Int, causal: Bool, queryPositions: [Int]? = nil) -> Tensor {
         precondition(rank == 3 && shape[2] % 3 == 0, "selfAttention: qkv \(shape) is not [B, L, 3W]")
         let (batch, l, w3) = (shape[0], shape[1], shape[2]), w = w3 / 3
         precondition(w % heads == 0, "selfAttention: width \(w) not divisible by \(heads) heads")
-        let d = w / heads
-        let out = Tensor(uninitialized: [batch, l, w])
-        let probs = Tensor(uninitialized: [batch, heads, l, l])
+        if let queryPositions {
+            precondition(queryPositions.count == batch && queryPositions.allSatisfy { (0..<l).contains($0) },
+                         "selfAttention: query positions \(queryPositions) for qkv \(shape)")
+        }
+        let d = w / heads, lq = queryPositions == nil ? l : 1
+        let out = Tensor(uninitialized: [batch, lq, w])
+        let probs = Tensor(uninitialized: [batch, heads, lq, l])
         let qkv = storage  // saved for backward, with the probabilities
-        let lay = { (off: Int) in HeadLayout(base: qkv.pointer + off, rowStride: w3, batchStride: l * w3) }
-        let o = HeadLayout(base: out.data, rowStride: w, batchStride: l * w)
-        attentionForward(q: lay(0), k: lay(w), v: lay(2 * w), o: o, batch: batch, heads: heads,
-                         lq: l, lk: l, d: d, causal: causal, probs: probs.data)
+        let lay = { (base: UnsafeMutablePointer<Float>, off: Int, rows: [Int]?) in
+            HeadLayout(base: base + off, rowStride: w3, batchStride: l * w3, firstRow: rows)
+        }
+        let o = HeadLayout(base: out.data, rowStride: w, batchStride: lq * w)
+        attentionForward(q: lay(qkv.pointer, 0, queryPositions), k: lay(qkv.pointer, w, nil), v: lay(qkv.pointer, 2 * w, nil),
+                         o: o, batch: batch, heads: heads, lq: lq, lk: l, d: d, causal: causal, probs: probs.data)
         let inShape = shape
         record(out, [self]) { g in
             let dqkv = Tensor(zeros: inShape)
-            let dl = { (off: Int) in HeadLayout(base: dqkv.data + off, rowStride: w3, batchStride: l * w3) }
-            attentionBackward(q: lay(0), k: lay(w), v: lay(2 * w),
-                              dO: HeadLayout(base: g.data, rowStride: w, batchStride: l * w),
-                              dq: dl(0), dk: dl(w), dv: dl(2 * w),
-                              batch: batch, heads: heads, lq: l, lk: l, d: d, probs: probs.data)
+            attentionBackward(q: lay(qkv.pointer, 0, queryPositions), k: lay(qkv.pointer, w, nil),
+                              v: lay(qkv.pointer, 2 * w, nil),
+                              dO: HeadLayout(base: g.data, rowStride: w, batchStride: lq * w),
+                              dq: lay(dqkv.data, 0, queryPositions), dk: lay(dqkv.data, w, nil), dv: lay(dqkv.data, 2 * w, nil),
+                              batch: batch, heads: heads, lq: lq, lk: l, d: d, probs: probs.data)
             return [dqkv]
         }
         return out

@@ -5,8 +5,11 @@ import Foundation
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Print inference throughput with random weights (build with -c release).",
-        discussion: "Compare with scripts/bench_torch.py (and scripts/bench_torch_train.py for --training), which print PyTorch's figures for the same shapes.")
+        abstract: "Print inference (and training) throughput with random weights, with GFLOP/s against the measured sgemm peak.",
+        discussion: """
+            `make bench` (scripts/bench.py) runs this beside PyTorch (open_clip) and onnxruntime on the same \
+            machine, interleaved, and prints one table of same-run ratios.
+            """)
 
     @Option(help: "Comma-separated architectures: \(CLIPConfig.presets.keys.sorted().joined(separator: ", ")).")
     var models: String = "ViT-B/32,RN50"
@@ -26,38 +29,95 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time a CleanCLIP training step (batch + batch augmented views, forward, backward, AdamW).")
     var training = false
 
-    func run() throws {
-        if let threads { Threads.count = threads }
-        if let bufferCacheMB { BufferPool.shared.limitBytes = max(0, bufferCacheMB) << 20 }
-        printBLAS()
-        print("threads: \(Threads.count), batch: \(batch)")
-        for name in models.split(separator: ",").map(String.init) {
-            guard let config = CLIPConfig.presets[name] else { throw ValidationError("unknown architecture '\(name)'") }
-            try inference(name: name, config: config)
-            if training {
-                // The inference model is gone by now, so the peak below is the training step's own.
-                let r = try TrainingBenchmark.run(config: config, batch: batch, iterations: iterations)
-                let peak = r.peakResidentBytes.map { String(format: ", peak RSS %.2f GB", Double($0) / 1e9) } ?? ""
-                print(String(format: "%-9@ CleanCLIP step    %7.2f pairs/s (%.2f s/step%@)", name as NSString,
-                             r.pairsPerSecond, r.secondsPerStep, peak as NSString))
-            }
+    @Flag(help: "Skip inference (with --training: time only the training step).")
+    var noInference = false
+
+    @Flag(help: "Print one JSON object instead of text.")
+    var json = false
+
+    func validate() throws {
+        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096") }
+        guard (1...1000).contains(iterations) else { throw ValidationError("--iterations must be in 1...1000") }
+        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be in 1...1024") }
+        for name in modelNames where CLIPConfig.presets[name] == nil {
+            throw ValidationError("unknown architecture '\(name)' (\(CLIPConfig.presets.keys.sorted().joined(separator: ", ")))")
         }
     }
 
-    /// Image and text encoding throughput.
-    private func inference(name: String, config: CLIPConfig) throws {
+    var modelNames: [String] { models.split(separator: ",").map(String.init) }
+
+    func run() throws {
+        if let threads { Threads.count = threads }
+        if let bufferCacheMB { BufferPool.shared.limitBytes = max(0, bufferCacheMB) << 20 }
+        let peak = BLASBackend.measureSGEMM(seconds: 1)
+        var report: [String: Any] = [
+            "blas": BLASBackend.status.description, "kernel": BLASBackend.status.kernel,
+            "cpu": BLASBackend.cpuFeatures.summary, "threads": Threads.count, "batch": batch, "sgemm_gflops": peak,
+        ]
+        if !json {
+            print("blas:    \(BLASBackend.status)")
+            print("cpu:     \(BLASBackend.cpuFeatures.summary)")
+            print(String(format: "sgemm:   %.1f GFLOP/s (800x3072x768), threads: %d, batch: %d", peak, Threads.count, batch))
+        }
+        var results: [String: Any] = [:]
+        for name in modelNames {
+            let config = CLIPConfig.presets[name]!
+            var figures: [String: Any] = [:]
+            if !noInference { figures.merge(try inference(name: name, config: config, peak: peak)) { $1 } }
+            if training {
+                // The inference model is gone by now, so the peak below is the training step's own.
+                let r = try TrainingBenchmark.run(config: config, batch: batch, iterations: iterations)
+                figures["training"] = ["pairs_per_second": r.pairsPerSecond, "seconds_per_step": r.secondsPerStep,
+                                       "peak_rss_bytes": r.peakResidentBytes ?? 0]
+                if !json {
+                    let rss = r.peakResidentBytes.map { String(format: ", peak RSS %.2f GB", Double($0) / 1e9) } ?? ""
+                    let tag = name + String(repeating: " ", count: max(0, 9 - name.count)) + " CleanCLIP step"
+                    print(tag + String(repeating: " ", count: max(0, 28 - tag.count))
+                          + String(format: "%7.2f pairs/s (%.2f s/step%@)", r.pairsPerSecond, r.secondsPerStep, rss as NSString))
+                }
+            }
+            results[name] = figures
+        }
+        report["models"] = results
+        if json {
+            let data = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// Image and text encoding throughput, with effective GFLOP/s (the model's nominal FLOPs
+    /// per second) for the image tower and full-context text.
+    private func inference(name: String, config: CLIPConfig, peak: Double) throws -> [String: Any] {
         let model = CLIPModel(randomWith: config, seed: 0)
         let s = config.imageResolution
         var rng = SeededRandom(seed: 1)
         let pixels = Tensor.randomNormal([batch, 3, s, s], std: 1, using: &rng)
         let imageRate = try rate { _ = try model.encodeImage(pixels) }
-        print(String(format: "%-9@ image            %7.2f img/s", name as NSString, imageRate))
+        let imageGFLOPs = imageRate * config.imageFLOPs / 1e9
+        var figures: [String: Any] = ["image": ["per_second": imageRate, "gflops": imageGFLOPs]]
+        if !json {
+            let tag = name + String(repeating: " ", count: max(0, 9 - name.count)) + " image"
+            print(tag + String(repeating: " ", count: max(0, 28 - tag.count))
+                  + String(format: "%7.2f img/s  %6.1f GFLOP/s (%.0f%% of sgemm)", imageRate, imageGFLOPs, 100 * imageGFLOPs / peak))
+        }
+        var text: [String: Any] = [:]
         for (label, captions) in Self.captionSets {
             let texts = (0..<batch).map { captions[$0 % captions.count] }
             let ids = try CLIPTokenizer.standard.tokenize(texts, contextLength: config.contextLength)
             let textRate = try rate { _ = try model.encodeText(tokens: ids, batch: batch) }
-            print(String(format: "%-9@ text %-14@ %7.2f txt/s", name as NSString, label as NSString, textRate))
+            var entry: [String: Any] = ["per_second": textRate]
+            let tag = (name + String(repeating: " ", count: max(0, 9 - name.count))) + " text " + label
+            var line = tag + String(repeating: " ", count: max(0, 28 - tag.count)) + String(format: "%7.2f txt/s", textRate)
+            if label == "77 tokens" {
+                let g = textRate * config.textFLOPs(tokens: config.contextLength) / 1e9
+                entry["gflops"] = g
+                line += String(format: "  %6.1f GFLOP/s (%.0f%% of sgemm)", g, 100 * g / peak)
+            }
+            text[label] = entry
+            if !json { print(line) }
         }
+        figures["text"] = text
+        return figures
     }
 
     /// Items per second of `body` (one warm-up run, then `iterations` timed runs).

@@ -59,28 +59,37 @@ let gradCases: [GradCase] = [
     GradCase("concatenated", { r in [randn([2, 3], &r), randn([4, 3], &r)] }) { Tensor.concatenated([$0[0], $0[1], $0[0]]) },
     GradCase("meanOverTokens", { r in [randn([2, 5, 3], &r)] }) { $0[0].meanOverTokens() },
     GradCase("patchify", { r in [randn([2, 3, 4, 6], &r)] }) { $0[0].patchify(2) },
-    GradCase("conv2d 3x3 pad 1", { r in [randn([2, 3, 5, 6], &r), randn([4, 3, 3, 3], &r, std: 0.3)] }) {
+    // Convolutions and BatchNorm take channel-major maps [C, N, H, W].
+    GradCase("conv2d 3x3 pad 1", { r in [randn([3, 2, 5, 6], &r), randn([4, 3, 3, 3], &r, std: 0.3)] }) {
         $0[0].conv2d(weight: $0[1], padding: 1)
     },
-    GradCase("conv2d 3x3 stride 2 pad 1 bias", { r in [randn([2, 2, 7, 6], &r), randn([3, 2, 3, 3], &r, std: 0.3), randn([3], &r)] }) {
-        $0[0].conv2d(weight: $0[1], bias: $0[2], stride: 2, padding: 1)
+    GradCase("conv2d 3x3 stride 2 pad 1", { r in [randn([2, 2, 7, 6], &r), randn([3, 2, 3, 3], &r, std: 0.3)] }) {
+        $0[0].conv2d(weight: $0[1], stride: 2, padding: 1)
     },
-    GradCase("conv2d 3x3 large map (per-image path)", { r in [randn([2, 2, 34, 32], &r), randn([2, 2, 3, 3], &r, std: 0.3)] }) {
-        $0[0].conv2d(weight: $0[1], padding: 1)
-    },
-    GradCase("conv2d 1x1 large map (per-image path)", { r in [randn([2, 2, 33, 32], &r), randn([3, 2, 1, 1], &r, std: 0.3)] }) {
+    GradCase("conv2d 2x3 kernel, no padding", { r in [randn([2, 3, 5, 6], &r), randn([2, 2, 2, 3], &r, std: 0.3)] }) {
         $0[0].conv2d(weight: $0[1])
     },
-    GradCase("conv2d 1x1", { r in [randn([2, 5, 3, 4], &r), randn([6, 5, 1, 1], &r, std: 0.3)] }) {
+    GradCase("conv2d 1x1", { r in [randn([5, 2, 3, 4], &r), randn([6, 5, 1, 1], &r, std: 0.3)] }) {
         $0[0].conv2d(weight: $0[1])
     },
-    GradCase("conv2d frozen input", frozen: [0], { r in [randn([1, 2, 5, 5], &r), randn([3, 2, 3, 3], &r, std: 0.3)] }) {
+    GradCase("conv2d frozen input", frozen: [0], { r in [randn([2, 1, 5, 5], &r), randn([3, 2, 3, 3], &r, std: 0.3)] }) {
         $0[0].conv2d(weight: $0[1], padding: 1)
     },
+    GradCase("swappingFirstTwoAxes", { r in [randn([2, 3, 4], &r)] }) { $0[0].swappingFirstTwoAxes() },
     GradCase("avgPool2d 2", { r in [randn([2, 3, 4, 6], &r)] }) { $0[0].avgPool2d(2) },
     GradCase("avgPool2d 3 ragged", { r in [randn([1, 2, 7, 8], &r)] }) { $0[0].avgPool2d(3) },
-    GradCase("batchNorm2dTraining", { r in [randn([3, 4, 3, 2], &r, std: 2), randn([4], &r), randn([4], &r)] }) {
-        $0[0].batchNorm2dTraining(weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil)
+    GradCase("batchNorm2d training", { r in [randn([4, 3, 3, 2], &r, std: 2), randn([4], &r), randn([4], &r)] }) {
+        $0[0].batchNorm2d(weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true)
+    },
+    GradCase("batchNorm2d training + residual + ReLU",
+             { r in [randn([3, 3, 3, 2], &r, std: 2), randn([3], &r), randn([3], &r), randn([3, 3, 3, 2], &r)] }) {
+        $0[0].batchNorm2d(weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true,
+                          residual: $0[3], relu: true)
+    },
+    GradCase("batchNorm2d inference + ReLU",
+             { r in [randn([3, 2, 2, 3], &r, std: 2), randn([3], &r), randn([3], &r)] }) {
+        $0[0].batchNorm2d(weight: $0[1], bias: $0[2], runningMean: Tensor([0.5, -1, 2], shape: [3]),
+                          runningVar: Tensor([0.5, 2, 1.5], shape: [3]), training: false, relu: true)
     },
     GradCase("loss-like chain", { r in [randn([4, 6], &r), randn([4, 6], &r), randn([], &r, std: 0.5)] }) {
         let a = $0[0].l2Normalized(), b = $0[1].l2Normalized()
@@ -173,15 +182,49 @@ let gradCases: [GradCase] = [
     }
 
     @Test func batchNormTrainingUpdatesRunningStatisticsAsPyTorch() {
-        // Channel 0 holds 1...4 over N=2, H=1, W=2: mean 2.5, unbiased variance 5/3.
-        let x = Tensor([1, 2, 10, 10, 3, 4, 10, 10], shape: [2, 2, 1, 2])
+        // Channel-major [C=2, N=2, H=1, W=2]: channel 0 holds 1...4, mean 2.5, unbiased variance 5/3.
+        let x = Tensor([1, 2, 3, 4, 10, 10, 10, 10], shape: [2, 2, 1, 2])
         let rm = Tensor([0, 1], shape: [2]), rv = Tensor([1, 1], shape: [2])
-        let y = x.batchNorm2dTraining(weight: Tensor([1, 1], shape: [2]), bias: Tensor([0, 0], shape: [2]),
-                                      runningMean: rm, runningVar: rv)
+        let y = x.batchNorm2d(weight: Tensor([1, 1], shape: [2]), bias: Tensor([0, 0], shape: [2]),
+                              runningMean: rm, runningVar: rv, training: true)
         #expect(abs(rm.data[0] - 0.25) < 1e-6 && abs(rm.data[1] - 1.9) < 1e-6)
         #expect(abs(rv.data[0] - (0.9 + 0.1 * 5 / 3)) < 1e-6 && abs(rv.data[1] - 0.9) < 1e-6)
         // Normalised with the biased variance 1.25.
         #expect(abs(y.data[0] - (1 - 2.5) / (1.25 + 1e-5).squareRoot()) < 1e-5)
+    }
+
+    /// conv2d against the definition, summed in Double, forward and backward, on a map big
+    /// enough that im2col runs in several steps.
+    @Test func convolutionMatchesDirectSumAcrossIm2colSteps() {
+        var rng = SeededRandom(seed: 3)
+        let (c, n, h, w, o, k, stride, pad) = (3, 2, 203, 200, 2, 3, 1, 1)
+        let x = randn([c, n, h, w], &rng), weight = randn([o, c, k, k], &rng, std: 0.3)
+        x.requiresGrad = true
+        weight.requiresGrad = true
+        let y = x.conv2d(weight: weight, stride: stride, padding: pad)
+        let (ho, wo) = (y.shape[2], y.shape[3])
+        #expect(n * ho * wo > (2 << 20) / (c * k * k))  // more columns than one im2col step holds
+        let g = randn(y.shape, &rng)
+        y.backward(gradient: g)
+        var worstY: Double = 0, dw = [Double](repeating: 0, count: weight.count), dx = [Double](repeating: 0, count: x.count)
+        for oc in 0..<o { for img in 0..<n { for yy in 0..<ho { for xx in 0..<wo {
+            var sum: Double = 0
+            let gv = Double(g.data[((oc * n + img) * ho + yy) * wo + xx])
+            for ch in 0..<c { for i in 0..<k { for j in 0..<k {
+                let sy = yy * stride + i - pad, sx = xx * stride + j - pad
+                guard sy >= 0, sy < h, sx >= 0, sx < w else { continue }
+                let xi = ((ch * n + img) * h + sy) * w + sx, wi = ((oc * c + ch) * k + i) * k + j
+                sum += Double(x.data[xi]) * Double(weight.data[wi])
+                dw[wi] += gv * Double(x.data[xi])
+                dx[xi] += gv * Double(weight.data[wi])
+            } } }
+            worstY = max(worstY, abs(sum - Double(y.data[((oc * n + img) * ho + yy) * wo + xx])))
+        } } } }
+        #expect(worstY < 1e-4)
+        let worstW = zip(dw, weight.grad!.array).map { abs($0 - Double($1)) / max(1, abs($0)) }.max()!
+        let worstX = zip(dx, x.grad!.array).map { abs($0 - Double($1)) }.max()!
+        #expect(worstW < 1e-4, "dW worst relative error \(worstW)")
+        #expect(worstX < 1e-4, "dx worst error \(worstX)")
     }
 
     @Test func crossEntropyValue() {

@@ -1,0 +1,116 @@
+/* im2col / col2im over channel-major maps and BatchNorm's backward (see ck_conv.h). */
+#include "ck_conv.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__clang__)
+#define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CK_CLONES
+#endif
+
+/* Walks columns [col_begin, col_begin + cols) as runs along one output row: calls
+ * body(n, y, x0, x1, offset) with offset the run's first column relative to col_begin. */
+#define FOR_EACH_RUN(s, col_begin, cols, ...)                                 \
+    do {                                                                         \
+        long per_image_ = (s)->out_h * (s)->out_w;                               \
+        long c_ = (col_begin), end_ = (col_begin) + (cols);                      \
+        while (c_ < end_) {                                                      \
+            long n = c_ / per_image_, rem_ = c_ % per_image_;                    \
+            long y = rem_ / (s)->out_w, x0 = rem_ % (s)->out_w;                  \
+            long x1 = (s)->out_w;                                                \
+            if (x1 - x0 > end_ - c_) x1 = x0 + (end_ - c_);                      \
+            long offset = c_ - (col_begin);                                      \
+            __VA_ARGS__;                                                         \
+            c_ += x1 - x0;                                                       \
+        }                                                                        \
+    } while (0)
+
+CK_CLONES void ck_im2col(const ck_conv_shape *s, const float *x, float *col, long row_begin, long row_end,
+                         long col_begin, long cols) {
+    long kk = s->kernel_h * s->kernel_w, plane = s->height * s->width;
+    for (long row = row_begin; row < row_end; row++) {
+        long c = row / kk, i = (row / s->kernel_w) % s->kernel_h, j = row % s->kernel_w;
+        const float *src = x + c * s->images * plane;
+        float *dst = col + (row - row_begin) * cols;
+        FOR_EACH_RUN(s, col_begin, cols, {
+            float *out = dst + offset;
+            long sy = y * s->stride + i - s->padding;
+            if (sy < 0 || sy >= s->height) {
+                memset(out, 0, sizeof(float) * (size_t)(x1 - x0));
+            } else {
+                const float *line = src + n * plane + sy * s->width;
+                if (s->stride == 1) {
+                    for (long xx = x0; xx < x1; xx++) {
+                        long sx = xx + j - s->padding;
+                        out[xx - x0] = (sx >= 0 && sx < s->width) ? line[sx] : 0;
+                    }
+                } else {
+                    for (long xx = x0; xx < x1; xx++) {
+                        long sx = xx * s->stride + j - s->padding;
+                        out[xx - x0] = (sx >= 0 && sx < s->width) ? line[sx] : 0;
+                    }
+                }
+            }
+        });
+    }
+}
+
+CK_CLONES void ck_col2im(const ck_conv_shape *s, const float *col, float *dx, long channel_begin, long channel_end,
+                         long col_begin, long cols) {
+    long plane = s->height * s->width;
+    for (long c = channel_begin; c < channel_end; c++) {
+        float *dst = dx + c * s->images * plane;
+        for (long i = 0; i < s->kernel_h; i++) {
+            for (long j = 0; j < s->kernel_w; j++) {
+                const float *src = col + ((c * s->kernel_h + i) * s->kernel_w + j) * cols;
+                FOR_EACH_RUN(s, col_begin, cols, {
+                    long sy = y * s->stride + i - s->padding;
+                    if (sy >= 0 && sy < s->height) {
+                        float *line = dst + n * plane + sy * s->width;
+                        const float *in = src + offset;
+                        for (long xx = x0; xx < x1; xx++) {
+                            long sx = xx * s->stride + j - s->padding;
+                            if (sx >= 0 && sx < s->width) line[sx] += in[xx - x0];
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+enum { DLANES = 8 };
+
+CK_CLONES void ck_channel_batchnorm_backward(const float *x, const float *g, const float *mean, const float *rstd,
+                                             const float *gamma, float *dx, float *dgamma, float *dbeta,
+                                             int batch_statistics, long channels, long plane) {
+    for (long c = 0; c < channels; c++) {
+        const float *xc = x + c * plane, *gc = g + c * plane;
+        float *dc = dx + c * plane;
+        float mu = mean[c], inv = rstd[c];
+        double sg[DLANES] = {0}, sgx[DLANES] = {0};
+        long i = 0;
+        for (; i + DLANES <= plane; i += DLANES)
+            for (int l = 0; l < DLANES; l++) {
+                sg[l] += (double)gc[i + l];
+                sgx[l] += (double)gc[i + l] * (double)(xc[i + l] - mu);
+            }
+        for (int l = 0; i < plane; i++, l++) {
+            sg[l] += (double)gc[i];
+            sgx[l] += (double)gc[i] * (double)(xc[i] - mu);
+        }
+        double sum_g = 0, sum_gx = 0;
+        for (int l = 0; l < DLANES; l++) { sum_g += sg[l]; sum_gx += sgx[l]; }
+        float dbeta_c = (float)sum_g, dgamma_c = (float)sum_gx * inv;
+        dgamma[c] = dgamma_c;
+        dbeta[c] = dbeta_c;
+        if (batch_statistics) {
+            float m = (float)plane, k = gamma[c] * inv / m;
+            for (i = 0; i < plane; i++) dc[i] = k * (m * gc[i] - dbeta_c - (xc[i] - mu) * inv * dgamma_c);
+        } else {
+            float k = gamma[c] * inv;
+            for (i = 0; i < plane; i++) dc[i] = k * gc[i];
+        }
+    }
+}

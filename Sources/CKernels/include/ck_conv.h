@@ -1,0 +1,47 @@
+/*
+ * Kernels for channel-major feature maps: x [C, N, H, W], each channel's values for the whole
+ * batch one contiguous row of N*H*W. A convolution is then one matrix product over the batch,
+ *   Y [O, N*Ho*Wo] = W [O, C*kh*kw] x col [C*kh*kw, N*Ho*Wo],
+ * where col is the im2col matrix: row (c*kh + i)*kw + j, column (n*Ho + y)*Wo + x holds
+ * x[c, n, y*stride + i - pad, x*stride + j - pad] (0 outside the image). These kernels build
+ * a range of col's columns, scatter it back (the adjoint), and run BatchNorm's per-channel
+ * passes. Each works on the range it is given; TensorCore spreads ranges over the pool.
+ */
+#ifndef CK_CONV_H
+#define CK_CONV_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    long channels, images, height, width;  /* the input map [C, N, H, W] */
+    long kernel_h, kernel_w, stride, padding;
+    long out_h, out_w;                     /* (H + 2 padding - kh) / stride + 1, ... */
+} ck_conv_shape;
+
+/* Rows [row_begin, row_end) of col's columns [col_begin, col_begin + cols), stored with row
+ * stride `cols`. */
+void ck_im2col(const ck_conv_shape *s, const float *x, float *col, long row_begin, long row_end, long col_begin,
+               long cols);
+
+/* Adds those columns of col (row stride `cols`, all C*kh*kw rows) back into dx [C, N, H, W],
+ * for channels [channel_begin, channel_end) only: each channel's rows touch only its own row
+ * of dx, so disjoint channel ranges can run at once. */
+void ck_col2im(const ck_conv_shape *s, const float *col, float *dx, long channel_begin, long channel_end,
+               long col_begin, long cols);
+
+/* BatchNorm's backward over contiguous channel rows of `plane` values, given the batch (or
+ * running) statistics used in forward (y = (x - mean) * rstd * gamma + beta):
+ *   dbeta = sum g, dgamma = sum g xhat, and
+ *   batch statistics:  dx = gamma rstd / M (M g - dbeta - xhat dgamma)
+ *   fixed statistics:  dx = gamma rstd g
+ * Sums run in double. */
+void ck_channel_batchnorm_backward(const float *x, const float *g, const float *mean, const float *rstd,
+                                   const float *gamma, float *dx, float *dgamma, float *dbeta, int batch_statistics,
+                                   long channels, long plane);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

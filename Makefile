@@ -26,5 +26,8 @@ test: build
 	bin/cleanclip demo --quick --report $(SWIFT_BUILD)/demo-quick
 	python3 scripts/check_demo_report.py $(SWIFT_BUILD)/demo-quick
 
+# The side-by-side table needs torch, open_clip_torch, onnx and onnxruntime in $(PYTHON)
+# (venv/bin/python when that exists); without them it prints cleanclip's figures alone.
+PYTHON ?= $(if $(wildcard venv/bin/python),venv/bin/python,python3)
 bench: build
-	bin/cleanclip bench $(ARGS)
+	$(PYTHON) scripts/bench.py $(ARGS)

@@ -1,12 +1,13 @@
 """PyTorch CPU reference figures for `cleanclip bench` (same shapes, batch and thread count).
 
-    python scripts/bench_torch.py [--threads 2] [--batch 16] [--iterations 3]
+    python scripts/bench_torch.py [--threads 2] [--batch 16] [--iterations 3] [--models ViT-B-32,RN50] [--json]
 
 Needs torch and open_clip_torch (a virtual environment; not needed by the tests).
 Random weights; images/s for the image tower and texts/s for the same caption sets as
 cleanclip's bench (open_clip always runs the full 77-token context).
 """
 import argparse
+import json
 import time
 
 import torch
@@ -41,19 +42,31 @@ def main():
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--models", default="ViT-B-32,RN50")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
-    print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}, batch: {a.batch}")
+    report = {"torch": torch.__version__, "open_clip": open_clip.__version__, "threads": torch.get_num_threads(),
+              "batch": a.batch, "models": {}}
+    if not a.json:
+        print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}, batch: {a.batch}")
     for name in a.models.split(","):
         model = open_clip.create_model(name, pretrained=None).eval()
         pixels = torch.randn(a.batch, 3, 224, 224)
+        figures = {"text": {}}
         with torch.inference_mode():
             img = rate(lambda: model.encode_image(pixels), a.batch, a.iterations)
-            print(f"{name:9} image               {img:7.2f} img/s")
+            figures["image"] = {"per_second": img}
+            if not a.json:
+                print(f"{name:9} image               {img:7.2f} img/s")
             for label, captions in CAPTION_SETS:
                 tokens = open_clip.tokenize([captions[i % len(captions)] for i in range(a.batch)])
                 txt = rate(lambda: model.encode_text(tokens), a.batch, a.iterations)
-                print(f"{name:9} text {label:14} {txt:7.2f} txt/s")
+                figures["text"][label] = {"per_second": txt}
+                if not a.json:
+                    print(f"{name:9} text {label:14} {txt:7.2f} txt/s")
+        report["models"][name] = figures
+    if a.json:
+        print(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """PyTorch CPU reference figures for CleanCLIP finetuning steps (cleanclip's TrainingBenchmark).
 
-    python scripts/bench_torch_train.py [--threads 2] [--batch 16] [--iterations 3] [--models ViT-B-32,RN50]
+    python scripts/bench_torch_train.py [--threads 2] [--batch 16] [--iterations 3] [--models ViT-B-32,RN50] [--json]
 
 One step, as CleanCLIP's train.py with --inmodal: B original + B augmented images and B + B
 captions through the model in one forward pass (train mode: BatchNorm uses batch statistics),
@@ -12,6 +12,7 @@ Prints pairs/s (original pairs; each has an augmented view too) and peak RSS (ru
 Run one model per process for a clean peak-memory figure.
 """
 import argparse
+import json
 import math
 import resource
 import time
@@ -45,10 +46,13 @@ def main():
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--models", default="ViT-B-32,RN50")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}, batch: {a.batch} + {a.batch} augmented")
+    report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "batch": a.batch, "models": {}}
+    if not a.json:
+        print(f"torch {torch.__version__}, threads: {torch.get_num_threads()}, batch: {a.batch} + {a.batch} augmented")
     for name in a.models.split(","):
         model = open_clip.create_model(name, pretrained=None, force_quick_gelu=True).train()
         named = list(model.named_parameters())
@@ -70,7 +74,12 @@ def main():
             step(model, opt, pixels, toks)
         el = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{name:9} CleanCLIP step  {a.batch * a.iterations / el:7.3f} pairs/s  ({el / a.iterations:6.2f} s/step)  peak RSS {peak:.0f} MiB")
+        report["models"][name] = {"training": {"pairs_per_second": a.batch * a.iterations / el,
+                                               "seconds_per_step": el / a.iterations, "peak_rss_bytes": int(peak * 1048576)}}
+        if not a.json:
+            print(f"{name:9} CleanCLIP step  {a.batch * a.iterations / el:7.3f} pairs/s  ({el / a.iterations:6.2f} s/step)  peak RSS {peak:.0f} MiB")
+    if a.json:
+        print(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -3,4 +3,5 @@
 #include "ck_blas.h"
 #include "ck_conv.h"
 #include "ck_elementwise.h"
+#include "ck_memory.h"
 #include "ck_pool.h"

@@ -6,12 +6,15 @@ public enum Threads {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var current = ProcessInfo.processInfo.activeProcessorCount
 
-    /// The number of worker threads. Setting it also sets OpenBLAS's thread count.
-    /// Process-wide; set it before starting work, not while other threads compute.
+    /// The most worker threads `count` takes (larger values are clamped to it).
+    public static let maximum = 1024
+
+    /// The number of worker threads, clamped to 1...maximum. Setting it also sets OpenBLAS's
+    /// thread count. Process-wide; set it before starting work, not while other threads compute.
     public static var count: Int {
         get { lock.lock(); defer { lock.unlock() }; return current }
         set {
-            let n = max(1, newValue)
+            let n = min(max(1, newValue), maximum)
             lock.lock(); current = n; lock.unlock()
             openblas_set_num_threads(Int32(n))
         }

@@ -26,9 +26,16 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also time a CleanCLIP training step (batch + batch augmented views, forward, backward, AdamW).")
     var training = false
 
+    func validate() throws {
+        try Bounds.check(batch, "--batch", 1...4096)
+        try Bounds.check(iterations, "--iterations", 1...1_000_000)
+        try Bounds.checkThreads(threads)
+        try Bounds.check(bufferCacheMB, "--buffer-cache-mb", 0...(Int.max >> 20))
+    }
+
     func run() throws {
         if let threads { Threads.count = threads }
-        if let bufferCacheMB { BufferPool.shared.limitBytes = max(0, bufferCacheMB) << 20 }
+        if let bufferCacheMB { BufferPool.shared.limitBytes = bufferCacheMB << 20 }
         print("threads: \(Threads.count), batch: \(batch)")
         for name in models.split(separator: ",").map(String.init) {
             guard let config = CLIPConfig.presets[name] else { throw ValidationError("unknown architecture '\(name)'") }

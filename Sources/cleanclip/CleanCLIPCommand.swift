@@ -30,6 +30,10 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    func validate() throws {
+        try Bounds.checkThreads(threads)
+    }
+
     func load() throws -> CLIPModel {
         if let threads { Threads.count = threads }
         var options = CLIPLoadOptions()

@@ -130,7 +130,8 @@ static void test_version_and_statuses(void) {
     EXPECT(cleanclip_last_error() != NULL, "never NULL");
     int32_t threads = cleanclip_get_num_threads();
     EXPECT(threads >= 1, "%d threads", threads);
-    EXPECT_STATUS(cleanclip_set_num_threads(0), CLEANCLIP_INVALID_ARGUMENT, "at least 1");
+    EXPECT_STATUS(cleanclip_set_num_threads(0), CLEANCLIP_INVALID_ARGUMENT, "between 1 and");
+    EXPECT_STATUS(cleanclip_set_num_threads(2000000000), CLEANCLIP_INVALID_ARGUMENT, "between 1 and");
     OK(cleanclip_set_num_threads(threads));
 }
 

@@ -30,12 +30,14 @@ import Testing
                 let fd = open(fifo, O_WRONLY | O_NONBLOCK)
                 if fd >= 0 { close(fd) }
             }
+            let start = Date()
             do {
                 try body()
                 Issue.record("\(what): a named pipe was accepted")
             } catch {
                 #expect("\(error)".contains("not a regular file (a named pipe)"), "\(what): \(error)")
             }
+            #expect(Date().timeIntervalSince(start) < 4, "\(what): blocked until the pipe was opened for writing")
         }
         expectRefused("model") { _ = try CLIPModel.load(path: fifo) }
         expectRefused("image") { _ = try ImageDecoder.decode(path: fifo) }

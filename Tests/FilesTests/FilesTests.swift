@@ -26,6 +26,7 @@ func unblockLater(_ fifo: String) {
         let fifo = dir + "/pipe"
         #expect(mkfifo(fifo, 0o600) == 0)
         unblockLater(fifo)
+        let start = Date()
         for (path, kind) in [(fifo, "a named pipe"), (dir, "a directory"), ("/dev/zero", "a character device")] {
             do {
                 _ = try RegularFile.read(path)
@@ -34,6 +35,7 @@ func unblockLater(_ fifo: String) {
                 #expect(e.description == "\(path): not a regular file (\(kind))")
             }
         }
+        #expect(Date().timeIntervalSince(start) < 4, "blocked until the pipe was opened for writing")
         #expect(throws: FileError.self) { try RegularFile.open(dir + "/missing") }
         try "abc".write(toFile: dir + "/plain", atomically: false, encoding: .utf8)
         #expect(try RegularFile.read(dir + "/plain") == Array("abc".utf8))

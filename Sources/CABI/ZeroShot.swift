@@ -47,16 +47,17 @@ final class ClassifierHandle {
         let logitScale = model.logitScale.count == 1 ? model.logitScale.data[0] : 0
         var similarities = [Float](repeating: 0, count: classes)
         for i in 0..<n {
-            let x = images + i * e
-            var norm: Float = 0
-            for j in 0..<e { norm += x[j] * x[j] }
-            guard norm.isFinite else { throw NonFiniteError("image embedding \(i) is not finite") }
+            let x = UnsafeBufferPointer(start: images + i * e, count: e)
+            if let j = x.firstNonFiniteIndex() { throw NonFiniteError("image embedding \(i) is not finite (\(x[j]) at \(j))") }
+            // In double precision, so that large finite embeddings cannot overflow the norm.
+            var norm: Double = 0
+            for v in x { norm += Double(v) * Double(v) }
             let inv = 1 / max(norm.squareRoot(), 1e-12)
             var best = 0
             for c in 0..<classes {
-                var dot: Float = 0
-                for j in 0..<e { dot += x[j] * classEmbeddings[c * e + j] }
-                similarities[c] = dot * inv
+                var dot: Double = 0
+                for j in 0..<e { dot += Double(x[j]) * Double(classEmbeddings[c * e + j]) }
+                similarities[c] = Float(dot * inv)
                 if similarities[c] > similarities[best] { best = c }
             }
             indices[i] = Int32(best)

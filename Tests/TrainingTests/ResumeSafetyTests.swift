@@ -87,10 +87,12 @@ import Testing
         try rewrite(state, step: 5) { $0["step"] = "5" }
         try rewrite(checkpoint) { $0["step"] = "5" }
         try expectRefused(checkpoint, data, "at step 5, but 0 finished epochs of this run take 0 steps")
-        try restore()
-        try rewrite(state) { $0["epochs_done"] = "3" }
-        try rewrite(checkpoint) { $0["epochs_done"] = "3" }
-        try expectRefused(checkpoint, data, "records 3 finished epochs, more than the 2 of this run")
+        for done in ["3", "\(Int.max)"] {
+            try restore()
+            try rewrite(state) { $0["epochs_done"] = done }
+            try rewrite(checkpoint) { $0["epochs_done"] = done }
+            try expectRefused(checkpoint, data, "records \(done) finished epochs, more than the 2 of this run")
+        }
     }
 
     /// The supervised finetuner's head file carries the save's stamp too.

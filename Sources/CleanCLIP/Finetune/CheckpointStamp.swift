@@ -20,11 +20,14 @@ enum CheckpointStamp {
     }
 
     /// Checks that every file's stamp equals the first one's (the optimizer state's) and returns
-    /// its finished epochs.
-    static func verify(_ files: [(path: String, metadata: [String: String])]) throws -> Int {
+    /// its finished epochs, at most `epochs` (the run's).
+    static func verify(_ files: [(path: String, metadata: [String: String])], epochs: Int) throws -> Int {
         guard let (statePath, state) = files.first else { throw FinetuneError("no checkpoint files to verify") }
         guard let done = state["epochs_done"].flatMap(Int.init), done >= 0 else {
             throw FinetuneError("\(statePath): no valid 'epochs_done' in the metadata; not a cleanclip finetune checkpoint")
+        }
+        guard done <= epochs else {
+            throw FinetuneError("\(statePath): records \(done) finished epochs, more than the \(epochs) of this run")
         }
         for (path, metadata) in files.dropFirst() {
             for key in keys where metadata[key] != state[key] {

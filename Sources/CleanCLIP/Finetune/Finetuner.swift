@@ -157,7 +157,7 @@ public final class Finetuner {
             throw FinetuneError("\(path): a supervised finetuning checkpoint; resume it with SupervisedFinetuner (--supervised)")
         }
         let saved = savedModel ?? model
-        let done = try CheckpointStamp.verify([(path, archive.metadata), (checkpoint, saved.loadedMetadata)])
+        let done = try CheckpointStamp.verify([(path, archive.metadata), (checkpoint, saved.loadedMetadata)], epochs: config.epochs)
         if let settings = archive.metadata["config"], let data = settings.data(using: .utf8),
            let previous = try? JSONDecoder().decode(FinetuneConfig.self, from: data), previous != config {
             throw FinetuneError("\(path): the run was started with other settings (\(settings)); resume with the same flags")
@@ -169,8 +169,7 @@ public final class Finetuner {
             }
             offset = o
         }
-        let state = try Self.readState(archive, path: path, epochsDone: done, epochs: config.epochs,
-                                       expectedStep: offset + done * batchesPerEpoch)
+        let state = try Self.readState(archive, path: path, epochsDone: done, expectedStep: offset + done * batchesPerEpoch)
         if saved !== model { try Self.checkWeights(of: saved, fit: model, path: checkpoint) }
         do { try trainer.optimizer.load(state: state) } catch let e as OptimizerStateError {
             throw FinetuneError("\(path): \(e.description)")
@@ -180,13 +179,10 @@ public final class Finetuner {
         startEpoch = done
     }
 
-    /// The optimizer state of a checkpoint, after checking its finished epochs (at most this
-    /// run's) and its step (`expectedStep`: what the finished epochs take).
-    static func readState(_ archive: TensorArchive, path: String, epochsDone done: Int, epochs: Int,
+    /// The optimizer state of a checkpoint, after checking its step: `expectedStep` is what its
+    /// `done` finished epochs take.
+    static func readState(_ archive: TensorArchive, path: String, epochsDone done: Int,
                           expectedStep: Int) throws -> [(String, Tensor)] {
-        guard done <= epochs else {
-            throw FinetuneError("\(path): records \(done) finished epochs, more than the \(epochs) of this run")
-        }
         var state: [(String, Tensor)] = []
         for name in archive.order { state.append((name, try CLIPModel.tensor(from: archive.tensors[name]!))) }
         let step: Int

@@ -131,7 +131,7 @@ public final class SupervisedFinetuner {
         let headArchive = try SafetensorsReader.read(path: headPath)
         let saved = savedModel ?? model
         let done = try CheckpointStamp.verify([(path, archive.metadata), (checkpoint, saved.loadedMetadata),
-                                               (headPath, headArchive.metadata)])
+                                               (headPath, headArchive.metadata)], epochs: config.epochs)
         if let settings = archive.metadata["config"], let data = settings.data(using: .utf8),
            let previous = try? JSONDecoder().decode(SupervisedFinetuneConfig.self, from: data), previous != config {
             throw FinetuneError("\(path): the run was started with other settings (\(settings)); resume with the same flags")
@@ -140,8 +140,7 @@ public final class SupervisedFinetuner {
         guard savedHead.weight.shape == head.weight.shape else {
             throw FinetuneError("\(headPath): head weight \(savedHead.weight.shape); this run's head is \(head.weight.shape)")
         }
-        let state = try Finetuner.readState(archive, path: path, epochsDone: done, epochs: config.epochs,
-                                            expectedStep: done * batchesPerEpoch)
+        let state = try Finetuner.readState(archive, path: path, epochsDone: done, expectedStep: done * batchesPerEpoch)
         if saved !== model { try Finetuner.checkWeights(of: saved, fit: model, path: checkpoint) }
         do { try trainer.optimizer.load(state: state) } catch let e as OptimizerStateError {
             throw FinetuneError("\(path): \(e.description)")

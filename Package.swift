@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layering (each layer knows only the ones below it):
 //   TensorCore            floats, shapes, BLAS kernels, autodiff
+//   Files                 opening regular files without blocking, atomic writes
 //   Checkpoint            safetensors / torch zip / pickle -> named raw tensors
 //   Tokenizer, ImageIO    CLIP's BPE tokenizer; image decoding + PIL-exact preprocessing
 //   CLIP                  configs, towers, weight naming, model loading
@@ -37,9 +38,10 @@ let package = Package(
             cSettings: [.headerSearchPath(".")]
         ),
         .target(name: "TensorCore", dependencies: ["CKernels"], swiftSettings: swiftSettings),
-        .target(name: "Checkpoint", dependencies: ["CZlib"], swiftSettings: swiftSettings),
-        .target(name: "Tokenizer", dependencies: ["CVocab", "CZlib"], swiftSettings: swiftSettings),
-        .target(name: "ImageIO", dependencies: ["CImageCodecs"], swiftSettings: swiftSettings),
+        .target(name: "Files", swiftSettings: swiftSettings),
+        .target(name: "Checkpoint", dependencies: ["Files", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizer", dependencies: ["Files", "CVocab", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "ImageIO", dependencies: ["Files", "CImageCodecs"], swiftSettings: swiftSettings),
         .target(
             name: "CLIP",
             dependencies: ["TensorCore", "Checkpoint", "Tokenizer", "ImageIO"],
@@ -53,6 +55,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"]),
+        .testTarget(name: "FilesTests", dependencies: ["Files"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
@@ -60,6 +63,8 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["CleanCLIP"]),
         .testTarget(name: "AugmentTests", dependencies: ["CleanCLIP"]),
         .testTarget(name: "BackdoorTests", dependencies: ["CleanCLIP"]),
+        // Runs the built command-line tool (found next to the test bundle) with hostile flags.
+        .testTarget(name: "CLITests"),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -17,10 +17,19 @@
  *   - Option and info structs start with `size_t struct_size`, which the caller sets to
  *     `sizeof(struct)`. The library accepts sizes from older (smaller) headers, using defaults for
  *     fields it was not given, and rejects sizes larger than it knows with
- *     CLEANCLIP_INVALID_ARGUMENT (the header is newer than the library).
+ *     CLEANCLIP_INVALID_ARGUMENT (the header is newer than the library), as it does sizes
+ *     smaller than the `struct_size` field itself; a rejected size writes nothing.
  *   - Strings are NUL-terminated UTF-8; invalid UTF-8 is rejected with CLEANCLIP_INVALID_ARGUMENT.
  *   - Images are RGB8 (3 bytes per pixel, rows top to bottom, no padding) or files (JPEG, PNG).
  *     Embeddings are float32, row-major, one row of `embed_dim` values per input.
+ *   - Files (checkpoints, images, CSVs, class and template lists, WordNet) must be regular files:
+ *     a named pipe, a device or a directory given where a file is expected is refused at once
+ *     with CLEANCLIP_IO_ERROR ("not a regular file (a named pipe)"), never waited on.
+ *   - Non-finite numbers are errors, never silent results: a checkpoint holding NaN or infinity
+ *     in a weight is refused by cleanclip_model_load (CLEANCLIP_FORMAT_ERROR naming the weight);
+ *     NaN or infinite pixels or image embeddings passed in, and embeddings that come out
+ *     non-finite (inputs or weights too large for float32), fail with CLEANCLIP_INVALID_ARGUMENT
+ *     naming the input's index.
  *   - No call exits the process, traps or prints; every problem is reported as a status.
  *   - Targets 64-bit platforms (LP64); struct layouts are checked by the test suites.
  */
@@ -89,7 +98,7 @@ const char *cleanclip_last_error(void);
  * are encoding.
  * ------------------------------------------------------------------------------------------- */
 
-/** Sets the number of worker threads used by every model (BLAS included). n >= 1. */
+/** Sets the number of worker threads used by every model (BLAS included). 1 <= n <= 1024. */
 int cleanclip_set_num_threads(int32_t n);
 
 /** The number of worker threads (all cores by default). */
@@ -122,7 +131,9 @@ int cleanclip_blas_measure_gflops(double seconds, double *gflops);
  * Thread safety: a loaded model is immutable except while cleanclip_finetune updates it. Any
  * number of threads may encode, query info and classify with the same model handle at once, but
  * not while it is being finetuned. cleanclip_model_free must not run concurrently with any other
- * use of that handle.
+ * use of that handle, nor before a call that another thread is about to make with it: a host
+ * that shares a handle between threads counts the calls in flight and frees the handle after
+ * the last one returns (the Python package does; its close() never frees under a running call).
  * ------------------------------------------------------------------------------------------- */
 
 /** An opaque CLIP model: image tower, text tower and logit scale. */
@@ -138,16 +149,20 @@ typedef enum cleanclip_activation {
 typedef struct cleanclip_model_options {
     size_t struct_size;  /**< sizeof(cleanclip_model_options). */
     int32_t activation;  /**< A cleanclip_activation value. Default CLEANCLIP_ACTIVATION_DEFAULT. */
-    int32_t num_threads; /**< > 0 sets the process-wide thread count (see cleanclip_set_num_threads); 0 keeps it. */
+    int32_t num_threads; /**< 1..1024 sets the process-wide thread count (see cleanclip_set_num_threads); 0 keeps it. */
 } cleanclip_model_options;
 
 /** Writes the default options into `options`, of which the caller owns `struct_size` bytes
- *  (pass sizeof(cleanclip_model_options)); also sets options->struct_size. */
+ *  (pass sizeof(cleanclip_model_options)); also sets options->struct_size. A size below
+ *  sizeof(size_t) or above the library's sizeof fails with CLEANCLIP_INVALID_ARGUMENT and writes
+ *  nothing; no byte beyond `struct_size` is ever written. */
 int cleanclip_model_default_options(cleanclip_model_options *options, size_t struct_size);
 
 /** Loads a checkpoint: a .safetensors file (OpenAI / open_clip / CleanCLIP or Hugging Face
  *  names) or a Hugging Face model directory. `options` may be NULL for the defaults. On success
- *  `*out` is a new model to release with cleanclip_model_free; on failure it is set to NULL. */
+ *  `*out` is a new model to release with cleanclip_model_free; on failure it is set to NULL.
+ *  The file is read whole into memory: it may be changed, truncated or deleted once this
+ *  returns. A weight holding NaN or infinity is refused (CLEANCLIP_FORMAT_ERROR, naming it). */
 int cleanclip_model_load(const char *path, const cleanclip_model_options *options, cleanclip_model **out);
 
 /** Releases a model. NULL is a no-op. Classifiers made from the model keep it alive. */
@@ -223,7 +238,10 @@ int cleanclip_encode_rgb8(const cleanclip_model *model, const uint8_t *rgb, size
  * Zero-shot classification
  * Class embedding = L2-normalised mean over templates of the normalised text embeddings of
  * template.replace("{}", class name); prediction = argmax over classes of the cosine similarity;
- * probabilities = softmax(temperature * similarities) per image.
+ * probabilities = softmax(temperature * similarities) per image, computed stably (exponents
+ * relative to the best class, in double precision), so they are finite and sum to 1 for any
+ * temperature: one that overflows float (logit_scale above 88.7) gives a one-hot at the best
+ * class (classes tied at the best share it).
  * Thread safety: a classifier is immutable; any number of threads may classify with it at once.
  * cleanclip_classifier_free must not run concurrently with other uses of that handle.
  * ------------------------------------------------------------------------------------------- */
@@ -345,9 +363,17 @@ int cleanclip_finetune_default_options(cleanclip_finetune_options *options, size
  *  it (<stem>.optimizer.safetensors). With `resume` non-zero, the run continues the one that wrote
  *  `checkpoint_path`: the model's weights are replaced by the checkpoint's, the optimizer state
  *  and finished epochs are restored, and the options must be those of that run.
+ *  Every file of a checkpoint records the same stamp (epochs done, optimizer step, a random id
+ *  per save); resuming refuses, with CLEANCLIP_INVALID_ARGUMENT and before touching the model,
+ *  files that are not from the same save (a run stopped between writing them), a step outside
+ *  0..2^24 or one the finished epochs do not account for (other training data or batch size).
+ *  Files are written atomically; a write killed midway leaves one hidden temporary file
+ *  (.<name>.tmp next to it), which the next write to the same file takes over.
  *  `progress` (may be NULL) receives a "step" event after every optimizer step and an "epoch"
  *  event after every epoch (after its checkpoint). On CLEANCLIP_CANCELLED or another failure the
- *  model holds the weights of the last step taken; the last checkpoint on disk is intact. */
+ *  model holds the weights of the last step taken; the last checkpoint on disk is intact. On
+ *  return, whatever the status, the model is back in inference state (no parameter records
+ *  gradients), so later encodes cost what they did before finetuning. */
 int cleanclip_finetune(cleanclip_model *model, const char *train_csv, const char *image_key, const char *caption_key,
                        const cleanclip_finetune_options *options, const char *checkpoint_path, int resume,
                        cleanclip_progress_fn progress, void *user_data);

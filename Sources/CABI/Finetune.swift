@@ -56,19 +56,6 @@ private func finetuneConfig(_ p: UnsafeRawPointer?) throws -> (FinetuneConfig, w
     return (c, try s.string("wordnet_dir"))
 }
 
-/// Replaces the weights of `model` with those of the checkpoint at `path` (same architecture).
-private func loadWeights(into model: CLIPModel, from path: String) throws {
-    guard FileManager.default.fileExists(atPath: path) else {
-        throw BoundaryError(.ioError, "\(path): no such file (resume needs the checkpoint written by an earlier run)")
-    }
-    let saved = try CLIPModel.load(path: path, options: CLIPLoadOptions(activation: model.config.activation))
-    let source = Dictionary(saved.weights.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
-    for w in model.weights where source[w.name]?.shape != w.tensor.shape {  // check all before changing any
-        throw BoundaryError(.shapeMismatch, "\(path): the checkpoint does not match this model (weight \(w.name))")
-    }
-    for w in model.weights { w.tensor.data.update(from: source[w.name]!.data, count: w.tensor.count) }
-}
-
 @_cdecl("cleanclip_finetune")
 public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointer<CChar>?,
                                _ imageKey: UnsafePointer<CChar>?, _ captionKey: UnsafePointer<CChar>?,
@@ -96,13 +83,14 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
             let m = handle.model
             let finetuner = try Finetuner(model: m, dataset: dataset, config: config)
             if resume != 0, let checkpoint {
-                // Check the optimizer state before touching the weights.
-                let state = Finetuner.optimizerPath(for: checkpoint)
-                guard FileManager.default.fileExists(atPath: state) else {
-                    throw BoundaryError(.ioError, "\(state): no such file (resume needs the optimizer state written next to the checkpoint)")
+                // The weights are replaced only once the checkpoint's files are checked.
+                for (path, what) in [(Finetuner.optimizerPath(for: checkpoint), "the optimizer state written next to the checkpoint"),
+                                     (checkpoint, "the checkpoint written by an earlier run")]
+                where !FileManager.default.fileExists(atPath: path) {
+                    throw BoundaryError(.ioError, "\(path): no such file (resume needs \(what))")
                 }
-                try finetuner.resume(from: checkpoint)
-                try loadWeights(into: m, from: checkpoint)
+                let saved = try CLIPModel.load(path: checkpoint, options: CLIPLoadOptions(activation: m.config.activation))
+                try finetuner.resume(from: checkpoint, savedModel: saved)
             }
             try reporter.run {
                 _ = try finetuner.run(checkpoint: checkpoint) { event in

@@ -22,7 +22,11 @@ struct CLayout {
     /// Checks the caller's `struct_size` (the first field) and returns it: at least the
     /// `struct_size` field itself, at most what this library knows.
     func callerSize(_ p: UnsafeRawPointer, _ argument: String) throws -> Int {
-        let size = p.loadUnaligned(as: Int.self)
+        try check(size: p.loadUnaligned(as: Int.self), argument)
+    }
+
+    /// Checks a struct size given by the caller (see `callerSize`) and returns it.
+    func check(size: Int, _ argument: String) throws -> Int {
         guard size >= MemoryLayout<Int>.size else {
             throw BoundaryError(.invalidArgument, "\(argument)->struct_size is \(UInt(bitPattern: size)); set it to sizeof(\(name))")
         }

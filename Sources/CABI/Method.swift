@@ -8,13 +8,14 @@ import Foundation
 /// `int (*)(const cleanclip_progress *, void *user_data)`: non-zero cancels.
 public typealias ProgressCallback = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?) -> Int32
 
-/// Fills a caller's options struct with defaults: checks the size, stores it, writes the fields
-/// that fit.
+/// Fills a caller's options struct with defaults: checks the size, then stores it and writes the
+/// fields that fit. A rejected size writes nothing: the caller may own fewer bytes than even the
+/// `struct_size` field.
 func fillDefaults(_ options: UnsafeMutableRawPointer?, _ structSize: Int, _ layout: CLayout,
                   _ fill: (CStruct) -> Void) throws {
     let p = try nonNull(options, "options")
-    p.storeBytes(of: structSize, as: Int.self)  // validated next; rejected sizes get the message too
-    let size = try layout.callerSize(UnsafeRawPointer(p), "options")
+    let size = try layout.check(size: structSize, "options")
+    p.storeBytes(of: size, as: Int.self)
     let s = CStruct(base: p, size: size, layout: layout)
     // Zero everything first so that pointer fields of a partial struct are NULL.
     memset(p + MemoryLayout<Int>.size, 0, size - MemoryLayout<Int>.size)
@@ -161,7 +162,7 @@ func classifyMethodError(_ error: Error) -> (Status, String)? {
         default: return (.formatError, e.description)
         }
     case let e as EvaluationError:
-        return (e.description.hasSuffix("cannot read the file") ? .ioError : .invalidArgument, e.description)
+        return (e.description.contains(": cannot read the file") ? .ioError : .invalidArgument, e.description)
     case let e as TriggerError:
         return (.invalidArgument, e.description)
     case let e as ScoringError:

@@ -35,12 +35,7 @@ final class ModelHandle {
 @_cdecl("cleanclip_model_default_options")
 public func cleanclip_model_default_options(_ options: UnsafeMutableRawPointer?, _ structSize: Int) -> Int32 {
     boundary {
-        let p = try nonNull(options, "options")
-        p.storeBytes(of: structSize, as: Int.self)  // validated next; rejected sizes get the message too
-        let size = try CLayout.modelOptions.callerSize(UnsafeRawPointer(p), "options")
-        let s = CStruct(base: p, size: size, layout: .modelOptions)
-        s.write("activation", Int32(0))
-        s.write("num_threads", Int32(0))
+        try fillDefaults(options, structSize, .modelOptions) { _ in }  // every default is 0
     }
 }
 
@@ -57,7 +52,9 @@ private func loadOptions(_ p: UnsafeRawPointer?) throws -> (CLIPLoadOptions, thr
     case let a: throw BoundaryError(.invalidArgument, "options->activation is \(a); use a cleanclip_activation value (0, 1 or 2)")
     }
     let threads = Int(s.read("num_threads", as: Int32.self) ?? 0)
-    guard threads >= 0 else { throw BoundaryError(.invalidArgument, "options->num_threads is \(threads); use 0 or a positive count") }
+    guard threads >= 0, threads <= Threads.maximum else {
+        throw BoundaryError(.invalidArgument, "options->num_threads is \(threads); use 0 (keep) or a count up to \(Threads.maximum)")
+    }
     return (options, threads > 0 ? threads : nil)
 }
 

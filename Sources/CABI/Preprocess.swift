@@ -23,8 +23,8 @@ public func cleanclip_tokenize(_ texts: UnsafePointer<UnsafePointer<CChar>?>?, _
 /// Checks a preprocessing size and the output buffer; returns the buffer.
 private func preprocessOutput(_ size: Int32, _ pixels: UnsafeMutablePointer<Float>?, _ capacity: Int,
                               _ needed: UnsafeMutablePointer<Int>?) throws -> UnsafeMutablePointer<Float> {
-    guard size >= 1, size <= 4096 else {
-        throw BoundaryError(.invalidArgument, "size \(size) must be between 1 and 4096 pixels")
+    guard size >= 1, size <= CLIPPreprocessor.maxSize else {
+        throw BoundaryError(.invalidArgument, "size \(size) must be between 1 and \(CLIPPreprocessor.maxSize) pixels")
     }
     try checkCapacity(3 * Int(size) * Int(size), capacity, needed, "a 3 x \(size) x \(size) image")
     return try nonNull(pixels, "pixels")

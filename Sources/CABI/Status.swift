@@ -91,6 +91,10 @@ func classify(_ error: Error) -> (Status, String) {
         return (e.status, e.message)
     case let e as CLIPInputError:
         return (.shapeMismatch, e.description)
+    case let e as FileError:
+        return (.ioError, e.description)
+    case let e as NonFiniteError:
+        return (.invalidArgument, e.description)
     case let e as CheckpointError:
         let ioPrefixes = ["cannot open", "cannot stat", "not a regular file", "cannot create", "cannot rename", "cannot write",
                           "write failed", "fsync failed", "close failed"]
@@ -181,7 +185,9 @@ enum Version {
 @_cdecl("cleanclip_set_num_threads")
 public func cleanclip_set_num_threads(_ n: Int32) -> Int32 {
     boundary {
-        guard n >= 1 else { throw BoundaryError(.invalidArgument, "thread count \(n) must be at least 1") }
+        guard n >= 1, n <= Threads.maximum else {
+            throw BoundaryError(.invalidArgument, "thread count \(n) must be between 1 and \(Threads.maximum)")
+        }
         Threads.count = Int(n)
     }
 }

@@ -39,30 +39,34 @@ final class ClassifierHandle {
         return Unmanaged<ClassifierHandle>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
     }
 
-    /// For each of `n` image embeddings: the best class and softmax(temperature * cosine similarities).
+    /// For each of `n` image embeddings: the best class (highest cosine similarity) and
+    /// softmax(temperature * cosine similarities), computed stably for any temperature.
     func classify(_ images: UnsafePointer<Float>, _ n: Int, indices: UnsafeMutablePointer<Int32>,
-                  probabilities: UnsafeMutablePointer<Float>?) {
+                  probabilities: UnsafeMutablePointer<Float>?) throws {
         let e = model.config.embedDim
-        let temperature = model.logitScale.count == 1 ? model.temperature : 1
-        var logits = [Float](repeating: 0, count: classes)
+        let logitScale = model.logitScale.count == 1 ? model.logitScale.data[0] : 0
+        var similarities = [Float](repeating: 0, count: classes)
         for i in 0..<n {
-            let x = images + i * e
-            var norm: Float = 0
-            for j in 0..<e { norm += x[j] * x[j] }
+            let x = UnsafeBufferPointer(start: images + i * e, count: e)
+            if let j = x.firstNonFiniteIndex() { throw NonFiniteError("image embedding \(i) is not finite (\(x[j]) at \(j))") }
+            // In double precision, so that large finite embeddings cannot overflow the norm.
+            var norm: Double = 0
+            for v in x { norm += Double(v) * Double(v) }
             let inv = 1 / max(norm.squareRoot(), 1e-12)
             var best = 0
             for c in 0..<classes {
-                var dot: Float = 0
-                for j in 0..<e { dot += x[j] * classEmbeddings[c * e + j] }
-                logits[c] = temperature * dot * inv
-                if logits[c] > logits[best] { best = c }
+                var dot: Double = 0
+                for j in 0..<e { dot += Double(x[j]) * Double(classEmbeddings[c * e + j]) }
+                similarities[c] = Float(dot * inv)
+                if similarities[c] > similarities[best] { best = c }
             }
             indices[i] = Int32(best)
             if let probabilities {
-                let top = logits[best].isFinite ? logits[best] : 0
-                var sum: Float = 0
-                for c in 0..<classes { logits[c] = expf(logits[c] - top); sum += logits[c] }
-                for c in 0..<classes { probabilities[i * classes + c] = logits[c] / sum }
+                similarities.withUnsafeBufferPointer { s in
+                    ZeroShotClassifier.probabilities(
+                        similarities: s, logitScale: logitScale,
+                        into: UnsafeMutableBufferPointer(start: probabilities + i * classes, count: classes))
+                }
             }
         }
     }
@@ -128,7 +132,7 @@ public func cleanclip_classifier_classify_embeddings(_ classifier: OpaquePointer
         let images = try nonNull(images, "image_embeddings")
         let indices = try classifyOutputs(c, n, indices, probabilities, capacity, needed)
         _ = try product([n, c.model.config.embedDim], "the image embeddings")
-        c.classify(images, n, indices: indices, probabilities: probabilities)
+        try c.classify(images, n, indices: indices, probabilities: probabilities)
     }
 }
 
@@ -141,7 +145,7 @@ private func classifyImages(_ c: ClassifierHandle, _ n: Int, _ indices: UnsafeMu
     try embeddings.withUnsafeMutableBufferPointer {
         try encodeImages(c.model, count: n, normalize: true, into: $0.baseAddress!, load)
     }
-    embeddings.withUnsafeBufferPointer { c.classify($0.baseAddress!, n, indices: indices, probabilities: probabilities) }
+    try embeddings.withUnsafeBufferPointer { try c.classify($0.baseAddress!, n, indices: indices, probabilities: probabilities) }
 }
 
 @_cdecl("cleanclip_classifier_classify_files")

@@ -7,11 +7,21 @@ public struct CLIPInputError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
+/// A NaN or infinite value in pixels to encode or in an embedding computed from them: an error
+/// rather than a silently NaN result. The description names the input.
+public struct NonFiniteError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
 /// A CLIP model: an image tower, a text tower and the learned temperature `logit_scale`.
 ///
 /// Weights live in OpenAI / open_clip naming (`weights` lists them in state-dict order).
 /// Encoding is thread-safe in inference mode (the default): it reads the weights and allocates
-/// its own activations. Every operation records gradients for parameters with `requiresGrad`
+/// its own activations. Non-finite pixels are a `NonFiniteError` naming the image; so are, in
+/// inference mode, embeddings that come out non-finite (loading refuses non-finite weights, so
+/// that takes extreme inputs or weights changed since). In training mode a non-finite result is
+/// left to the training loop, which reports the non-finite loss with its epoch and step. Every operation records gradients for parameters with `requiresGrad`
 /// (outside `GradMode.withoutGrad`), so the forward pass is differentiable end to end.
 /// ```
 /// let model = try CLIPModel.load(path: "ViT-B-32.safetensors")
@@ -23,6 +33,10 @@ public final class CLIPModel: @unchecked Sendable {
     public let weights: [NamedTensor]
     /// log of the logit temperature (a scalar tensor).
     public let logitScale: Tensor
+    /// The metadata of the checkpoint file the model was loaded from (safetensors `__metadata__`,
+    /// scalars of a torch file); empty for a model built in memory. It describes that file, not
+    /// later changes to the weights (e.g. finetuning, which reads it to verify a resumed run).
+    public internal(set) var loadedMetadata: [String: String] = [:]
 
     enum VisionTower {
         case vit(VisionTransformer)
@@ -75,10 +89,23 @@ public final class CLIPModel: @unchecked Sendable {
             throw CLIPInputError("pixels have shape \(pixels.shape); this model expects [N, 3, \(s), \(s)]")
         }
         guard pixels.shape[0] > 0 else { throw CLIPInputError("no images to encode") }
-        switch visual {
-        case .vit(let v): return v(pixels)
-        case .resnet(let r): return r(pixels, training: isTraining)
+        if let i = pixels.firstNonFiniteIndex() {
+            throw NonFiniteError("image \(i / (3 * s * s)) has a non-finite pixel value (\(pixels.data[i]))")
         }
+        let embeddings: Tensor
+        switch visual {
+        case .vit(let v): embeddings = v(pixels)
+        case .resnet(let r): embeddings = r(pixels, training: isTraining)
+        }
+        if !isTraining { try Self.checkFinite(embeddings, "image") }
+        return embeddings
+    }
+
+    /// Throws when a row of `embeddings` [B, E] holds NaN or infinity, naming the input.
+    private static func checkFinite(_ embeddings: Tensor, _ what: String) throws {
+        guard let i = embeddings.firstNonFiniteIndex() else { return }
+        throw NonFiniteError("the embedding of \(what) \(i / max(embeddings.shape.last ?? 1, 1)) is not finite "
+            + "(\(embeddings.data[i])): the input or the weights hold values too large for float32")
     }
 
     /// Text embeddings (unnormalised) from token ids, row-major [batch, contextLength].
@@ -91,7 +118,9 @@ public final class CLIPModel: @unchecked Sendable {
         if let bad = tokens.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
             throw CLIPInputError("token id \(tokens[bad]) at text \(bad / ctx), position \(bad % ctx) is outside the vocabulary 0..<\(config.vocabSize)")
         }
-        return text(tokens, batch: batch)
+        let embeddings = text(tokens, batch: batch)
+        if !isTraining { try Self.checkFinite(embeddings, "text") }
+        return embeddings
     }
 
     /// exp(logit_scale), the factor applied to cosine similarities.

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 import TensorCore
 
@@ -11,9 +12,8 @@ enum HuggingFace {
 
     /// Reads the model hyperparameters from an HF CLIP `config.json`.
     static func config(at path: String) throws -> CLIPConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw WeightError("cannot read \(path)")
-        }
+        let data: Data
+        do { data = Data(try RegularFile.read(path)) } catch let e as FileError { throw WeightError("cannot read \(e)") }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw WeightError("\(path) is not a JSON object")
         }

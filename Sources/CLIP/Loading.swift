@@ -38,19 +38,31 @@ extension CLIPModel {
         let sd = StateDict(tensors)
         // Files written by `save(to:)` record their activation; others default to OpenAI's.
         let saved = metadata["cleanclip.activation"].flatMap(Activation.init(rawValue:))
-        return try wrap(path) {
+        let model = try wrap(path) {
             var config = try CLIPConfig.infer(from: sd, activation: options.activation ?? saved ?? .quickGELU)
             try config.applySavedHeads(vision: metadata["cleanclip.vision_heads"], text: metadata["cleanclip.text_heads"])
             return try CLIPModel(config: config, weights: sd)
         }
+        model.loadedMetadata = metadata
+        return model
     }
 
-    /// Prefixes weight errors with the file they came from.
+    /// Prefixes weight errors with the file they came from, and refuses non-finite weights,
+    /// which would make every embedding NaN.
     private static func wrap(_ path: String, _ body: () throws -> CLIPModel) throws -> CLIPModel {
-        do { return try body() } catch let e as WeightError { throw WeightError("\(path): \(e.description)") }
+        do {
+            let model = try body()
+            for w in model.weights where w.kind != .counter {  // counters are integers, unused by the towers
+                if let i = w.tensor.firstNonFiniteIndex() {
+                    throw WeightError("weight '\(w.name)' \(w.tensor.shape) holds \(w.tensor.data[i]) at index \(i); "
+                        + "a checkpoint with non-finite weights cannot be used")
+                }
+            }
+            return model
+        } catch let e as WeightError { throw WeightError("\(path): \(e.description)") }
     }
 
-    /// Reads every tensor of a checkpoint file as Float32 (F32 data stays in the memory map).
+    /// Reads every tensor of a checkpoint file as Float32 (F32 data stays where the file was read to).
     static func readTensors(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let archive = try CheckpointReader.read(path: path)
         var out: [String: Tensor] = [:]

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// NumPy `.npy` files (format 1.0-3.0, little-endian, C order): the plain exchange format of
@@ -13,10 +14,8 @@ public enum NumPy {
 
     /// Reads an .npy file.
     public static func read(path: String) throws -> Array {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw CheckpointError(path: path, "cannot read file")
-        }
-        let b = [UInt8](data)
+        let b: [UInt8]
+        do { b = try RegularFile.read(path) } catch let e as FileError { throw CheckpointError(path: path, e.reason) }
         guard b.count >= 10, b[0] == 0x93, Swift.Array(b[1..<6]) == Swift.Array("NUMPY".utf8) else {
             throw CheckpointError(path: path, "not a NumPy .npy file (bad magic)")
         }
@@ -114,6 +113,6 @@ public enum NumPy {
         out.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
         out.append(contentsOf: Swift.Array(header.utf8))
         values.withUnsafeBytes { out.append(contentsOf: $0) }
-        try AtomicFile.write([UInt8](out), to: path)
+        do { try AtomicFile.write([UInt8](out), to: path) } catch let e as FileError { throw CheckpointError(path: path, e.reason) }
     }
 }

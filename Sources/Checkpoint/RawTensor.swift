@@ -6,9 +6,9 @@ import Darwin
 
 /// One tensor as stored in a file: contiguous, C-order (row-major), little-endian bytes.
 ///
-/// The bytes usually live inside a memory-mapped checkpoint (zero copy); `owner` keeps that
-/// mapping (or an owned heap buffer) alive, so a `RawTensor` may be kept as long as needed and
-/// the file is unmapped when the last tensor referring to it is gone.
+/// The bytes usually live inside a checkpoint read into memory (`MappedFile`, not copied again);
+/// `owner` keeps that memory (or an owned heap buffer) alive, so a `RawTensor` may be kept as
+/// long as needed and the memory is freed when the last tensor referring to it is gone.
 ///
 /// ```swift
 /// let archive = try CheckpointReader.read(path: "model.safetensors")

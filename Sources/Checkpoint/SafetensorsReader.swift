@@ -1,5 +1,5 @@
 /// Reads `.safetensors` files: a u64 little-endian header length N, N bytes of JSON, then the
-/// data buffer. The file is memory-mapped; tensors point into the map (zero copy).
+/// data buffer. The file is read into memory once (`MappedFile`); tensors point into it (no further copy).
 ///
 /// Validation follows the reference implementation (huggingface/safetensors `validate`):
 /// header length at most 100 MB and within the file, header starts with '{', strict JSON,

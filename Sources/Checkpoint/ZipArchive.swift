@@ -1,6 +1,6 @@
 import CZlib
 
-/// A read-only view of a zip archive held in a memory map: the central directory is parsed
+/// A read-only view of a zip archive held in memory (`MappedFile`): the central directory is parsed
 /// (zip64 included), entries are located through their local headers, stored entries are
 /// returned zero-copy and deflated ones are inflated with zlib into an owned buffer.
 /// Every offset and size is checked against the file before use.
@@ -196,7 +196,7 @@ struct ZipArchive {
     }
 }
 
-/// A cap on the bytes a loader may allocate beyond the memory map (inflated entries,
+/// A cap on the bytes a loader may allocate beyond the file's own bytes (inflated entries,
 /// non-contiguous tensor copies, pickle strings), so hostile files cannot claim huge buffers.
 struct AllocationBudget {
     private(set) var remaining: Int

@@ -42,6 +42,10 @@ public struct CLIPPreprocessor: Sendable {
     public static let openAIMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
     public static let openAIStd: [Float] = [0.26862954, 0.26130258, 0.27577711]
 
+    /// The largest output side the command-line tool and the C ABI accept: 3 x 4096 x 4096
+    /// floats (201 MB) per image.
+    public static let maxSize = 4096
+
     /// Output side length (the model's image size, e.g. 224 or 288).
     public let size: Int
     public let mean: [Float]

@@ -38,7 +38,7 @@ public enum ImageEncoder {
     }
 
     private static func write(_ bytes: [UInt8], to path: String) throws {
-        try bytes.withUnsafeBytes { try FileBytes.writeAtomically($0, to: path) }
+        try FileBytes.writeAtomically(bytes, to: path)
     }
 
     private static func encode(

@@ -4,11 +4,15 @@ import Foundation
 /// How many cores the tensor core uses: the worker pool that runs parallel loops and splits
 /// matrix products (OpenBLAS itself runs single-threaded; see CKernels/include/ck_pool.h).
 public enum Threads {
+    /// The most threads `count` takes (larger values are clamped to it).
+    public static let maximum = 1024
+
     /// The number of threads, the calling one included (default: the cores this process may
-    /// run on). Process-wide; set it before starting work, not while other threads compute.
+    /// run on), clamped to 1...maximum. Process-wide; set it before starting work, not while
+    /// other threads compute.
     public static var count: Int {
         get { Int(ck_threads()) }
-        set { ck_set_threads(Int32(clamping: max(1, newValue))) }
+        set { ck_set_threads(Int32(min(max(1, newValue), maximum))) }
     }
 }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// Memory holding a tensor's elements: either owned (64-byte aligned, recycled through
 /// `BufferPool` on deinit) or borrowed from something that outlives it (for example a
-/// memory-mapped checkpoint), kept alive through `owner`.
+/// checkpoint read into memory), kept alive through `owner`.
 public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int

@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// OpenAI CLIP's byte-pair-encoding tokenizer, token for token identical to open_clip's
@@ -76,14 +77,17 @@ public final class CLIPTokenizer: @unchecked Sendable {
         let json: Data
         let merges: String
         do {
-            json = try Data(contentsOf: URL(fileURLWithPath: vocabJSONPath))
-        } catch {
-            throw TokenizerError(.unreadableFile, "cannot read vocab.json at \(vocabJSONPath): \(error.localizedDescription)")
+            json = Data(try RegularFile.read(vocabJSONPath))
+        } catch let e as FileError {
+            throw TokenizerError(.unreadableFile, "cannot read vocab.json at \(vocabJSONPath): \(e.reason)")
         }
         do {
-            merges = try String(contentsOf: URL(fileURLWithPath: mergesPath), encoding: .utf8)
-        } catch {
-            throw TokenizerError(.unreadableFile, "cannot read merges.txt at \(mergesPath): \(error.localizedDescription)")
+            guard let text = String(validating: try RegularFile.read(mergesPath), as: UTF8.self) else {
+                throw TokenizerError(.unreadableFile, "cannot read merges.txt at \(mergesPath): not UTF-8 text")
+            }
+            merges = text
+        } catch let e as FileError {
+            throw TokenizerError(.unreadableFile, "cannot read merges.txt at \(mergesPath): \(e.reason)")
         }
         let vocabulary = try Vocabulary.huggingFace(vocabJSON: json, mergesText: merges)
         self.init(vocabulary: vocabulary, padToken: padToken ?? vocabulary.endOfText)

@@ -36,9 +36,10 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard (1...4096).contains(batch) else { throw ValidationError("--batch must be in 1...4096") }
-        guard (1...1000).contains(iterations) else { throw ValidationError("--iterations must be in 1...1000") }
-        if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be in 1...1024") }
+        try Bounds.check(batch, "--batch", 1...4096)
+        try Bounds.check(iterations, "--iterations", 1...1_000_000)
+        try Bounds.checkThreads(threads)
+        try Bounds.check(bufferCacheMB, "--buffer-cache-mb", 0...(Int.max >> 20))
         for name in modelNames where CLIPConfig.presets[name] == nil {
             throw ValidationError("unknown architecture '\(name)' (\(CLIPConfig.presets.keys.sorted().joined(separator: ", ")))")
         }

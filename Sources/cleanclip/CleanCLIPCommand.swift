@@ -37,6 +37,10 @@ struct ModelOptions: ParsableArguments {
         self.threads = threads
     }
 
+    func validate() throws {
+        try Bounds.checkThreads(threads)
+    }
+
     func load() throws -> CLIPModel {
         if let threads { Threads.count = threads }
         var options = CLIPLoadOptions()
@@ -63,6 +67,10 @@ struct InfoCommand: ParsableCommand {
 
     @Option(name: .long, help: "Worker threads (default: all cores).")
     var threads: Int?
+
+    func validate() throws {
+        try Bounds.checkThreads(threads)
+    }
 
     func run() throws {
         if let threads { Threads.count = threads }

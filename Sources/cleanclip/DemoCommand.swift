@@ -75,6 +75,10 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
+    func validate() throws {
+        try Bounds.checkThreads(threads)  // the other numbers are checked by DemoConfig.validate()
+    }
+
     func run() throws {
         if let threads { Threads.count = threads }
         var config = quick ? DemoConfig.quick : DemoConfig()

@@ -41,7 +41,7 @@ struct EmbedCommand: ParsableCommand {
         if (tokens != nil || textFile != nil) && outText == nil { throw ValidationError("--tokens/--text-file needs --out-text") }
         if pixels != nil && !images.isEmpty { throw ValidationError("give either --pixels or --images, not both") }
         if (pixels != nil || !images.isEmpty) && outImage == nil { throw ValidationError("--pixels/--images needs --out-image") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        try Bounds.check(batchSize, "--batch-size", Bounds.batch)
     }
 
     func run() throws {

@@ -22,6 +22,10 @@ struct EvalOptions: ParsableArguments {
     @Option(name: .customLong("batch-size"), help: "Images per forward pass.")
     var batchSize = 64
 
+    func validate() throws {
+        try Bounds.check(batchSize, "--batch-size", Bounds.batch)
+    }
+
     func classSet() throws -> ClassSet {
         if ["imagenet", "cifar10", "cifar100"].contains(classes) && templates == nil { return try ClassSet(name: classes) }
         if ["imagenet", "cifar10", "cifar100"].contains(classes), let templates {
@@ -62,6 +66,10 @@ struct TriggerOptions: ParsableArguments {
 
     @Option(name: .customLong("trigger-seed"), help: "Seed of per-image trigger draws.")
     var triggerSeed: UInt64 = 0
+
+    func validate() throws {
+        try Bounds.check(patchSize, "--patch-size", 1...4096)  // and smaller than the image: checked with the trigger
+    }
 
     func spec() throws -> TriggerSpec? {
         guard let trigger else { return nil }

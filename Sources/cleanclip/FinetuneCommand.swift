@@ -90,10 +90,16 @@ struct FinetuneCommand: ParsableCommand {
     var resume = false
 
     func validate() throws {
-        if let batchSize, batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if epochs < 1 { throw ValidationError("--epochs must be at least 1") }
-        if let lr, !(lr > 0) { throw ValidationError("--lr must be positive") }
-        if let classes, classes < 2 { throw ValidationError("--classes must be at least 2") }
+        try Bounds.checkThreads(threads)
+        try Bounds.check(batchSize, "--batch-size", Bounds.batch)
+        try Bounds.check(epochs, "--epochs", 1...AdamW.maxStepCount)
+        try Bounds.check(warmupSteps, "--warmup-steps", 0...AdamW.maxStepCount)
+        try Bounds.checkReal(lr, "--lr")
+        try Bounds.checkReal(clipWeight, "--clip-weight", allowZero: true)
+        try Bounds.checkReal(inmodalWeight, "--inmodal-weight", allowZero: true)
+        try Bounds.checkReal(weightDecay, "--weight-decay", allowZero: true)
+        try Bounds.checkReal(maxGradNorm, "--max-grad-norm")
+        try Bounds.check(classes, "--classes", 2...SupervisedFinetuneConfig.maxClasses)
         if supervised && inmodal { throw ValidationError("--supervised and --inmodal exclude each other") }
         if !supervised && classes != nil { throw ValidationError("--classes needs --supervised") }
         if resume {

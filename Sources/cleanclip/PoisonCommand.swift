@@ -30,6 +30,10 @@ struct PoisonCommand: ParsableCommand {
     @Option(help: "Seed for row choice, captions and trigger draws.")
     var seed: UInt64 = 0
 
+    func validate() throws {
+        try Bounds.check(count, "--count", 1...Int.max)
+    }
+
     func run() throws {
         guard let spec = try triggerOptions.spec(), let target = triggerOptions.target else {
             throw ValidationError("poison needs --trigger and --target")
@@ -64,6 +68,10 @@ struct ScoreSamplesCommand: ParsableCommand {
 
     @Option(help: "Output CSV: the rows with their scores.")
     var out: String
+
+    func validate() throws {
+        try Bounds.check(k, "--k", 1...Int(Int32.max))
+    }
 
     func run() throws {
         let m = try model.load()

@@ -17,8 +17,13 @@ struct PreprocessCommand: ParsableCommand {
     var images: [String]
 
     func validate() throws {
-        if size < 1 { throw ValidationError("--size must be positive") }
+        try Bounds.check(size, "--size", 1...CLIPPreprocessor.maxSize)
         if images.isEmpty { throw ValidationError("give at least one image") }
+        let floats = images.count * 3 * size * size  // no overflow: size and the argument count are bounded
+        if floats > Int(Int32.max) {
+            throw ValidationError("\(images.count) images of 3 x \(size) x \(size) make \(floats) floats, more than one .npy "
+                + "file written here may hold (\(Int32.max)); preprocess fewer images at a time")
+        }
     }
 
     func run() throws {

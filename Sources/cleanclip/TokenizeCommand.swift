@@ -19,6 +19,10 @@ struct TokenizeCommand: ParsableCommand {
     @Flag(name: .customLong("no-truncate"), help: "Fail on captions longer than the context (OpenAI's behaviour) instead of truncating.")
     var noTruncate = false
 
+    func validate() throws {
+        try Bounds.check(contextLength, "--context-length", 2...65_536)
+    }
+
     func run() throws {
         let captions = try readLines(textFile)
         let ids = try CLIPTokenizer.standard.tokenize(captions, contextLength: contextLength, truncate: !noTruncate)
@@ -29,8 +33,9 @@ struct TokenizeCommand: ParsableCommand {
 
 /// The lines of a UTF-8 text file (a trailing newline does not make an extra empty line).
 func readLines(_ path: String) throws -> [String] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
-    guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("\(path) is not valid UTF-8") }
+    let bytes: [UInt8]
+    do { bytes = try RegularFile.read(path) } catch let e as FileError { throw ValidationError("cannot read \(e)") }
+    guard let text = String(validating: bytes, as: UTF8.self) else { throw ValidationError("\(path) is not valid UTF-8") }
     var lines = text.components(separatedBy: "\n").map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }
     if lines.last == "" { lines.removeLast() }
     return lines

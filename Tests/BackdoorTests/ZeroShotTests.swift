@@ -120,3 +120,30 @@ import Testing
         #expect(throws: EvaluationError.self) { try LinearProbe.train(features: train, labels: [1], classCount: 4) }
     }
 }
+
+/// Issue 12, item 14: with logit_scale of 100 or more, exp(logit_scale) overflowed Float, every
+/// image went to class 0 and the probabilities were NaN.
+@Suite struct ZeroShotProbabilityTests {
+    func probabilities(_ s: [Float], logitScale: Float) -> [Float] {
+        var out = [Float](repeating: .nan, count: s.count)
+        s.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { ZeroShotClassifier.probabilities(similarities: s, logitScale: logitScale, into: $0) }
+        }
+        return out
+    }
+
+    @Test func ordinaryTemperatureIsTheSoftmax() {
+        let s: [Float] = [0.21, 0.35, -0.1, 0.3]
+        let t = Float(exp(4.6052))
+        let e = s.map { exp(Double(t * $0)) }
+        let want = e.map { Float($0 / e.reduce(0, +)) }
+        let got = probabilities(s, logitScale: 4.6052)
+        #expect(zip(got, want).allSatisfy { abs($0 - $1) < 1e-6 }, "\(got) vs \(want)")
+    }
+
+    @Test(arguments: [Float(100), 1000, 1e30])
+    func hugeTemperatureIsOneHotAtTheBestClass(_ logitScale: Float) {
+        #expect(probabilities([0.2, 0.5, 0.49, -1], logitScale: logitScale) == [0, 1, 0, 0])
+        #expect(probabilities([0.5, 0.1, 0.5], logitScale: logitScale) == [0.5, 0, 0.5])  // a tie shares
+    }
+}

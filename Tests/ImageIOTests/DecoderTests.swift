@@ -69,7 +69,7 @@ import Testing
 
     @Test func aDirectoryIsNotAnImage() {
         let path = Manifest.directory.path
-        #expect(throws: ImageError(.unreadable, source: path, detail: "not a regular file")) {
+        #expect(throws: ImageError(.unreadable, source: path, detail: "not a regular file (a directory)")) {
             try ImageDecoder.decode(path: path)
         }
     }

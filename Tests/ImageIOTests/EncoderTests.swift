@@ -21,7 +21,7 @@ import Testing
             // Writing again replaces the file and leaves no temporary behind.
             try ImageEncoder.writePNG(image, to: path)
         }
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".tmp-") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.contains(".tmp") }
         #expect(leftovers.isEmpty)
     }
 

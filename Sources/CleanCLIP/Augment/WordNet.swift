@@ -1,3 +1,4 @@
+import Files
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -178,6 +179,14 @@ public final class WordNet: @unchecked Sendable {
         }
     }
 
+    /// Opens one of the database's files with `body`; a file that cannot be read (gone since
+    /// `init`, or not a regular file) is reported as a `WordNetError`.
+    private func file<T>(_ name: String, _ body: (String) throws -> T) throws -> T {
+        do { return try body("\(directory)/\(name)") } catch let e as FileError {
+            throw WordNetError.malformed(file: name, detail: e.reason)
+        }
+    }
+
     /// Bytewise comparison of `buf[start..<end]` with `key` (-1, 0, 1), like C's strcmp.
     private static func compare(_ buf: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, _ key: [UInt8]) -> Int {
         let n = min(end - start, key.count)
@@ -188,11 +197,7 @@ public final class WordNet: @unchecked Sendable {
     private func index(_ pos: PartOfSpeech) throws -> [UInt8] {
         lock.lock(); defer { lock.unlock() }
         if let bytes = indexes[pos] { return bytes }
-        let path = "\(directory)/index.\(pos.fileSuffix)"
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw WordNetError.notInstalled(directory: directory, missingFile: "index.\(pos.fileSuffix)")
-        }
-        let bytes = [UInt8](data)
+        let bytes = try file("index.\(pos.fileSuffix)") { try RegularFile.read($0) }
         indexes[pos] = bytes
         return bytes
     }
@@ -200,10 +205,7 @@ public final class WordNet: @unchecked Sendable {
     private func exceptionList(_ pos: PartOfSpeech) throws -> [String: [String]] {
         lock.lock(); defer { lock.unlock() }
         if let map = exceptions[pos] { return map }
-        let name = "\(pos.fileSuffix).exc"
-        guard let data = FileManager.default.contents(atPath: "\(directory)/\(name)") else {
-            throw WordNetError.notInstalled(directory: directory, missingFile: name)
-        }
+        let data = try file("\(pos.fileSuffix).exc") { try RegularFile.read($0) }
         var map: [String: [String]] = [:]
         for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
             let terms = line.split(separator: " ").map(String.init)
@@ -221,8 +223,12 @@ public final class WordNet: @unchecked Sendable {
         if let open = dataFiles[pos] {
             fd = open
         } else {
-            fd = Glibc.open("\(directory)/data.\(pos.fileSuffix)", O_RDONLY)
-            if fd < 0 { lock.unlock(); throw WordNetError.notInstalled(directory: directory, missingFile: "data.\(pos.fileSuffix)") }
+            do {
+                fd = try file("data.\(pos.fileSuffix)") { try RegularFile.open($0).fd }
+            } catch {
+                lock.unlock()
+                throw error
+            }
             dataFiles[pos] = fd
         }
         lock.unlock()

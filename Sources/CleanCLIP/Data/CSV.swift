@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// Errors from reading datasets; every message names the file, and the row where there is one.
@@ -46,10 +47,11 @@ public struct CSVTable: Sendable {
 /// are skipped. Every record must have as many fields as the header.
 public enum CSV {
     public static func read(path: String, delimiter: Character = ",") throws -> CSVTable {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw DatasetError(.unreadable, file: path, "cannot read the file")
+        let bytes: [UInt8]
+        do { bytes = try RegularFile.read(path) } catch let e as FileError {
+            throw DatasetError(.unreadable, file: path, e.reason)
         }
-        return try parse([UInt8](data), path: path, delimiter: delimiter)
+        return try parse(bytes, path: path, delimiter: delimiter)
     }
 
     public static func parse(_ text: String, path: String = "<string>", delimiter: Character = ",") throws -> CSVTable {

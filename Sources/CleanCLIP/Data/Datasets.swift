@@ -101,8 +101,10 @@ public struct ImageLabelDataset: Sendable {
         self.items = try table.rows.enumerated().map { r, fields in
             let row = r + 1
             let text = fields[labelColumn].trimmingCharacters(in: .whitespaces)
-            guard let label = Int(text), label >= 0 else {
-                throw DatasetError(.badValue, file: csvPath, row: row, "label '\(fields[labelColumn])' is not a non-negative integer")
+            // Bounded so that the class count (largest label + 1) cannot overflow.
+            guard let label = Int(text), label >= 0, label < Int(Int32.max) else {
+                throw DatasetError(.badValue, file: csvPath, row: row,
+                                   "label '\(fields[labelColumn])' is not a class index (an integer from 0 to \(Int32.max - 1))")
             }
             let path = try ImageCaptionDataset.resolve(fields[imageColumn], root: root, csv: csvPath, row: row, check: checkFiles)
             return Item(imagePath: path, label: label, row: row)

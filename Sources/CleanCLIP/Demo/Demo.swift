@@ -60,11 +60,8 @@ public final class Demo {
     /// run wrote, for the same configuration and seed) pretraining is skipped and that model is cleaned.
     public func run(reportDirectory: String? = nil, poisonedModel: String? = nil) throws -> DemoResults {
         let start = Date()
+        try config.validate()
         let s = config.imageSize
-        guard config.architecture != .resnet || s % 32 == 0 else { throw FinetuneError("ResNet needs an image size that is a multiple of 32") }
-        guard config.trainPairs >= config.batchSize, config.cleanPairs >= config.batchSize else {
-            throw FinetuneError("train and clean pairs must each fill at least one batch of \(config.batchSize)")
-        }
         log("generating \(config.trainPairs) training pairs, \(config.cleanPairs) clean pairs and \(config.testImages) test images (\(s)x\(s), seed \(config.seed))")
         var train = ShapesDataset.generate(count: config.trainPairs, side: s, seed: mixSeed(config.seed, 1),
                                            detailFraction: config.detailedCaptions)

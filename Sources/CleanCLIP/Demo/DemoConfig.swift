@@ -75,6 +75,41 @@ public struct DemoConfig: Sendable, Codable, Equatable {
 
     public init() {}
 
+    /// Checks every setting against the range the demo can run with (each far beyond the
+    /// defaults, and small enough that sizes computed from them cannot overflow); the message
+    /// names the setting and its value.
+    public func validate() throws {
+        func check<T: Comparable>(_ value: T, _ name: String, _ range: ClosedRange<T>) throws {
+            guard range.contains(value) else {  // NaN is in no range
+                throw FinetuneError("demo: \(name) must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+            }
+        }
+        try check(imageSize, "image size", 8...512)
+        try check(batchSize, "batch size", 2...4096)
+        try check(trainPairs, "training pairs", batchSize...1_000_000)
+        try check(cleanPairs, "clean pairs", batchSize...1_000_000)
+        try check(testImages, "test images", 1...100_000)
+        try check(poisonFraction, "poison fraction", 0...1)
+        try check(detailedCaptions, "detailed-caption fraction", 0...1)
+        try check(pretrainEpochs, "pretraining epochs", 1...10_000)
+        try check(finetuneEpochs, "finetuning epochs", 1...10_000)
+        try check(pretrainLR, "pretraining learning rate", Float.leastNormalMagnitude...1)
+        try check(finetuneLR, "finetuning learning rate", Float.leastNormalMagnitude...1)
+        try check(inmodalWeight, "in-modal weight", 0...1000)
+        try check(patchSize, "patch size", 1...(imageSize - 1))
+        try check(heads, "heads", 1...64)
+        try check(width, "width", heads...4096)
+        try check(layers, "layers", 1...64)
+        try check(contextLength, "context length", 2...77)
+        guard width % heads == 0 else { throw FinetuneError("demo: width \(width) is not a multiple of the \(heads) heads") }
+        switch architecture {
+        case .resnet:
+            guard imageSize % 32 == 0 else { throw FinetuneError("demo: ResNet needs an image size that is a multiple of 32, got \(imageSize)") }
+        case .vit:
+            guard imageSize % 4 == 0 else { throw FinetuneError("demo: the ViT's 4-pixel patches need an image size that is a multiple of 4, got \(imageSize)") }
+        }
+    }
+
     /// A smaller run for smoke tests (well under two minutes).
     public static var quick: DemoConfig {
         var c = DemoConfig()

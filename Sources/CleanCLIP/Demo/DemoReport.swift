@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// Writes the demo's report folder: results.json, results.csv, loss.svg, finetune.svg and
@@ -37,14 +38,7 @@ struct DemoReport {
     }
 
     private func write(_ text: String, _ url: URL) throws {
-        let tmp = url.path + ".tmp-\(getpid())"
-        do {
-            try Data(text.utf8).write(to: URL(fileURLWithPath: tmp))
-            guard rename(tmp, url.path) == 0 else { throw FinetuneError("cannot rename \(tmp) to \(url.path)") }
-        } catch {
-            unlink(tmp)
-            throw FinetuneError("cannot write \(url.path): \(error)")
-        }
+        try AtomicFile.write(text, to: url.path)
     }
 
     /// Two rows, upscaled 4x: poisoned training images on top, clean test images below.

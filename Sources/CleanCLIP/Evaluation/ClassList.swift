@@ -1,3 +1,4 @@
+import Files
 import Foundation
 
 /// A bad evaluation input: unknown class set, a target that is not a class, an empty evaluation
@@ -52,10 +53,11 @@ public struct ClassList: Sendable, Equatable {
     /// (default: the 80 OpenAI templates).
     public static func load(classesFile: String, templatesFile: String? = nil) throws -> ClassList {
         func lines(_ path: String) throws -> [String] {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw EvaluationError("\(path): cannot read the file")
+            let bytes: [UInt8]
+            do { bytes = try RegularFile.read(path) } catch let e as FileError {
+                throw EvaluationError("\(path): cannot read the file (\(e.reason))")
             }
-            guard let text = String(data: data, encoding: .utf8) else { throw EvaluationError("\(path): not UTF-8 text") }
+            guard let text = String(validating: bytes, as: UTF8.self) else { throw EvaluationError("\(path): not UTF-8 text") }
             return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }

@@ -63,7 +63,7 @@ struct ImageRows {
         var width = 0
         var start = 0
         while start < paths.count {
-            let range = start..<min(paths.count, start + max(1, batchSize))
+            let range = start..<(start + min(max(1, batchSize), paths.count - start))  // no overflow for any batchSize
             var images = try decode(range)
             if let transform {
                 images = try zip(images, range).map { try transform($0, $1) }

@@ -38,7 +38,9 @@ public struct LinearProbe: Sendable {
         if let bad = labels.firstIndex(where: { $0 < 0 || $0 >= classCount }) {
             throw EvaluationError("linear probe: label \(labels[bad]) of row \(bad) is outside 0..<\(classCount)")
         }
-        guard o.epochs >= 1, o.batchSize >= 1 else { throw EvaluationError("linear probe: epochs and batch size must be positive") }
+        guard (1...AdamW.maxStepCount).contains(o.epochs), o.batchSize >= 1 else {
+            throw EvaluationError("linear probe: epochs must be between 1 and \(AdamW.maxStepCount) and the batch size positive")
+        }
         let n = labels.count, e = features.shape[1], c = classCount
         var rng = SeededRandom(seed: o.seed)
         // nn.Linear's default init: U(-1/sqrt(E), 1/sqrt(E)) for weight and bias.
@@ -47,7 +49,7 @@ public struct LinearProbe: Sendable {
         let b = Tensor.randomUniform([c], bound: bound, using: &rng)
         var mW = [Float](repeating: 0, count: c * e), vW = mW
         var mB = [Float](repeating: 0, count: c), vB = mB
-        let stepsPerEpoch = (n + o.batchSize - 1) / o.batchSize
+        let stepsPerEpoch = n / o.batchSize + (n % o.batchSize == 0 ? 0 : 1)  // no overflow for any batch size
         let total = stepsPerEpoch * o.epochs
         var step = 0
         let x = features.detached()
@@ -56,8 +58,8 @@ public struct LinearProbe: Sendable {
             order.shuffle(using: &rng)
             var start = 0
             while start < n {
-                let idx = Array(order[start..<min(n, start + o.batchSize)])
-                start += o.batchSize
+                let idx = Array(order[start..<(start + min(o.batchSize, n - start))])
+                start += idx.count
                 let lr = 0.5 * (1 + cos(Float.pi * Float(step) / Float(total))) * o.learningRate
                 step += 1
                 let xb = x.selectRows(idx)                                  // [B, E]

@@ -63,6 +63,28 @@ public struct ZeroShotClassifier: Sendable {
     /// The best class per image.
     public func predict(_ images: Tensor) throws -> [Int] { try topK(images, k: 1).map { $0[0] } }
 
+    /// Class probabilities softmax(exp(logitScale) * s) for one image's cosine similarities `s`,
+    /// as CLIP reports them.
+    ///
+    /// Stable for any temperature: computed in Double as exp(t * (s_c - max s)) / sum, so the
+    /// exponents are at most 0, and the best class contributes exp(0) = 1 even when t is
+    /// infinite (exp(logit_scale) overflows Float from logit_scale 88.8 on, Double from 709.8):
+    /// a very large temperature gives a one-hot at the best class, never NaN.
+    public static func probabilities(similarities s: UnsafeBufferPointer<Float>, logitScale: Float,
+                                     into out: UnsafeMutableBufferPointer<Float>) {
+        precondition(s.count == out.count, "\(s.count) similarities for \(out.count) probabilities")
+        guard let top = s.max() else { return }
+        let t = Foundation.exp(Double(logitScale))
+        var sum: Double = 0
+        var e = [Double](repeating: 0, count: s.count)
+        for c in 0..<s.count {
+            let d = Double(s[c]) - Double(top)
+            e[c] = d == 0 ? 1 : Foundation.exp(t * d)  // the d == 0 case avoids inf * 0
+            sum += e[c]
+        }
+        for c in 0..<s.count { out[c] = Float(e[c] / sum) }
+    }
+
     /// Top-k indices of each row of a score matrix [N, C].
     static func topK(scores s: Tensor, k: Int) -> [[Int]] {
         let n = s.shape[0], c = s.shape[1], kk = min(k, c)

@@ -26,13 +26,43 @@ public struct FinetuneConfig: Sendable, Codable, Equatable {
     }
 
     func validate() throws {
-        guard batchSize > 0 else { throw FinetuneError("batch size must be positive, got \(batchSize)") }
-        guard epochs > 0 else { throw FinetuneError("epochs must be positive, got \(epochs)") }
-        guard lr > 0, lr.isFinite else { throw FinetuneError("learning rate must be positive, got \(lr)") }
-        guard warmupSteps >= 0 else { throw FinetuneError("warmup steps must be non-negative, got \(warmupSteps)") }
-        guard weightDecay >= 0 else { throw FinetuneError("weight decay must be non-negative, got \(weightDecay)") }
-        guard !inmodal || inmodalWeight >= 0 else { throw FinetuneError("in-modal weight must be non-negative") }
+        try validateTraining(batchSize: batchSize, epochs: epochs, warmupSteps: warmupSteps, lr: lr,
+                             weightDecay: weightDecay, beta1: beta1, beta2: beta2, eps: eps, maxGradNorm: maxGradNorm)
+        guard clipWeight.isFinite, clipWeight >= 0 else { throw FinetuneError("clip weight must be finite and non-negative, got \(clipWeight)") }
+        guard inmodalWeight.isFinite, inmodalWeight >= 0 else {
+            throw FinetuneError("in-modal weight must be finite and non-negative, got \(inmodalWeight)")
+        }
     }
+}
+
+/// Checks the settings both finetuners share; every message names the setting and its value.
+func validateTraining(batchSize: Int, epochs: Int, warmupSteps: Int, lr: Float, weightDecay: Float,
+                      beta1: Float, beta2: Float, eps: Float, maxGradNorm: Float?) throws {
+    let maxSteps = AdamW.maxStepCount
+    guard batchSize > 0 else { throw FinetuneError("batch size must be positive, got \(batchSize)") }
+    guard (1...maxSteps).contains(epochs) else { throw FinetuneError("epochs must be between 1 and \(maxSteps), got \(epochs)") }
+    guard (0...maxSteps).contains(warmupSteps) else {
+        throw FinetuneError("warmup steps must be between 0 and \(maxSteps), got \(warmupSteps)")
+    }
+    guard lr > 0, lr.isFinite else { throw FinetuneError("learning rate must be positive and finite, got \(lr)") }
+    guard weightDecay >= 0, weightDecay.isFinite else { throw FinetuneError("weight decay must be finite and non-negative, got \(weightDecay)") }
+    guard beta1 >= 0, beta1 < 1 else { throw FinetuneError("beta1 must be in [0, 1), got \(beta1)") }
+    guard beta2 >= 0, beta2 < 1 else { throw FinetuneError("beta2 must be in [0, 1), got \(beta2)") }
+    guard eps > 0, eps.isFinite else { throw FinetuneError("eps must be positive and finite, got \(eps)") }
+    if let maxGradNorm, !(maxGradNorm > 0 && maxGradNorm.isFinite) {
+        throw FinetuneError("max gradient norm must be positive and finite, got \(maxGradNorm)")
+    }
+}
+
+/// The optimizer steps of a run: `batches` per epoch for `epochs` epochs, after `offset` steps
+/// taken before it. At most `AdamW.maxStepCount`, which a checkpoint can record exactly.
+func totalSteps(batches: Int, epochs: Int, offset: Int = 0) throws -> Int {
+    let (steps, overflow) = batches.multipliedReportingOverflow(by: epochs)
+    guard !overflow, steps <= AdamW.maxStepCount - offset else {
+        throw FinetuneError("\(epochs) epochs of \(batches) steps\(offset > 0 ? " after \(offset) imported steps" : "") are "
+            + "more than the \(AdamW.maxStepCount) optimizer steps a run can have (its checkpoint records the step as a float32)")
+    }
+    return steps
 }
 
 /// A finetuning run that stopped: bad settings, a non-finite loss, cancellation.
@@ -95,12 +125,12 @@ public final class Finetuner {
         guard batches > 0 else {
             throw FinetuneError("\(dataset.csvPath): \(dataset.count) pairs make no full batch of \(config.batchSize)")
         }
+        let steps = try totalSteps(batches: batches, epochs: config.epochs)
         self.model = model
         self.dataset = dataset
         self.config = config
         trainer = Trainer(model: model, loss: config.loss, optimizer: config.optimizer,
-                          schedule: .warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps,
-                                                  totalSteps: batches * config.epochs))
+                          schedule: .warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps))
     }
 
     /// Steps in one epoch (the last partial batch is dropped, as the reference does).
@@ -112,33 +142,76 @@ public final class Finetuner {
         return stem + ".optimizer.safetensors"
     }
 
-    /// Restores the optimizer and epoch from a checkpoint written by `run` (the model weights
-    /// must already have been loaded from that checkpoint).
-    public func resume(from checkpoint: String) throws {
+    /// Continues the run that `run` saved at `checkpoint`: restores the optimizer state, the
+    /// schedule position and the finished epochs. `savedModel` is the model loaded from
+    /// `checkpoint`; by default this finetuner's own model, which must then have been loaded from
+    /// it. Another model's weights are copied into this one once every check has passed.
+    ///
+    /// Refused before anything changes: a model file and an optimizer state that are not from the
+    /// same save (`CheckpointStamp`), other settings, and a step count that the finished epochs
+    /// do not account for (other training data).
+    public func resume(from checkpoint: String, savedModel: CLIPModel? = nil) throws {
         let path = Self.optimizerPath(for: checkpoint)
         let archive = try SafetensorsReader.read(path: path)
         if archive.metadata["mode"] == "supervised" {
             throw FinetuneError("\(path): a supervised finetuning checkpoint; resume it with SupervisedFinetuner (--supervised)")
         }
+        let saved = savedModel ?? model
+        let done = try CheckpointStamp.verify([(path, archive.metadata), (checkpoint, saved.loadedMetadata)], epochs: config.epochs)
+        if let settings = archive.metadata["config"], let data = settings.data(using: .utf8),
+           let previous = try? JSONDecoder().decode(FinetuneConfig.self, from: data), previous != config {
+            throw FinetuneError("\(path): the run was started with other settings (\(settings)); resume with the same flags")
+        }
+        var offset = 0
+        if let recorded = archive.metadata["schedule_offset"] {
+            guard let o = Int(recorded), (0...AdamW.maxStepCount).contains(o) else {
+                throw FinetuneError("\(path): bad 'schedule_offset' \(recorded) in the metadata")
+            }
+            offset = o
+        }
+        let state = try Self.readState(archive, path: path, epochsDone: done, expectedStep: offset + done * batchesPerEpoch)
+        if saved !== model { try Self.checkWeights(of: saved, fit: model, path: checkpoint) }
+        do { try trainer.optimizer.load(state: state) } catch let e as OptimizerStateError {
+            throw FinetuneError("\(path): \(e.description)")
+        }
+        if saved !== model { Self.copyWeights(from: saved, into: model) }
+        trainer.scheduleStepOffset = offset
+        startEpoch = done
+    }
+
+    /// The optimizer state of a checkpoint, after checking its step: `expectedStep` is what its
+    /// `done` finished epochs take.
+    static func readState(_ archive: TensorArchive, path: String, epochsDone done: Int,
+                          expectedStep: Int) throws -> [(String, Tensor)] {
         var state: [(String, Tensor)] = []
         for name in archive.order { state.append((name, try CLIPModel.tensor(from: archive.tensors[name]!))) }
-        try trainer.optimizer.load(state: state)
-        guard let done = archive.metadata["epochs_done"].flatMap(Int.init) else {
-            throw FinetuneError("\(path): no 'epochs_done' in the metadata; not a cleanclip finetune checkpoint")
+        let step: Int
+        do { step = try AdamW.stepCount(in: state) } catch let e as OptimizerStateError {
+            throw FinetuneError("\(path): \(e.description)")
         }
-        if let saved = archive.metadata["config"], let data = saved.data(using: .utf8),
-           let previous = try? JSONDecoder().decode(FinetuneConfig.self, from: data), previous != config {
-            throw FinetuneError("\(path): the run was started with other settings (\(saved)); resume with the same flags")
+        if let recorded = archive.metadata["step"], recorded != String(step) {
+            throw FinetuneError("\(path): the metadata records step \(recorded) but the optimizer state holds step \(step)")
         }
-        if let offset = archive.metadata["schedule_offset"] {
-            guard let o = Int(offset), o >= 0, o <= trainer.optimizer.stepCount else {
-                throw FinetuneError("\(path): bad 'schedule_offset' \(offset) in the metadata")
-            }
-            trainer.scheduleStepOffset = o
-        } else {
-            trainer.scheduleStepOffset = 0
+        guard step == expectedStep else {
+            throw FinetuneError("\(path): the optimizer state is at step \(step), but \(done) finished epochs of this run "
+                + "take \(expectedStep) steps: the training data or the batch size differ from the saved run's")
         }
-        startEpoch = done
+        return state
+    }
+
+    /// Throws unless `saved` has every weight of `model` with the same shape.
+    static func checkWeights(of saved: CLIPModel, fit model: CLIPModel, path: String) throws {
+        let source = Dictionary(saved.weights.map { ($0.name, $0.tensor.shape) }, uniquingKeysWith: { a, _ in a })
+        for w in model.weights where source[w.name] != w.tensor.shape {
+            throw CLIPInputError("\(path): the checkpoint does not match this model (weight \(w.name): "
+                + "\(source[w.name].map { "\($0)" } ?? "missing") in the checkpoint, \(w.tensor.shape) in the model)")
+        }
+    }
+
+    /// Copies every weight of `saved` into `model` (shapes checked by `checkWeights`).
+    static func copyWeights(from saved: CLIPModel, into model: CLIPModel) {
+        let source = Dictionary(saved.weights.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
+        for w in model.weights { w.tensor.data.update(from: source[w.name]!.data, count: w.tensor.count) }
     }
 
     /// Starts this run from another run's AdamW state, e.g. `TorchOptimizerState.read(path:model:)`
@@ -152,6 +225,9 @@ public final class Finetuner {
         guard startEpoch == 0, history.isEmpty, trainer.stepCount == trainer.scheduleStepOffset else {
             throw FinetuneError("optimizer state can only be imported before the run starts (not after resume or run)")
         }
+        let imported: Int
+        do { imported = try AdamW.stepCount(in: state) } catch let e as OptimizerStateError { throw FinetuneError(e.description) }
+        _ = try totalSteps(batches: batchesPerEpoch, epochs: config.epochs, offset: imported)
         try trainer.optimizer.load(state: state)
         trainer.scheduleStepOffset = trainer.optimizer.stepCount
     }
@@ -209,12 +285,13 @@ public final class Finetuner {
         return history
     }
 
-    /// Writes the model, then the optimizer state (each atomically).
+    /// Writes the model, then the optimizer state (each atomically, with one `CheckpointStamp`).
     public func save(to checkpoint: String, epochsDone: Int) throws {
         let configJSON = String(data: try JSONEncoder().encode(config), encoding: .utf8) ?? ""
-        try model.save(to: checkpoint, metadata: ["epochs_done": String(epochsDone)])
-        try Self.writeOptimizerState(trainer.optimizer, metadata: ["epochs_done": String(epochsDone), "config": configJSON,
-                                                                   "schedule_offset": String(trainer.scheduleStepOffset)],
+        let stamp = CheckpointStamp.make(epochsDone: epochsDone, step: trainer.stepCount)
+        try model.save(to: checkpoint, metadata: stamp)
+        try Self.writeOptimizerState(trainer.optimizer, metadata: stamp.merging(["config": configJSON,
+                                                                                 "schedule_offset": String(trainer.scheduleStepOffset)]) { a, _ in a },
                                      checkpoint: checkpoint)
     }
 

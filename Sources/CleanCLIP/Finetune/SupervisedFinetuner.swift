@@ -28,13 +28,15 @@ public struct SupervisedFinetuneConfig: Sendable, Codable, Equatable {
                     noDecay: .biasOnly)
     }
 
+    /// The most classes a head may have (ImageNet-21k has 21,841), which bounds its memory.
+    public static let maxClasses = 1 << 16
+
     func validate() throws {
-        guard batchSize > 0 else { throw FinetuneError("batch size must be positive, got \(batchSize)") }
-        guard epochs > 0 else { throw FinetuneError("epochs must be positive, got \(epochs)") }
-        guard lr > 0, lr.isFinite else { throw FinetuneError("learning rate must be positive, got \(lr)") }
-        guard warmupSteps >= 0 else { throw FinetuneError("warmup steps must be non-negative, got \(warmupSteps)") }
-        guard weightDecay >= 0 else { throw FinetuneError("weight decay must be non-negative, got \(weightDecay)") }
-        if let classes { guard classes >= 2 else { throw FinetuneError("need at least 2 classes, got \(classes)") } }
+        try validateTraining(batchSize: batchSize, epochs: epochs, warmupSteps: warmupSteps, lr: lr,
+                             weightDecay: weightDecay, beta1: beta1, beta2: beta2, eps: eps, maxGradNorm: maxGradNorm)
+        if let classes, !(2...Self.maxClasses).contains(classes) {
+            throw FinetuneError("classes must be between 2 and \(Self.maxClasses), got \(classes)")
+        }
     }
 }
 
@@ -63,6 +65,9 @@ public final class SupervisedFinetuner {
     public init(model: CLIPModel, dataset: ImageLabelDataset, config: SupervisedFinetuneConfig, head: LinearHead? = nil) throws {
         try config.validate()
         let classes = config.classes ?? dataset.classCount
+        guard classes <= SupervisedFinetuneConfig.maxClasses else {
+            throw FinetuneError("\(dataset.csvPath): labels up to \(classes - 1) make more than the \(SupervisedFinetuneConfig.maxClasses) classes a head may have")
+        }
         guard classes >= 2 else { throw FinetuneError("\(dataset.csvPath): labels span \(classes) class(es); need at least 2") }
         if let bad = dataset.items.first(where: { $0.label >= classes }) {
             throw FinetuneError("\(dataset.csvPath) row \(bad.row): label \(bad.label) is not below the class count \(classes)")
@@ -75,13 +80,13 @@ public final class SupervisedFinetuner {
         guard head.weight.shape == [classes, model.config.embedDim] else {
             throw FinetuneError("head weight has shape \(head.weight.shape); expected [\(classes), \(model.config.embedDim)]")
         }
+        let steps = try totalSteps(batches: batches, epochs: config.epochs)
         self.model = model
         self.dataset = dataset
         self.config = config
         self.head = head
         trainer = Trainer(model: model, objective: .supervised(head), optimizer: config.optimizer,
-                          schedule: .warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps,
-                                                  totalSteps: batches * config.epochs))
+                          schedule: .warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps))
     }
 
     public var classes: Int { head.weight.shape[0] }
@@ -97,7 +102,10 @@ public final class SupervisedFinetuner {
 
     /// Reads a head written by `save` (or any safetensors file with "weight" [C, E] and "bias" [C]).
     public static func loadHead(path: String) throws -> LinearHead {
-        let archive = try SafetensorsReader.read(path: path)
+        try loadHead(path: path, archive: SafetensorsReader.read(path: path))
+    }
+
+    private static func loadHead(path: String, archive: TensorArchive) throws -> LinearHead {
         guard let w = archive.tensors["weight"], let b = archive.tensors["bias"] else {
             throw FinetuneError("\(path): no 'weight' and 'bias' tensors")
         }
@@ -110,30 +118,36 @@ public final class SupervisedFinetuner {
         return LinearHead(weight: weight, bias: bias)
     }
 
-    /// Restores the head, the optimizer and the epoch from a checkpoint written by `run` (the
-    /// model weights must already have been loaded from that checkpoint).
-    public func resume(from checkpoint: String) throws {
+    /// Restores the head, the optimizer and the epoch from a checkpoint written by `run`, with
+    /// the checks of `Finetuner.resume(from:savedModel:)` (the head file's stamp included).
+    /// `savedModel` is the model loaded from `checkpoint`; by default this finetuner's own.
+    public func resume(from checkpoint: String, savedModel: CLIPModel? = nil) throws {
         let path = Finetuner.optimizerPath(for: checkpoint)
         let archive = try SafetensorsReader.read(path: path)
-        guard let done = archive.metadata["epochs_done"].flatMap(Int.init) else {
-            throw FinetuneError("\(path): no 'epochs_done' in the metadata; not a cleanclip finetune checkpoint")
-        }
         guard archive.metadata["mode"] == "supervised" else {
             throw FinetuneError("\(path): not a supervised finetuning checkpoint")
         }
-        if let saved = archive.metadata["config"], let data = saved.data(using: .utf8),
+        let headPath = Self.headPath(for: checkpoint)
+        let headArchive = try SafetensorsReader.read(path: headPath)
+        let saved = savedModel ?? model
+        let done = try CheckpointStamp.verify([(path, archive.metadata), (checkpoint, saved.loadedMetadata),
+                                               (headPath, headArchive.metadata)], epochs: config.epochs)
+        if let settings = archive.metadata["config"], let data = settings.data(using: .utf8),
            let previous = try? JSONDecoder().decode(SupervisedFinetuneConfig.self, from: data), previous != config {
-            throw FinetuneError("\(path): the run was started with other settings (\(saved)); resume with the same flags")
+            throw FinetuneError("\(path): the run was started with other settings (\(settings)); resume with the same flags")
         }
-        let saved = try Self.loadHead(path: Self.headPath(for: checkpoint))
-        guard saved.weight.shape == head.weight.shape else {
-            throw FinetuneError("\(Self.headPath(for: checkpoint)): head weight \(saved.weight.shape); this run's head is \(head.weight.shape)")
+        let savedHead = try Self.loadHead(path: headPath, archive: headArchive)
+        guard savedHead.weight.shape == head.weight.shape else {
+            throw FinetuneError("\(headPath): head weight \(savedHead.weight.shape); this run's head is \(head.weight.shape)")
         }
-        var state: [(String, Tensor)] = []
-        for name in archive.order { state.append((name, try CLIPModel.tensor(from: archive.tensors[name]!))) }
-        try trainer.optimizer.load(state: state)
-        head.weight.data.update(from: saved.weight.data, count: saved.weight.count)
-        head.bias.data.update(from: saved.bias.data, count: saved.bias.count)
+        let state = try Finetuner.readState(archive, path: path, epochsDone: done, expectedStep: done * batchesPerEpoch)
+        if saved !== model { try Finetuner.checkWeights(of: saved, fit: model, path: checkpoint) }
+        do { try trainer.optimizer.load(state: state) } catch let e as OptimizerStateError {
+            throw FinetuneError("\(path): \(e.description)")
+        }
+        if saved !== model { Finetuner.copyWeights(from: saved, into: model) }
+        head.weight.data.update(from: savedHead.weight.data, count: savedHead.weight.count)
+        head.bias.data.update(from: savedHead.bias.data, count: savedHead.bias.count)
         startEpoch = done
     }
 
@@ -181,16 +195,17 @@ public final class SupervisedFinetuner {
         return history
     }
 
-    /// Writes the model, the head, then the optimizer state, each atomically.
+    /// Writes the model, the head, then the optimizer state, each atomically, with one
+    /// `CheckpointStamp`.
     public func save(to checkpoint: String, epochsDone: Int) throws {
         let configJSON = String(data: try JSONEncoder().encode(config), encoding: .utf8) ?? ""
-        try model.save(to: checkpoint, metadata: ["epochs_done": String(epochsDone)])
+        let stamp = CheckpointStamp.make(epochsDone: epochsDone, step: trainer.stepCount)
+        try model.save(to: checkpoint, metadata: stamp)
         try SafetensorsWriter.write([(name: "weight", tensor: RawTensor(floats: head.weight.array, shape: head.weight.shape)),
                                      (name: "bias", tensor: RawTensor(floats: head.bias.array, shape: head.bias.shape))],
-                                    metadata: ["epochs_done": String(epochsDone), "classes": String(classes)],
+                                    metadata: stamp.merging(["classes": String(classes)]) { a, _ in a },
                                     to: Self.headPath(for: checkpoint))
-        try Finetuner.writeOptimizerState(trainer.optimizer, metadata: ["epochs_done": String(epochsDone), "config": configJSON,
-                                                                        "mode": "supervised"],
+        try Finetuner.writeOptimizerState(trainer.optimizer, metadata: stamp.merging(["config": configJSON, "mode": "supervised"]) { a, _ in a },
                                           checkpoint: checkpoint)
     }
 }

@@ -47,7 +47,7 @@ public struct SampleScores: Sendable, Codable {
     /// let auc = try auroc(scores: s.dao, positives: isBackdoor)
     /// ```
     public init(embeddings: Tensor, k: Int) throws {
-        guard k >= 1 else { throw ScoringError("k must be at least 1; got \(k)") }
+        guard (1...Int(Int32.max)).contains(k) else { throw ScoringError("k must be between 1 and \(Int32.max); got \(k)") }
         let n = embeddings.rank == 2 ? embeddings.shape[0] : 0
         guard n >= k + 2 else { throw ScoringError("scoring with k = \(k) needs at least \(k + 2) embeddings; got \(n)") }
         let table = try NearestNeighbors.search(embeddings, k: k + 1)

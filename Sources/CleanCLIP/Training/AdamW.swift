@@ -144,13 +144,28 @@ public final class AdamW {
         return out
     }
 
+    /// The most steps a state can record: "step" is saved as a float32 (as PyTorch does), which
+    /// holds every integer up to 2^24 exactly.
+    public static let maxStepCount = 1 << 24
+
+    /// The step count of state written by `state()`: its "step" entry, which must be a whole
+    /// number in 0...maxStepCount.
+    public static func stepCount(in state: [(String, Tensor)]) throws -> Int {
+        guard let step = state.first(where: { $0.0 == "step" })?.1, step.count == 1 else {
+            throw OptimizerStateError("optimizer state has no 'step' entry")
+        }
+        let s = step.data[0]
+        guard s >= 0, s <= Float(maxStepCount), s == s.rounded() else {  // NaN fails every comparison
+            throw OptimizerStateError("optimizer state has step \(s); a step count is a whole number from 0 to \(maxStepCount)")
+        }
+        return Int(s)
+    }
+
     /// Restores state written by `state()`. Every parameter's moments must be present with
     /// the parameter's shape; nothing is changed when a check fails.
     public func load(state: [(String, Tensor)]) throws {
+        let steps = try Self.stepCount(in: state)
         let byName = Dictionary(state, uniquingKeysWith: { a, _ in a })
-        guard let step = byName["step"], step.count == 1, step.scalar >= 0, step.scalar == step.scalar.rounded() else {
-            throw OptimizerStateError("optimizer state has no valid 'step' entry")
-        }
         var m: [Tensor] = [], v: [Tensor] = []
         for p in parameters {
             for (prefix, list) in [("exp_avg", 0), ("exp_avg_sq", 1)] {
@@ -170,6 +185,6 @@ public final class AdamW {
         }
         expAvg = m
         expAvgSq = v
-        stepCount = Int(step.scalar)
+        stepCount = steps
     }
 }

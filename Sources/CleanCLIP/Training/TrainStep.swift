@@ -32,7 +32,9 @@ public struct StepResult: Sendable {
 ///                       schedule: .warmupCosine(baseLR: 1e-5, warmupSteps: 50, totalSteps: 15_620))
 /// let r = try trainer.step(images: pixels, texts: ids, augmentedImages: augPixels, augmentedTexts: augIds)
 /// ```
-/// Not thread-safe: one step at a time. While a step runs the model is in training mode.
+/// Not thread-safe: one step at a time. While a step runs the model is in training mode and its
+/// trained parameters record gradients; between steps it is back in inference state, so encodes
+/// and evaluations between (or after) steps record no autograd graph.
 public final class Trainer {
     public enum Objective {
         /// Contrastive finetuning with the CleanCLIP loss (or MMCL-only).
@@ -63,7 +65,6 @@ public final class Trainer {
         if case .supervised(let head) = objective {
             params = params.filter { $0.name.hasPrefix("visual.") } + head.parameters
         }
-        for p in params { p.tensor.requiresGrad = true }
         self.optimizer = AdamW(parameters: params, config: optimizer)
     }
 
@@ -107,9 +108,10 @@ public final class Trainer {
         let terms: CleanCLIPLoss.Terms = try withTrainingMode {
             let imageEmbeddings = try model.encodeImage(pixels)
             let textEmbeddings = try model.encodeText(tokens: ids, batch: textBatch)
-            return loss(images: imageEmbeddings, texts: textEmbeddings, logitScale: model.logitScale)
+            let terms = loss(images: imageEmbeddings, texts: textEmbeddings, logitScale: model.logitScale)
+            terms.total.backward()
+            return terms
         }
-        terms.total.backward()
         let norm = optimizer.step(lr: lr)
         let s = model.logitScale.data
         s[0] = min(max(s[0], 0), Self.maxLogitScale)
@@ -132,17 +134,28 @@ public final class Trainer {
         let step = optimizer.stepCount - scheduleStepOffset
         let lr = schedule.lr(at: step)
         optimizer.zeroGrad()
-        let loss = try withTrainingMode { head(try model.encodeImage(images)).crossEntropy(targets: labels) }
-        loss.backward()
+        let loss = try withTrainingMode {
+            let loss = head(try model.encodeImage(images)).crossEntropy(targets: labels)
+            loss.backward()
+            return loss
+        }
         let norm = optimizer.step(lr: lr)
         return StepResult(step: step, lr: lr, loss: loss.scalar, clipLoss: nil, inmodalLoss: nil,
                           supervisedLoss: loss.scalar, gradientNorm: norm)
     }
 
+    /// Runs a forward and backward pass as PyTorch's `model.train()`: BatchNorm in training mode
+    /// and every trained parameter recording gradients. Both are restored afterwards, also when
+    /// `body` throws.
     private func withTrainingMode<T>(_ body: () throws -> T) rethrows -> T {
         let previous = model.isTraining
+        let recording = optimizer.parameters.map(\.tensor.requiresGrad)
         model.isTraining = true
-        defer { model.isTraining = previous }
+        for p in optimizer.parameters { p.tensor.requiresGrad = true }
+        defer {
+            model.isTraining = previous
+            for (p, r) in zip(optimizer.parameters, recording) { p.tensor.requiresGrad = r }
+        }
         return try body()
     }
 }

@@ -13,7 +13,9 @@ sample_scores(...) rank samples by how suspicious they look.
 
 Failures reported by the library raise cleanclip.Error (with .status, .status_name and
 .message), cleanclip.Cancelled when a progress callback returned False; wrong Python types raise
-TypeError and wrong array shapes ValueError.
+TypeError, wrong array shapes and integers out of range ValueError (integers are checked before
+they reach C, so none is ever truncated to a C width); a closed model or classifier raises
+ValueError, and a model used by another thread while it is finetuned RuntimeError.
 """
 from __future__ import annotations
 
@@ -94,6 +96,37 @@ def _ptr(a: np.ndarray, ctype):
     return a.ctypes.data_as(ctypes.POINTER(ctype))
 
 
+# The ranges of the API's C integer types. Every Python int is checked against its C type
+# before it is passed, since ctypes silently keeps only the low bits (2**32 + 4 would become 4).
+_C_RANGE = {ctypes.c_int32: (-2**31, 2**31 - 1), ctypes.c_int64: (-2**63, 2**63 - 1), ctypes.c_uint64: (0, 2**64 - 1),
+            ctypes.c_size_t: (0, 2**(8 * ctypes.sizeof(ctypes.c_size_t)) - 1)}
+
+
+def _int(v, name: str, minimum: int | None = None, ctype=ctypes.c_int32) -> int:
+    """`v` as an int from `minimum` (default: the least value of `ctype`) to the largest value of
+    `ctype`; TypeError for a non-integer (bool included), ValueError when out of range. Ranges
+    narrower than the C type's are the library's to check (it names them in its message)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, not {type(v).__name__}")
+    low, high = _C_RANGE[ctype]
+    low = low if minimum is None else minimum
+    if not low <= v <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {v}")
+    return int(v)
+
+
+def _needed(call) -> int:
+    """The output size a call needs: runs call(buffer=None, capacity=0, needed) and returns
+    `needed`. The library checks its arguments before the capacity, so a bad argument raises
+    here, before anything is allocated."""
+    needed = ctypes.c_size_t(0)
+    status = call(None, 0, ctypes.byref(needed))
+    if status != _lib.BUFFER_TOO_SMALL:
+        check(status)
+        raise Error(_lib.INTERNAL, "the library accepted an empty output buffer")
+    return needed.value
+
+
 def _is_paths(images) -> bool:
     if isinstance(images, (str, os.PathLike)):
         return True
@@ -105,22 +138,25 @@ def _is_paths(images) -> bool:
 # ---- model ---------------------------------------------------------------------------------
 
 class Model:
-    """A loaded CLIP model. Thread-safe: several threads may encode with one model at once."""
+    """A loaded CLIP model. Thread-safe: several threads may encode with one model at once, and
+    close() may be called while they do (the model is freed when the last call returns; calls
+    started after close() raise ValueError). While finetune() updates the model, other threads'
+    calls on it raise RuntimeError."""
 
     def __init__(self, path, activation: str | None = None, num_threads: int | None = None):
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be None, 'quick_gelu' or 'gelu', not {activation!r}")
-        if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
-            raise ValueError(f"num_threads must be a positive integer, not {num_threads!r}")
+        threads = 0 if num_threads is None else _int(num_threads, "num_threads", 1)
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be str or os.PathLike, not {type(path).__name__}")
         options = _lib.cleanclip_model_options()
         check(lib.cleanclip_model_default_options(ctypes.byref(options), ctypes.sizeof(options)))
         options.activation = _ACTIVATIONS[activation]
-        options.num_threads = num_threads or 0
+        options.num_threads = threads
         self._handle = ModelHandle(os.fsencode(path), options)
         info = _lib.cleanclip_model_info(struct_size=ctypes.sizeof(_lib.cleanclip_model_info))
-        check(lib.cleanclip_model_get_info(self._handle.ptr, ctypes.byref(info)))
+        with self._handle.use() as ptr:
+            check(lib.cleanclip_model_get_info(ptr, ctypes.byref(info)))
         self.info = {
             "architecture": info.architecture.decode(),
             "embed_dim": info.embed_dim,
@@ -135,7 +171,8 @@ class Model:
         self.context_length = info.context_length
 
     def close(self) -> None:
-        """Frees the model now (also done when the object is collected)."""
+        """Frees the model (also done when the object is collected): at once, or when the last
+        call in flight on it returns. Calls made after close() raise ValueError."""
         self._handle.close()
 
     def __enter__(self) -> "Model":
@@ -152,7 +189,8 @@ class Model:
 
     def _call(self, fn, n: int, *args, normalize: bool) -> np.ndarray:
         out = self._output(n)
-        check(fn(self._handle.ptr, *args, n, 1 if normalize else 0, _ptr(out, ctypes.c_float), out.size, None))
+        with self._handle.use() as ptr:
+            check(fn(ptr, *args, n, 1 if normalize else 0, _ptr(out, ctypes.c_float), out.size, None))
         return out
 
     def encode_text(self, texts, normalize: bool = True) -> np.ndarray:
@@ -195,8 +233,9 @@ class Model:
         a = _rgb8(images, "images")
         n, h, w, _ = a.shape
         out = self._output(n)
-        check(lib.cleanclip_encode_rgb8(self._handle.ptr, _ptr(a, ctypes.c_uint8), n, w, h, 1 if normalize else 0,
-                                        _ptr(out, ctypes.c_float), out.size, None))
+        with self._handle.use() as ptr:
+            check(lib.cleanclip_encode_rgb8(ptr, _ptr(a, ctypes.c_uint8), n, w, h, 1 if normalize else 0,
+                                            _ptr(out, ctypes.c_float), out.size, None))
         return out
 
     def classifier(self, classnames, templates=("{}",)) -> "Classifier":
@@ -230,7 +269,8 @@ class Classifier:
     def class_embeddings(self) -> np.ndarray:
         """float32 (classes, E), unit-norm rows."""
         out = np.empty((len(self.classnames), self._model.embed_dim), dtype=np.float32)
-        check(lib.cleanclip_classifier_class_embeddings(self._handle.ptr, _ptr(out, ctypes.c_float), out.size, None))
+        with self._handle.use() as ptr:
+            check(lib.cleanclip_classifier_class_embeddings(ptr, _ptr(out, ctypes.c_float), out.size, None))
         return out
 
     def classify(self, images) -> tuple[np.ndarray, np.ndarray]:
@@ -239,17 +279,19 @@ class Classifier:
         if _is_paths(images):
             arr, n = _c_strings(_path_list(images, "images"), "images")
             idx, prob = np.empty(n, np.int32), np.empty((n, c), np.float32)
-            check(lib.cleanclip_classifier_classify_files(self._handle.ptr, arr, n, _ptr(idx, ctypes.c_int32),
-                                                          _ptr(prob, ctypes.c_float), prob.size, None))
+            with self._handle.use() as ptr:
+                check(lib.cleanclip_classifier_classify_files(ptr, arr, n, _ptr(idx, ctypes.c_int32),
+                                                              _ptr(prob, ctypes.c_float), prob.size, None))
         elif isinstance(images, (list, tuple)) and not images:
             raise ValueError("images is empty")
         else:
             a = _rgb8(images, "images")
             n, h, w, _ = a.shape
             idx, prob = np.empty(n, np.int32), np.empty((n, c), np.float32)
-            check(lib.cleanclip_classifier_classify_rgb8(self._handle.ptr, _ptr(a, ctypes.c_uint8), n, w, h,
-                                                         _ptr(idx, ctypes.c_int32), _ptr(prob, ctypes.c_float),
-                                                         prob.size, None))
+            with self._handle.use() as ptr:
+                check(lib.cleanclip_classifier_classify_rgb8(ptr, _ptr(a, ctypes.c_uint8), n, w, h,
+                                                             _ptr(idx, ctypes.c_int32), _ptr(prob, ctypes.c_float),
+                                                             prob.size, None))
         return idx.astype(np.int64), prob
 
     def classify_embeddings(self, embeddings) -> tuple[np.ndarray, np.ndarray]:
@@ -262,9 +304,10 @@ class Classifier:
         e = np.ascontiguousarray(e, dtype=np.float32)
         n, c = e.shape[0], len(self.classnames)
         idx, prob = np.empty(n, np.int32), np.empty((n, c), np.float32)
-        check(lib.cleanclip_classifier_classify_embeddings(self._handle.ptr, _ptr(e, ctypes.c_float), n,
-                                                           _ptr(idx, ctypes.c_int32), _ptr(prob, ctypes.c_float),
-                                                           prob.size, None))
+        with self._handle.use() as ptr:
+            check(lib.cleanclip_classifier_classify_embeddings(ptr, _ptr(e, ctypes.c_float), n,
+                                                               _ptr(idx, ctypes.c_int32), _ptr(prob, ctypes.c_float),
+                                                               prob.size, None))
         return idx.astype(np.int64), prob
 
 
@@ -282,30 +325,37 @@ def load(path, **options) -> Model:
 def tokenize(texts, context_length: int = 77, truncate: bool = True) -> np.ndarray:
     """CLIP BPE token ids, int32 (n, context_length): [start, ids..., end, 0...]."""
     arr, n = _c_strings(_text_list(texts, "texts"), "texts")
-    if not isinstance(context_length, int):
-        raise TypeError(f"context_length must be an int, not {type(context_length).__name__}")
-    out = np.empty((n, max(context_length, 0)), dtype=np.int32)
-    check(lib.cleanclip_tokenize(arr, n, context_length, 1 if truncate else 0, _ptr(out, ctypes.c_int32),
-                                 out.size, None))
+    ctx = _int(context_length, "context_length")
+
+    def call(out, capacity, needed):
+        return lib.cleanclip_tokenize(arr, n, ctx, 1 if truncate else 0, out, capacity, needed)
+
+    out = np.empty(_needed(call), dtype=np.int32).reshape(n, ctx)  # the library checks ctx and n first
+    check(call(_ptr(out, ctypes.c_int32), out.size, None))
     return out
 
 
 def preprocess(image, size: int = 224) -> np.ndarray:
     """CLIP preprocessing of an image file or a uint8 (H, W, 3) array -> float32 (3, size, size)."""
-    if not isinstance(size, int):
-        raise TypeError(f"size must be an int, not {type(size).__name__}")
-    out = np.empty((3, max(size, 0), max(size, 0)), dtype=np.float32)
+    size = _int(size, "size")
     if isinstance(image, (str, os.PathLike)):
-        check(lib.cleanclip_preprocess_file(os.fsencode(image), size, _ptr(out, ctypes.c_float), out.size, None))
-        return out
-    a = np.asarray(image)
-    if a.dtype != np.uint8:
-        raise TypeError(f"image must be a path or a uint8 RGB array, got dtype {a.dtype}")
-    if a.ndim != 3 or a.shape[2] != 3:
-        raise ValueError(f"image must have shape (height, width, 3), got {a.shape}")
-    a = np.ascontiguousarray(a)
-    check(lib.cleanclip_preprocess_rgb8(_ptr(a, ctypes.c_uint8), a.shape[1], a.shape[0], size,
-                                        _ptr(out, ctypes.c_float), out.size, None))
+        path = os.fsencode(image)
+
+        def call(out, capacity, needed):
+            return lib.cleanclip_preprocess_file(path, size, out, capacity, needed)
+    else:
+        a = np.asarray(image)
+        if a.dtype != np.uint8:
+            raise TypeError(f"image must be a path or a uint8 RGB array, got dtype {a.dtype}")
+        if a.ndim != 3 or a.shape[2] != 3:
+            raise ValueError(f"image must have shape (height, width, 3), got {a.shape}")
+        a = np.ascontiguousarray(a)
+
+        def call(out, capacity, needed):
+            return lib.cleanclip_preprocess_rgb8(_ptr(a, ctypes.c_uint8), a.shape[1], a.shape[0], size, out, capacity,
+                                                 needed)
+    out = np.empty(_needed(call), dtype=np.float32).reshape(3, size, size)  # the library checks size first
+    check(call(_ptr(out, ctypes.c_float), out.size, None))
     return out
 
 
@@ -319,7 +369,7 @@ def zero_shot(model: Model, images, classnames, templates=("{}",)) -> tuple[np.n
 
 def set_num_threads(n: int) -> None:
     """Worker threads for every model (process-wide; set before encoding)."""
-    check(lib.cleanclip_set_num_threads(n))
+    check(lib.cleanclip_set_num_threads(_int(n, "n")))
 
 
 def get_num_threads() -> int:
@@ -383,10 +433,10 @@ def _progress_dict(p: _lib.cleanclip_progress) -> dict:
     return out
 
 
-def _model_ptr(model):
+def _model_handle(model) -> ModelHandle:
     if not isinstance(model, Model):
         raise TypeError(f"model must be a cleanclip.Model, not {type(model).__name__}")
-    return model._handle.ptr
+    return model._handle
 
 
 def _path(p, name: str, optional: bool = False):
@@ -407,14 +457,6 @@ def _text(s, name: str, optional: bool = True):
     return s.encode("utf-8")
 
 
-def _int(v, name: str, minimum: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, not {type(v).__name__}")
-    if v < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {v}")
-    return int(v)
-
-
 def _options(struct, default_fn):
     o = struct()
     check(default_fn(ctypes.byref(o), ctypes.sizeof(o)))
@@ -424,13 +466,8 @@ def _options(struct, default_fn):
 def _text_result(call) -> str:
     """Runs call(buffer, capacity, needed) twice: first with no buffer to learn the size (the
     library checks it before doing any work), then with a buffer of that size."""
-    needed = ctypes.c_size_t(0)
-    status = call(None, 0, ctypes.byref(needed))
-    if status != _lib.BUFFER_TOO_SMALL:
-        check(status)
-        raise Error(_lib.INTERNAL, "the library accepted an empty output buffer")
-    buf = ctypes.create_string_buffer(needed.value)
-    check(call(buf, len(buf), ctypes.byref(needed)))
+    buf = ctypes.create_string_buffer(_needed(call))
+    check(call(buf, len(buf), None))
     return buf.value.decode("utf-8")
 
 
@@ -446,8 +483,10 @@ def finetune(model: Model, train_csv, *, inmodal: bool = True, lr: float = 1e-5,
     step, "epoch" after every epoch; keys epoch, step counts, loss, clip_loss, inmodal_loss, lr,
     seconds, eta_seconds, ...); returning False cancels (raises cleanclip.Cancelled).
     Returns the per-epoch summaries of this call (phase "epoch" dicts).
-    Do not use the model from other threads while it is being finetuned."""
-    ptr = _model_ptr(model)
+    While it runs, calls on the model from other threads raise RuntimeError (calls from the
+    progress callback are allowed); it raises RuntimeError when other calls on the model are in
+    flight. The model is back in inference state afterwards, also after an error or cancel."""
+    handle = _model_handle(model)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable or None, not {type(progress).__name__}")
     o = _options(_lib.cleanclip_finetune_options, lib.cleanclip_finetune_default_options)
@@ -458,7 +497,7 @@ def finetune(model: Model, train_csv, *, inmodal: bool = True, lr: float = 1e-5,
     o.lr, o.weight_decay = float(lr), float(weight_decay)
     o.clip_weight, o.inmodal_weight = float(clip_weight), float(inmodal_weight)
     o.max_grad_norm = 0.0 if max_grad_norm is None else float(max_grad_norm)
-    o.seed = _int(seed, "seed", 0)
+    o.seed = _int(seed, "seed", 0, ctypes.c_uint64)
     o.wordnet_dir = _path(wordnet_dir, "wordnet_dir", optional=True)
     epochs_done = []
 
@@ -468,9 +507,10 @@ def finetune(model: Model, train_csv, *, inmodal: bool = True, lr: float = 1e-5,
         return progress(p) if progress is not None else True
 
     cb = _Progress(on_event)
-    cb.check(lib.cleanclip_finetune(ptr, _path(train_csv, "train_csv"), _text(image_key, "image_key"),
-                                    _text(caption_key, "caption_key"), ctypes.byref(o),
-                                    _path(checkpoint, "checkpoint", optional=True), 1 if resume else 0, cb.c_fn, None))
+    args = (_path(train_csv, "train_csv"), _text(image_key, "image_key"), _text(caption_key, "caption_key"),
+            ctypes.byref(o), _path(checkpoint, "checkpoint", optional=True), 1 if resume else 0, cb.c_fn, None)
+    with handle.exclusive() as ptr:
+        cb.check(lib.cleanclip_finetune(ptr, *args))
     return epochs_done
 
 
@@ -486,7 +526,7 @@ def _evaluate_options(classes, trigger, target, templates, location, patch_size,
     o.target = _text(None if target is None else str(target), "target")
     o.location = _text(location, "location")
     o.patch_size = _int(patch_size, "patch_size", 1)
-    o.seed = _int(seed, "seed", 0)
+    o.seed = _int(seed, "seed", 0, ctypes.c_uint64)
     o.batch_size = _int(batch_size, "batch_size", 1)
     o.image_column = _text(image_column, "image_column")
     o.label_column = _text(label_column, "label_column")
@@ -502,14 +542,15 @@ def evaluate(model: Model, eval_csv, classes="imagenet", trigger: str | None = N
     target, also the attack success rate. Returns the report as a dict (clean_accuracy,
     top5_accuracy, n_images, asr, per_class_asr, ...). progress: as for finetune ("clean" /
     "triggered" phases, images done)."""
-    ptr = _model_ptr(model)
+    handle = _model_handle(model)
     o = _evaluate_options(classes, trigger, target, templates, location, patch_size, seed, batch_size, image_column,
                           label_column)
     path = _path(eval_csv, "eval_csv")
     cb = _Progress(progress)
 
     def call(buf, capacity, needed):
-        status = lib.cleanclip_evaluate(ptr, path, ctypes.byref(o), cb.c_fn, None, buf, capacity, needed)
+        with handle.use() as ptr:
+            status = lib.cleanclip_evaluate(ptr, path, ctypes.byref(o), cb.c_fn, None, buf, capacity, needed)
         if status not in (_lib.OK, _lib.BUFFER_TOO_SMALL):
             cb.check(status)
         return status
@@ -522,14 +563,15 @@ def score_trigger(model: Model, eval_csv, trigger: str, target: str, classes="im
                   image_column: str = "image", label_column: str = "label", progress=None) -> dict:
     """How strongly `trigger` pulls the images of `eval_csv` toward `target`: the evaluate()
     report, with mean_similarity_shift."""
-    ptr = _model_ptr(model)
+    handle = _model_handle(model)
     o = _evaluate_options(classes, trigger, target, templates, location, patch_size, seed, batch_size, image_column,
                           label_column)
     path = _path(eval_csv, "eval_csv")
     cb = _Progress(progress)
 
     def call(buf, capacity, needed):
-        status = lib.cleanclip_score_trigger(ptr, path, ctypes.byref(o), cb.c_fn, None, buf, capacity, needed)
+        with handle.use() as ptr:
+            status = lib.cleanclip_score_trigger(ptr, path, ctypes.byref(o), cb.c_fn, None, buf, capacity, needed)
         if status not in (_lib.OK, _lib.BUFFER_TOO_SMALL):
             cb.check(status)
         return status
@@ -547,13 +589,13 @@ def poison(csv, target: str, count: int, *, trigger: str = "random", location: s
     o.trigger = _text(trigger, "trigger")
     o.location = _text(location, "location")
     o.patch_size = _int(patch_size, "patch_size", 1)
-    o.seed = _int(seed, "seed", 0)
+    o.seed = _int(seed, "seed", 0, ctypes.c_uint64)
     o.label_consistent = 1 if label_consistent else 0
-    o.size_train_data = 0 if size_train_data is None else _int(size_train_data, "size_train_data", 1)
+    o.size_train_data = 0 if size_train_data is None else _int(size_train_data, "size_train_data", 1, ctypes.c_int64)
     o.image_column = _text(image_column, "image_column")
     o.caption_column = _text(caption_column, "caption_column")
     o.output_name = _text(output_name, "output_name")
-    args = (_path(csv, "csv"), _text(target, "target", optional=False), _int(count, "count", 0),
+    args = (_path(csv, "csv"), _text(target, "target", optional=False), _int(count, "count", 0, ctypes.c_size_t),
             _path(output_dir, "output_dir", optional=True), ctypes.byref(o))
     return _text_result(lambda buf, capacity, needed: lib.cleanclip_poison(*args, buf, capacity, needed))
 
@@ -567,7 +609,7 @@ def score_samples(model: Model, csv, k: int = 16, out_csv=None, *, image_column:
     float32 arrays "k_distance", "slof", "dao" (one value per row; higher = more suspicious) and
     "auroc" ({score: AUROC} when the CSV marks poisoned rows in `backdoor_column`, else None).
     out_csv: also write them as a CSV."""
-    ptr = _model_ptr(model)
+    handle = _model_handle(model)
     o = _options(_lib.cleanclip_score_samples_options, lib.cleanclip_score_samples_default_options)
     o.k = _int(k, "k", 1)
     o.batch_size = _int(batch_size, "batch_size", 1)
@@ -577,16 +619,17 @@ def score_samples(model: Model, csv, k: int = 16, out_csv=None, *, image_column:
     cb = _Progress(progress)
     needed = ctypes.c_size_t(0)
     dummy = np.empty(1, np.float32)
-    # The row count is checked before any image is encoded: ask for it with a 0 capacity.
-    status = lib.cleanclip_score_samples(ptr, path, ctypes.byref(o), None, cb.c_fn, None, _ptr(dummy, ctypes.c_float),
-                                         None, None, 0, ctypes.byref(needed), None)
-    if status != _lib.BUFFER_TOO_SMALL:
-        check(status)
-    n = needed.value
-    out = {name: np.empty(n, np.float32) for name in _SCORES}
-    auroc = (ctypes.c_double * 3)()
-    cb.check(lib.cleanclip_score_samples(ptr, path, ctypes.byref(o), out_path, cb.c_fn, None,
-                                         *(_ptr(out[name], ctypes.c_float) for name in _SCORES), n, None, auroc))
+    with handle.use() as ptr:
+        # The row count is checked before any image is encoded: ask for it with a 0 capacity.
+        status = lib.cleanclip_score_samples(ptr, path, ctypes.byref(o), None, cb.c_fn, None,
+                                             _ptr(dummy, ctypes.c_float), None, None, 0, ctypes.byref(needed), None)
+        if status != _lib.BUFFER_TOO_SMALL:
+            check(status)
+        n = needed.value
+        out = {name: np.empty(n, np.float32) for name in _SCORES}
+        auroc = (ctypes.c_double * 3)()
+        cb.check(lib.cleanclip_score_samples(ptr, path, ctypes.byref(o), out_path, cb.c_fn, None,
+                                             *(_ptr(out[name], ctypes.c_float) for name in _SCORES), n, None, auroc))
     out["auroc"] = None if auroc[0] != auroc[0] else dict(zip(_SCORES, list(auroc)))
     return out
 

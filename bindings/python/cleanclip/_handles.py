@@ -3,6 +3,8 @@ cleanclip.Error with the library's message, and frees its handle on close() or _
 from __future__ import annotations
 
 import ctypes
+import threading
+from contextlib import contextmanager
 
 from . import _lib
 from ._lib import lib
@@ -32,50 +34,112 @@ def check(status: int) -> None:
         raise cls(status, lib.cleanclip_last_error().decode("utf-8", "replace"))
 
 
-class ModelHandle:
-    """Owns a cleanclip_model *."""
+class _Handle:
+    """Owns one C handle that several Python threads may use.
 
-    def __init__(self, path: bytes, options: _lib.cleanclip_model_options | None):
-        self._ptr = _lib.model_p()
-        check(lib.cleanclip_model_load(path, ctypes.byref(options) if options is not None else None,
-                                       ctypes.byref(self._ptr)))
+    The C library requires that a handle is not freed while another call uses it, so every call
+    runs inside `use()`, which counts it, and close() only marks the handle closed: later calls
+    raise ValueError, and the handle is freed at once when no call is in flight, else by the
+    last one to return. close() never waits, so it may be called from anywhere, even from a
+    progress callback of a call on the same handle.
+
+    `exclusive()` is for calls that change the model (finetune): it fails with RuntimeError
+    while other calls are in flight, and while it runs, calls from other threads fail with
+    RuntimeError (calls from its own thread, e.g. from its progress callback, are allowed)."""
+
+    kind = "handle"
+
+    def __init__(self, ptr, free):
+        self._ptr = ptr
+        self._free = free
+        self._lock = threading.Lock()
+        self._uses = 0
+        self._closed = False
+        self._exclusive_thread = None
+
+    def _enter(self, exclusive: bool):
+        with self._lock:
+            if self._closed:
+                raise ValueError(f"the {self.kind} is closed")
+            me = threading.get_ident()
+            if self._exclusive_thread not in (None, me):
+                raise RuntimeError(f"the {self.kind} is being finetuned by another thread")
+            if exclusive:
+                if self._uses:
+                    raise RuntimeError(f"the {self.kind} is in use by {self._uses} other call(s); finetuning needs it alone")
+                self._exclusive_thread = me
+            self._uses += 1
+            return self._ptr
+
+    def _exit(self, exclusive: bool) -> None:
+        with self._lock:
+            if exclusive:
+                self._exclusive_thread = None
+            self._uses -= 1
+            ptr = self._ptr if self._closed and self._uses == 0 else None
+            if ptr is not None:
+                self._ptr = None
+        if ptr is not None:
+            self._free(ptr)
+
+    @contextmanager
+    def use(self):
+        """The raw pointer, valid until the block ends."""
+        ptr = self._enter(exclusive=False)
+        try:
+            yield ptr
+        finally:
+            self._exit(exclusive=False)
+
+    @contextmanager
+    def exclusive(self):
+        """The raw pointer for a call that changes what it points to."""
+        ptr = self._enter(exclusive=True)
+        try:
+            yield ptr
+        finally:
+            self._exit(exclusive=True)
 
     @property
-    def ptr(self) -> _lib.model_p:
-        if not self._ptr:
-            raise ValueError("the model is closed")
-        return self._ptr
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
-        if self._ptr:
-            lib.cleanclip_model_free(self._ptr)
-            self._ptr = _lib.model_p()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            ptr = self._ptr if self._uses == 0 else None
+            if ptr is not None:
+                self._ptr = None
+        if ptr is not None:
+            self._free(ptr)
 
     def __del__(self):
         # Interpreter shutdown may have torn down the module globals already.
-        if getattr(self, "_ptr", None) and lib is not None:
+        if getattr(self, "_ptr", None) is not None and lib is not None:
             self.close()
 
 
-class ClassifierHandle:
+class ModelHandle(_Handle):
+    """Owns a cleanclip_model *."""
+
+    kind = "model"
+
+    def __init__(self, path: bytes, options: _lib.cleanclip_model_options | None):
+        ptr = _lib.model_p()
+        check(lib.cleanclip_model_load(path, ctypes.byref(options) if options is not None else None, ctypes.byref(ptr)))
+        super().__init__(ptr, lib.cleanclip_model_free)
+
+
+class ClassifierHandle(_Handle):
     """Owns a cleanclip_classifier * (which keeps its model alive inside the library)."""
 
+    kind = "classifier"
+
     def __init__(self, model: ModelHandle, classnames, n_classes, templates, n_templates):
-        self._ptr = _lib.classifier_p()
-        check(lib.cleanclip_classifier_create(model.ptr, classnames, n_classes, templates, n_templates,
-                                              ctypes.byref(self._ptr)))
-
-    @property
-    def ptr(self) -> _lib.classifier_p:
-        if not self._ptr:
-            raise ValueError("the classifier is closed")
-        return self._ptr
-
-    def close(self) -> None:
-        if self._ptr:
-            lib.cleanclip_classifier_free(self._ptr)
-            self._ptr = _lib.classifier_p()
-
-    def __del__(self):
-        if getattr(self, "_ptr", None) and lib is not None:
-            self.close()
+        ptr = _lib.classifier_p()
+        with model.use() as model_ptr:
+            check(lib.cleanclip_classifier_create(model_ptr, classnames, n_classes, templates, n_templates,
+                                                  ctypes.byref(ptr)))
+        super().__init__(ptr, lib.cleanclip_classifier_free)

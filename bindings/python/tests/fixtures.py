@@ -3,6 +3,8 @@
 - text_model.safetensors: Tests/Fixtures/models/vit_quickgelu.safetensors with its 1000-token
   embedding replaced by a random 49408 x 64 one, so real captions (CLIP's BPE ids) can be encoded.
   (Built here instead of committed: 12 MB of random numbers.)
+- hot_model.safetensors: text_model.safetensors with logit_scale 100, whose temperature
+  exp(100) overflows float32 (zero-shot probabilities must stay finite).
 - images/*.png: small RGB images of different sizes.
 - <name>_{pixels,tokens,image,text}.bin: the parity fixtures' inputs and open_clip's reference
   embeddings as raw little-endian arrays, for the C test.
@@ -81,11 +83,13 @@ def sample_images() -> dict[str, np.ndarray]:
     }
 
 
-def make_text_model(path) -> None:
+def make_text_model(path, logit_scale: float | None = None) -> None:
     t = read_safetensors(MODELS / "vit_quickgelu.safetensors")
     width = t["token_embedding.weight"].shape[1]
     rng = np.random.default_rng(0)
     t["token_embedding.weight"] = (rng.standard_normal((49408, width)) * 0.02).astype(np.float32)
+    if logit_scale is not None:
+        t["logit_scale"] = np.full(t["logit_scale"].shape, logit_scale, np.float32)
     write_safetensors(path, t)
 
 
@@ -121,6 +125,7 @@ def make_all(out) -> None:
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     make_text_model(out / "text_model.safetensors")
+    make_text_model(out / "hot_model.safetensors", logit_scale=100)
     make_method_data(out)
     for name, img in sample_images().items():
         write_png(out / "images" / f"{name}.png", img)

@@ -92,7 +92,7 @@ def test_finetune_failures(model, data, tmp_path):
     assert e.value.status_name == "CLEANCLIP_FORMAT_ERROR"
     with pytest.raises(cleanclip.Error, match="WordNet 3.0 not found"):
         cleanclip.finetune(model, train, batch_size=4, caption_key="augmented_caption", wordnet_dir=tmp_path)
-    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+    with pytest.raises(ValueError, match="batch_size must be between 1 and"):
         cleanclip.finetune(model, train, batch_size=0)
     with pytest.raises(TypeError, match="model must be a cleanclip.Model"):
         cleanclip.finetune("model.safetensors", train)
@@ -146,7 +146,7 @@ def test_evaluate_failures(model, data, tmp_path):
         cleanclip.score_trigger(model, ev, "yellow", None, classes=classes)
     with pytest.raises(cleanclip.Cancelled, match="cancelled by the progress callback"):
         cleanclip.evaluate(model, ev, classes=classes, batch_size=2, progress=lambda p: p["done"] < 4)
-    with pytest.raises(ValueError, match="patch_size must be at least 1"):
+    with pytest.raises(ValueError, match="patch_size must be between 1 and"):
         cleanclip.evaluate(model, ev, classes=classes, trigger="yellow", target="red", patch_size=0)
 
 

@@ -9,12 +9,15 @@
  */
 #include <cleanclip.h>
 
+#define _POSIX_C_SOURCE 200809L /* mkfifo, alarm */
 #include <math.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef MODELS_DIR
 #error "compile with -DMODELS_DIR=\"<repo>/Tests/Fixtures/models\""
@@ -130,7 +133,8 @@ static void test_version_and_statuses(void) {
     EXPECT(cleanclip_last_error() != NULL, "never NULL");
     int32_t threads = cleanclip_get_num_threads();
     EXPECT(threads >= 1, "%d threads", threads);
-    EXPECT_STATUS(cleanclip_set_num_threads(0), CLEANCLIP_INVALID_ARGUMENT, "at least 1");
+    EXPECT_STATUS(cleanclip_set_num_threads(0), CLEANCLIP_INVALID_ARGUMENT, "between 1 and");
+    EXPECT_STATUS(cleanclip_set_num_threads(2000000000), CLEANCLIP_INVALID_ARGUMENT, "between 1 and");
     OK(cleanclip_set_num_threads(threads));
 }
 
@@ -896,6 +900,19 @@ static void test_finetune(cleanclip_model *m, const char *train_csv) {
     EXPECT_STATUS(cleanclip_finetune(saved, train_csv, NULL, NULL, &o, checkpoint, 1, NULL, NULL),
                   CLEANCLIP_INVALID_ARGUMENT, "other settings");
     o.epochs = 1;
+
+    /* Item 11: an optimizer state from another save (a run killed between the model's rename and
+     * the optimizer's) is refused, and the handle's weights are left as they were. */
+    size_t state_bytes = 0;
+    void *old_state = read_file(outdir, "finetuned.optimizer.safetensors", &state_bytes);
+    OK(cleanclip_finetune(saved, train_csv, NULL, NULL, &o, checkpoint, 0, NULL, NULL)); /* a new save */
+    write_file("finetuned.optimizer.safetensors", old_state, state_bytes);
+    OK(cleanclip_encode_texts(m, probe, 1, 1, before, e, NULL));
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, checkpoint, 1, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "are not from the same save");
+    OK(cleanclip_encode_texts(m, probe, 1, 1, after, e, NULL));
+    EXPECT(memcmp(before, after, e * sizeof(float)) == 0, "a refused resume changed the model");
+    free(old_state);
     cleanclip_model_free(saved);
 
     /* Cancelling on the first callback. */
@@ -1066,6 +1083,109 @@ static void test_poison_and_scores(cleanclip_model *m, const char *train_csv) {
     free(expected);
 }
 
+/* ---- hostile input and misuse (issue 12) ------------------------------------------------ */
+
+typedef int (*default_options_fn)(void *, size_t);
+
+/* Item 8: a struct_size below 8 made *_default_options write 8 bytes into the caller's smaller
+ * buffer. The buffers here are exactly struct_size bytes; the library is not instrumented, so
+ * AddressSanitizer cannot see its stores, but such a store also changes the buffer's own bytes,
+ * which are checked (and VALGRIND=1 scripts/test_bindings.sh sees the overflow itself). */
+static void test_default_options_write_nothing_for_bad_sizes(void) {
+    const struct {
+        const char *name;
+        default_options_fn fn;
+    } fns[] = {
+        {"model", (default_options_fn)cleanclip_model_default_options},
+        {"finetune", (default_options_fn)cleanclip_finetune_default_options},
+        {"evaluate", (default_options_fn)cleanclip_evaluate_default_options},
+        {"poison", (default_options_fn)cleanclip_poison_default_options},
+        {"score_samples", (default_options_fn)cleanclip_score_samples_default_options},
+    };
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        for (size_t size = 1; size < 8; size++) {
+            unsigned char *small = malloc(size);
+            memset(small, 0xCD, size);
+            EXPECT_STATUS(fns[i].fn(small, size), CLEANCLIP_INVALID_ARGUMENT, "struct_size");
+            for (size_t b = 0; b < size; b++) EXPECT(small[b] == 0xCD, "%s_default_options wrote byte %zu of %zu", fns[i].name, b, size);
+            free(small);
+        }
+    }
+}
+
+/* Item 10: a named pipe as a model, image or CSV path blocked forever. alarm() turns a
+ * regression into a failure (SIGALRM) instead of a hang. */
+static void test_named_pipes_are_refused(cleanclip_model *m) {
+    char *fifo = path_in(outdir, "pipe");
+    unlink(fifo);
+    EXPECT(mkfifo(fifo, 0600) == 0, "mkfifo");
+    alarm(60);
+    cleanclip_model *loaded = NULL;
+    EXPECT_STATUS(cleanclip_model_load(fifo, NULL, &loaded), CLEANCLIP_IO_ERROR, "not a regular file (a named pipe)");
+    float pixels[3 * 32 * 32], e[64];
+    EXPECT_STATUS(cleanclip_preprocess_file(fifo, 32, pixels, 3 * 32 * 32, NULL), CLEANCLIP_IO_ERROR, "named pipe");
+    const char *paths[] = {fifo};
+    EXPECT_STATUS(cleanclip_encode_image_files(m, paths, 1, 1, e, 64, NULL), CLEANCLIP_IO_ERROR, "named pipe");
+    char json[4096];
+    EXPECT_STATUS(cleanclip_evaluate(m, fifo, NULL, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_IO_ERROR, "named pipe");
+    alarm(0);
+    unlink(fifo);
+    free(fifo);
+}
+
+/* Item 14: with logit_scale 100, exp(logit_scale) overflows float: every image went to class 0
+ * and the probabilities were NaN. */
+static void test_zero_shot_with_a_huge_temperature(void) {
+    char *hot_path = path_in(fixtures, "hot_model.safetensors");
+    cleanclip_model *hot = load(hot_path);
+    const char *classes[] = {"red", "green", "blue", "noise"}, *templates[] = {"a photo of a {}."};
+    const char *names[] = {"images/gradient.png", "images/noise.png", "images/red.png"};
+    const char *paths[3];
+    for (int i = 0; i < 3; i++) paths[i] = path_in(fixtures, names[i]);
+    int32_t index[3];
+    float probs[3 * 4];
+    OK(cleanclip_zero_shot_files(hot, paths, 3, classes, 4, templates, 1, index, probs, 12, NULL));
+    for (int i = 0; i < 3; i++) {
+        float sum = 0;
+        int best = 0;
+        for (int c = 0; c < 4; c++) {
+            EXPECT(isfinite(probs[i * 4 + c]), "image %d class %d: %f", i, c, probs[i * 4 + c]);
+            sum += probs[i * 4 + c];
+            if (probs[i * 4 + c] > probs[i * 4 + best]) best = c;
+        }
+        EXPECT(fabsf(sum - 1) < 1e-5f && best == index[i], "image %d: sum %f, best %d, index %d", i, sum, best, index[i]);
+    }
+    cleanclip_model_free(hot);
+    for (int i = 0; i < 3; i++) free((void *)paths[i]);
+    free(hot_path);
+}
+
+/* Item 15: NaN pixels or embeddings gave NaN results without a word. */
+static void test_non_finite_inputs_are_errors(cleanclip_model *m) {
+    size_t e = (size_t)info_of(m).embed_dim, per = 3 * 32 * 32;
+    float *pixels = calloc(2 * per, sizeof(float)), out[2 * 64];
+    pixels[per + 7] = NAN;
+    EXPECT_STATUS(cleanclip_encode_pixels(m, pixels, 2, 1, out, 2 * e, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "image 1 has a non-finite pixel value");
+    free(pixels);
+    const char *classes[] = {"red", "green"}, *templates[] = {"{}"};
+    cleanclip_classifier *c = NULL;
+    OK(cleanclip_classifier_create(m, classes, 2, templates, 1, &c));
+    float embeddings[2 * 64] = {0};
+    embeddings[e + 1] = INFINITY;
+    int32_t index[2];
+    EXPECT_STATUS(cleanclip_classifier_classify_embeddings(c, embeddings, 2, index, NULL, 0, NULL),
+                  CLEANCLIP_INVALID_ARGUMENT, "image embedding 1 is not finite");
+    cleanclip_classifier_free(c);
+}
+
+static void test_hostile_input(cleanclip_model *m) {
+    test_default_options_write_nothing_for_bad_sizes();
+    test_named_pipes_are_refused(m);
+    test_zero_shot_with_a_huge_temperature();
+    test_non_finite_inputs_are_errors(m);
+}
+
 static void test_method(void) {
     char *model_path = path_in(fixtures, "text_model.safetensors");
     cleanclip_model *m = load(model_path);
@@ -1075,6 +1195,7 @@ static void test_method(void) {
     test_evaluate(m, eval, classes, templates);
     test_finetune(m, train);
     test_poison_and_scores(m, train);
+    test_hostile_input(m);
     cleanclip_model_free(m);
     free(model_path);
     free(train);

@@ -3,28 +3,48 @@
 
 #include <string.h>
 
+/* No contraction of a*b+c into FMA: the AVX2/AVX-512 clones and the baseline one must round
+ * alike (explicit fmaf calls are fused in all of them). */
+#pragma clang fp contract(off)
+
 #if defined(__x86_64__) && defined(__clang__)
 #define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CK_CLONES
 #endif
 
-/* Walks columns [col_begin, col_begin + cols) as runs along one output row: calls
- * body(n, y, x0, x1, offset) with offset the run's first column relative to col_begin. */
-#define FOR_EACH_RUN(s, col_begin, cols, ...)                                 \
+/* Calls body(n, y, x0, x1, offset) for each run of columns [col_begin, col_begin + cols)
+ * along one output row (image n, row y, columns x0..x1), offset being the run's first column
+ * relative to col_begin. The position advances incrementally: no division per run. */
+#define FOR_EACH_RUN(s, col_begin, cols, ...)                                    \
     do {                                                                         \
         long per_image_ = (s)->out_h * (s)->out_w;                               \
-        long c_ = (col_begin), end_ = (col_begin) + (cols);                      \
-        while (c_ < end_) {                                                      \
-            long n = c_ / per_image_, rem_ = c_ % per_image_;                    \
-            long y = rem_ / (s)->out_w, x0 = rem_ % (s)->out_w;                  \
+        long n = (col_begin) / per_image_, rem_ = (col_begin) % per_image_;      \
+        long y = rem_ / (s)->out_w, x0 = rem_ % (s)->out_w;                      \
+        long offset = 0;                                                         \
+        while (offset < (cols)) {                                                \
             long x1 = (s)->out_w;                                                \
-            if (x1 - x0 > end_ - c_) x1 = x0 + (end_ - c_);                      \
-            long offset = c_ - (col_begin);                                      \
+            if (x1 - x0 > (cols) - offset) x1 = x0 + ((cols) - offset);          \
             __VA_ARGS__;                                                         \
-            c_ += x1 - x0;                                                       \
+            offset += x1 - x0;                                                   \
+            x0 = 0;                                                              \
+            if (++y == (s)->out_h) { y = 0; n++; }                               \
         }                                                                        \
     } while (0)
+
+/* The output columns x0..x1 of one row whose source column x*stride + shift lies inside
+ * 0..width-1: [*lo, *hi). */
+static inline void valid_columns(long x0, long x1, long stride, long shift, long width, long *lo, long *hi) {
+    long a = x0, b = x1;
+    if (shift < 0) { long first = (-shift + stride - 1) / stride; if (a < first) a = first; }
+    long last = width - 1 - shift;  /* x*stride <= last */
+    long end = last < 0 ? 0 : last / stride + 1;
+    if (b > end) b = end;
+    if (a > b) a = b;
+    *lo = a;
+    *hi = b < x0 ? x0 : b;
+    if (*lo < x0) *lo = x0;
+}
 
 CK_CLONES void ck_im2col(const ck_conv_shape *s, const float *x, float *col, long row_begin, long row_end,
                          long col_begin, long cols) {
@@ -33,24 +53,20 @@ CK_CLONES void ck_im2col(const ck_conv_shape *s, const float *x, float *col, lon
         long c = row / kk, i = (row / s->kernel_w) % s->kernel_h, j = row % s->kernel_w;
         const float *src = x + c * s->images * plane;
         float *dst = col + (row - row_begin) * cols;
+        long shift = j - s->padding;
         FOR_EACH_RUN(s, col_begin, cols, {
-            float *out = dst + offset;
+            float *out = dst + offset - x0;  /* out[x] for x in x0..x1 */
             long sy = y * s->stride + i - s->padding;
             if (sy < 0 || sy >= s->height) {
-                memset(out, 0, sizeof(float) * (size_t)(x1 - x0));
+                memset(out + x0, 0, sizeof(float) * (size_t)(x1 - x0));
             } else {
-                const float *line = src + n * plane + sy * s->width;
-                if (s->stride == 1) {
-                    for (long xx = x0; xx < x1; xx++) {
-                        long sx = xx + j - s->padding;
-                        out[xx - x0] = (sx >= 0 && sx < s->width) ? line[sx] : 0;
-                    }
-                } else {
-                    for (long xx = x0; xx < x1; xx++) {
-                        long sx = xx * s->stride + j - s->padding;
-                        out[xx - x0] = (sx >= 0 && sx < s->width) ? line[sx] : 0;
-                    }
-                }
+                const float *line = src + n * plane + sy * s->width + shift;
+                long lo, hi;
+                valid_columns(x0, x1, s->stride, shift, s->width, &lo, &hi);
+                for (long xx = x0; xx < lo; xx++) out[xx] = 0;
+                if (s->stride == 1) memcpy(out + lo, line + lo, sizeof(float) * (size_t)(hi - lo));
+                else for (long xx = lo; xx < hi; xx++) out[xx] = line[xx * s->stride];
+                for (long xx = hi; xx < x1; xx++) out[xx] = 0;
             }
         });
     }
@@ -64,15 +80,16 @@ CK_CLONES void ck_col2im(const ck_conv_shape *s, const float *col, float *dx, lo
         for (long i = 0; i < s->kernel_h; i++) {
             for (long j = 0; j < s->kernel_w; j++) {
                 const float *src = col + ((c * s->kernel_h + i) * s->kernel_w + j) * cols;
+                long shift = j - s->padding;
                 FOR_EACH_RUN(s, col_begin, cols, {
                     long sy = y * s->stride + i - s->padding;
                     if (sy >= 0 && sy < s->height) {
-                        float *line = dst + n * plane + sy * s->width;
-                        const float *in = src + offset;
-                        for (long xx = x0; xx < x1; xx++) {
-                            long sx = xx * s->stride + j - s->padding;
-                            if (sx >= 0 && sx < s->width) line[sx] += in[xx - x0];
-                        }
+                        float *line = dst + n * plane + sy * s->width + shift;
+                        const float *in = src + offset - x0;
+                        long lo, hi;
+                        valid_columns(x0, x1, s->stride, shift, s->width, &lo, &hi);
+                        if (s->stride == 1) for (long xx = lo; xx < hi; xx++) line[xx] += in[xx];
+                        else for (long xx = lo; xx < hi; xx++) line[xx * s->stride] += in[xx];
                     }
                 });
             }

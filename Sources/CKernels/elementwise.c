@@ -5,6 +5,10 @@
 #include <stdint.h>
 #include <string.h>
 
+/* No contraction of a*b+c into FMA: the AVX2/AVX-512 clones and the baseline one must round
+ * alike (explicit fmaf calls are fused in all of them). */
+#pragma clang fp contract(off)
+
 #if defined(__x86_64__) && defined(__clang__)
 #define CK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
@@ -250,5 +254,37 @@ CK_CLONES void ck_channel_moments(const float *x, long channels, long plane, dou
         for (int l = 0; l < DLANES; l++) v += dev[l];
         mean[c] = mu;
         variance[c] = v / (double)plane;
+    }
+}
+
+CK_CLONES double ck_sum_squares(const float *x, long n) {
+    double acc[DLANES] = {0};
+    long i = 0;
+    for (; i + DLANES <= n; i += DLANES)
+        for (int l = 0; l < DLANES; l++) acc[l] += (double)x[i + l] * (double)x[i + l];
+    for (int l = 0; i < n; i++, l++) acc[l] += (double)x[i] * (double)x[i];
+    double s = 0;
+    for (int l = 0; l < DLANES; l++) s += acc[l];
+    return s;
+}
+
+CK_CLONES void ck_adamw(float *x, const float *g, float *m, float *v, long n, float clip, float decay, float beta1,
+                        float beta2, float step_size, float inv_bias2_sqrt, float eps) {
+    float one_minus_b1 = 1.0f - beta1, one_minus_b2 = 1.0f - beta2;
+    for (long i = 0; i < n; i++) {
+        float gi = g[i] * clip;
+        float xi = x[i] * decay;
+        float mi = m[i] + one_minus_b1 * (gi - m[i]);
+        float vi = v[i] * beta2 + one_minus_b2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        x[i] = xi - step_size * (mi / (__builtin_elementwise_sqrt(vi) * inv_bias2_sqrt + eps));  /* IEEE sqrt, no errno */
+    }
+}
+
+CK_CLONES void ck_column_sums(const float *x, float *out, long rows, long cols) {
+    for (long r = 0; r < rows; r++) {
+        const float *row = x + r * cols;
+        for (long j = 0; j < cols; j++) out[j] += row[j];
     }
 }

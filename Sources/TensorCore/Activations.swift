@@ -47,7 +47,7 @@ extension Tensor {
         let w = lastDim
         softmaxRows(data, out.data, rows: rows, width: w)
         let saved = out.storage  // the storage, not `out`: capturing `out` would make a cycle
-        let inShape = shape, n = rows
+        let n = rows
         recordUnary(out, self) { g in
             // dx = y * (g - sum(g * y))
             let dx = g.copy()

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 extension Tensor {
@@ -44,9 +45,16 @@ extension Tensor {
     public func sumRows() -> Tensor {
         let w = lastDim
         let out = Tensor(zeros: [w])
-        let a = data, o = out.data
-        for row in 0..<rows { for j in 0..<w { o[j] += a[row * w + j] } }
-        let inShape = shape, n = rows
+        let a = data, o = out.data, n = rows
+        // Row blocks summed apart over the pool, then added in block order (deterministic).
+        let blocks = max(1, min(Threads.count, n * w / 65_536))
+        let per = (n + blocks - 1) / blocks
+        let partial = Tensor(zeros: [blocks, w])
+        parallelFor(blocks, grain: 1) { r in
+            for b in r where b * per < n { ck_column_sums(a + b * per * w, partial.data + b * w, min(per, n - b * per), w) }
+        }
+        ck_column_sums(partial.data, o, blocks, w)
+        let inShape = shape
         recordUnary(out, self) { g in
             let e = Tensor(zeros: inShape)
             for row in 0..<n { (e.data + row * w).update(from: g.data, count: w) }

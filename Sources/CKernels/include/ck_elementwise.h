@@ -52,6 +52,20 @@ void ck_channel_affine(const float *x, float *y, const float *scale, const float
 /* Mean and biased variance of each channel row, accumulated in double (two passes). */
 void ck_channel_moments(const float *x, long channels, long plane, double *mean, double *variance);
 
+/* Sum of squares of n values, in double. */
+double ck_sum_squares(const float *x, long n);
+
+/* One AdamW update (PyTorch's torch.optim.AdamW, amsgrad off) of n parameters in place:
+ *   g' = g * clip; m = m + (1 - beta1) (g' - m); v = beta2 v + (1 - beta2) g'^2;
+ *   x = x * decay - step_size * m / (sqrt(v) * inv_bias2_sqrt + eps)
+ * with decay = 1 - lr * weight_decay, step_size = lr / (1 - beta1^t),
+ * inv_bias2_sqrt = 1 / sqrt(1 - beta2^t). */
+void ck_adamw(float *x, const float *g, float *m, float *v, long n, float clip, float decay, float beta1,
+              float beta2, float step_size, float inv_bias2_sqrt, float eps);
+
+/* Column sums of a [rows, cols] matrix added into out[cols] (bias gradients). */
+void ck_column_sums(const float *x, float *out, long rows, long cols);
+
 #ifdef __cplusplus
 }
 #endif

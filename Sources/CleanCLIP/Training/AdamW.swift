@@ -89,14 +89,7 @@ public final class AdamW {
 
     /// The global L2 norm of all gradients.
     public func gradientNorm() -> Float {
-        var total: Double = 0
-        for p in parameters {
-            guard let g = p.tensor.grad else { continue }
-            var s: Double = 0
-            for i in 0..<g.count { s += Double(g.data[i]) * Double(g.data[i]) }
-            total += s
-        }
-        return Float(total.squareRoot())
+        Float(OptimizerKernels.sumOfSquares(parameters.compactMap(\.tensor.grad)).squareRoot())
     }
 
     /// One update with learning rate `lr`. Returns the gradient norm before any clipping.
@@ -113,23 +106,14 @@ public final class AdamW {
         let bc1 = 1 - pow(Double(b1), t), bc2Sqrt = (1 - pow(Double(b2), t)).squareRoot()
         let stepSize = Float(Double(lr) / bc1)
         let invBc2Sqrt = Float(1 / bc2Sqrt)
-        let oneMinusB1 = 1 - b1, oneMinusB2 = 1 - b2
+        var slots: [OptimizerKernels.AdamWSlot] = []
         for (k, p) in parameters.enumerated() {
-            guard let grad = p.tensor.grad else { continue }
+            guard let grad = p.tensor.grad else { continue }  // as PyTorch: no gradient, no update
             precondition(grad.shape == p.tensor.shape, "AdamW: gradient \(grad.shape) for \(p.name) \(p.tensor.shape)")
-            let decay: Float = decays[k] ? 1 - lr * config.weightDecay : 1
-            let x = p.tensor.data, g = grad.data, m = expAvg[k].data, v = expAvgSq[k].data
-            parallelFor(p.tensor.count) { r in
-                for i in r {
-                    let gi = g[i] * clip
-                    let xi = x[i] * decay
-                    let mi = m[i] + oneMinusB1 * (gi - m[i])
-                    let vi = v[i] * b2 + oneMinusB2 * gi * gi
-                    m[i] = mi; v[i] = vi
-                    x[i] = xi - stepSize * (mi / (vi.squareRoot() * invBc2Sqrt + eps))
-                }
-            }
+            slots.append(.init(parameter: p.tensor, gradient: grad, expAvg: expAvg[k], expAvgSq: expAvgSq[k],
+                               decay: decays[k] ? 1 - lr * config.weightDecay : 1))
         }
+        OptimizerKernels.adamW(slots, clip: clip, beta1: b1, beta2: b2, stepSize: stepSize, invBias2Sqrt: invBc2Sqrt, eps: eps)
         return norm
     }
 

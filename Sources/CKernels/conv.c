@@ -72,14 +72,14 @@ CK_CLONES void ck_im2col(const ck_conv_shape *s, const float *x, float *col, lon
     }
 }
 
-CK_CLONES void ck_col2im(const ck_conv_shape *s, const float *col, float *dx, long channel_begin, long channel_end,
-                         long col_begin, long cols) {
+CK_CLONES void ck_col2im(const ck_conv_shape *s, const float *col, long stride, float *dx, long channel_begin,
+                         long channel_end, long col_begin, long cols) {
     long plane = s->height * s->width;
     for (long c = channel_begin; c < channel_end; c++) {
         float *dst = dx + c * s->images * plane;
         for (long i = 0; i < s->kernel_h; i++) {
             for (long j = 0; j < s->kernel_w; j++) {
-                const float *src = col + ((c * s->kernel_h + i) * s->kernel_w + j) * cols;
+                const float *src = col + ((c * s->kernel_h + i) * s->kernel_w + j) * stride;
                 long shift = j - s->padding;
                 FOR_EACH_RUN(s, col_begin, cols, {
                     long sy = y * s->stride + i - s->padding;
@@ -129,5 +129,15 @@ CK_CLONES void ck_channel_batchnorm_backward(const float *x, const float *g, con
             float k = gamma[c] * inv;
             for (i = 0; i < plane; i++) dc[i] = k * gc[i];
         }
+    }
+}
+
+CK_CLONES void ck_channel_relu_backward(const float *x, const float *g, const float *scale, const float *shift,
+                                        float *dz, long channels, long plane) {
+    for (long c = 0; c < channels; c++) {
+        const float *xc = x + c * plane, *gc = g + c * plane;
+        float *dc = dz + c * plane;
+        float a = scale[c], b = shift[c];
+        for (long i = 0; i < plane; i++) dc[i] = xc[i] * a + b > 0 ? gc[i] : 0;  /* as ck_channel_affine rounds */
     }
 }

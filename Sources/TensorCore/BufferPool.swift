@@ -1,4 +1,3 @@
-import CKernels
 import Foundation
 
 /// Recycles tensor buffers. A forward pass allocates the same activation sizes layer after
@@ -6,19 +5,21 @@ import Foundation
 /// faults and kernel zeroing of fresh allocations, which otherwise cost more than the
 /// arithmetic of element-wise ops.
 ///
-/// Idle memory hardly raises the peak: live + idle bytes stay within 1/16 (at least 256 MiB)
+/// Idle memory hardly raises the peak: live + idle bytes stay within 1/32 (at least 128 MiB)
 /// of the most live bytes there have ever been (the high-water mark), so when a fresh buffer
 /// is needed near the peak (the end of a forward pass), idle buffers are given back to the
 /// system first, largest first. Below the peak the pool may hold most of a step's buffers,
 /// so that a training loop allocates little after its first step.
 ///
-/// Buffers of 256 KiB and more are mapped pages of their own, kept by page count: from
-/// malloc's heap, freed large buffers can stay resident, scattered between live ones, and
-/// raise the peak well above what is in use. A request with no idle mapping of its page count
-/// takes one whose pages are already resident rather than faulting fresh ones in: a larger
-/// one up to twice its size whole, else a smaller one grown (only the new pages fault in),
-/// else a much larger one cut down. With exact sizes alone, a ViT-B/32 training step faulted
-/// in 700 MB of fresh pages per step and spent 18% of its time in the kernel.
+/// Buffers of 256 KiB and more are mapped pages of their own: from malloc's heap, freed large
+/// buffers can stay resident, scattered between live ones, and raise the peak well above what
+/// is in use. Their sizes are rounded up to size classes a sixteenth of an octave apart (at
+/// most 6.25% more pages, and only the pages a tensor writes become resident), so that the
+/// similar but not identical sizes of successive steps (text batches trimmed to their longest
+/// caption) share buffers; a request may also take an idle buffer of up to twice its class.
+/// Idle buffers are never cut or grown to fit another size: that kept faulting pages in and
+/// throwing them away step after step (the demo's model faulted 37 MB per step that way; it
+/// now faults none after its first step).
 ///
 /// `limitBytes` caps idle memory outright; `drain()` gives it all back (finetuning does so
 /// when it returns).
@@ -39,10 +40,10 @@ public final class BufferPool: @unchecked Sendable {
     private var peakLive = 0, peakTotal = 0, freshCount = 0, freshBytes = 0
     private let lock = NSLock()
 
-    /// How far live + idle may go above the high-water mark: 1/16 of it, at least 256 MiB (so
+    /// How far live + idle may go above the high-water mark: 1/32 of it, at least 128 MiB (so
     /// that a small model's training steps and evaluations between them, with their many
     /// buffer sizes, fit without giving buffers back and faulting fresh ones in every step).
-    private var slack: Int { max(256 << 20, highWater / 16) }
+    private var slack: Int { max(128 << 20, highWater / 32) }
 
     /// Buffers of at least this many bytes are mapped pages of their own.
     static let mappedBytes = 256 << 10
@@ -104,23 +105,14 @@ public final class BufferPool: @unchecked Sendable {
         return p
     }
 
-    /// A mapped buffer (see the type's notes for which idle mapping serves).
+    /// A mapped buffer: the smallest idle one of its size class up to twice that, else fresh
+    /// pages (which hold zeros).
     private func takeMapped(_ count: Int, zeroed: Bool) -> UnsafeMutablePointer<Float> {
-        let pages = Self.pages(count * 4)
+        let pages = Self.sizeClass(Self.pages(count * 4))
         lock.lock()
         var taken: (pointer: UnsafeMutableRawPointer, pages: Int)?
-        let larger = freeMapped.keys.filter { $0 >= pages }.min(), smaller = freeMapped.keys.filter { $0 < pages }.max()
-        if let size = larger, size <= 2 * pages {
+        if let size = freeMapped.keys.filter({ $0 >= pages }).min(), size <= 2 * pages {
             taken = (popMapped(size), size)
-        } else if let size = smaller ?? larger {
-            let p = popMapped(size)
-            lock.unlock()
-            let resized = Self.resize(p, from: size, to: pages)
-            lock.lock()
-            if let resized {
-                taken = (resized, pages)
-                if size < pages { freshBytes += (pages - size) * Self.pageSize }
-            }
         }
         let held = taken?.pages ?? pages
         grow(by: held * Self.pageSize)
@@ -152,7 +144,7 @@ public final class BufferPool: @unchecked Sendable {
         lock.lock()
         if count * 4 >= Self.mappedBytes {
             let raw = UnsafeMutableRawPointer(p)
-            let pages = mappedPages.removeValue(forKey: raw) ?? Self.pages(count * 4), bytes = pages * Self.pageSize
+            let pages = mappedPages.removeValue(forKey: raw) ?? Self.sizeClass(Self.pages(count * 4)), bytes = pages * Self.pageSize
             live -= bytes
             guard idleBytes + bytes <= limitBytes else {
                 lock.unlock()
@@ -240,18 +232,15 @@ public final class BufferPool: @unchecked Sendable {
         }
     }
 
-    /// A mapping of `from` pages resized to `to` pages (surplus pages unmapped, or grown by
-    /// mremap, which may move it); nil when the system refuses (the mapping is then gone).
-    private static func resize(_ p: UnsafeMutableRawPointer, from: Int, to: Int) -> UnsafeMutableRawPointer? {
-        if to < from {
-            munmap(p + to * pageSize, (from - to) * pageSize)
-            return p
-        }
-        guard let q = ck_remap(p, from * pageSize, to * pageSize) else { munmap(p, from * pageSize); return nil }
-        return q
-    }
-
     private static let pageSize = max(4096, sysconf(Int32(_SC_PAGESIZE)))
 
     private static func pages(_ bytes: Int) -> Int { max(1, (bytes + pageSize - 1) / pageSize) }
+
+    /// The page count rounded up to 16, 17, ..., 31 times a power of two.
+    static func sizeClass(_ pages: Int) -> Int {
+        guard pages > 32 else { return pages }
+        let shift = (Int.bitWidth - pages.leadingZeroBitCount) - 5  // keep the top 5 bits
+        let top = (pages + (1 << shift) - 1) >> shift
+        return top << shift
+    }
 }

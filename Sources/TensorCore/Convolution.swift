@@ -89,9 +89,19 @@ extension Tensor {
                 if let dx, let wSaved {
                     sgemm(transA: true, m: k, n: width, k: o, a: wSaved.pointer, lda: k, b: g.data + start, ldb: cols,
                           c: col.data, ldc: width)
-                    let d = dx.data, cd = col.data
-                    parallelFor(c, grain: max(1, 16_384 / max(1, kh * kw * width))) { r in
-                        withUnsafePointer(to: geometry) { ck_col2im($0, cd, d, r.lowerBound, r.upperBound, start, width) }
+                    // Tasks of one channel and one image each (or the step's own columns when it
+                    // covers part of an image): a few channels alone would leave cores idle.
+                    let d = dx.data, cd = col.data, perImage = ho * wo
+                    let first = start / perImage, last = (start + width - 1) / perImage
+                    let images = last - first + 1
+                    parallelFor(c * images, grain: max(1, 16_384 / max(1, kh * kw * perImage))) { r in
+                        for task in r {
+                            let ch = task / images, img = first + task % images
+                            let lo = max(start, img * perImage), hi = min(start + width, (img + 1) * perImage)
+                            withUnsafePointer(to: geometry) {
+                                ck_col2im($0, cd + (lo - start), width, d, ch, ch + 1, lo, hi - lo)
+                            }
+                        }
                     }
                 }
             }

@@ -3,5 +3,4 @@
 #include "ck_blas.h"
 #include "ck_conv.h"
 #include "ck_elementwise.h"
-#include "ck_memory.h"
 #include "ck_pool.h"

@@ -25,11 +25,12 @@ typedef struct {
 void ck_im2col(const ck_conv_shape *s, const float *x, float *col, long row_begin, long row_end, long col_begin,
                long cols);
 
-/* Adds those columns of col (row stride `cols`, all C*kh*kw rows) back into dx [C, N, H, W],
- * for channels [channel_begin, channel_end) only: each channel's rows touch only its own row
- * of dx, so disjoint channel ranges can run at once. */
-void ck_col2im(const ck_conv_shape *s, const float *col, float *dx, long channel_begin, long channel_end,
-               long col_begin, long cols);
+/* Adds columns [col_begin, col_begin + cols) of col back into dx [C, N, H, W], for channels
+ * [channel_begin, channel_end) only; `col` points at column col_begin of row 0 and has row
+ * stride `stride` (all C*kh*kw rows). A channel's rows touch only that channel's plane, and a
+ * column range of whole images only those images: disjoint ranges can run at once. */
+void ck_col2im(const ck_conv_shape *s, const float *col, long stride, float *dx, long channel_begin,
+               long channel_end, long col_begin, long cols);
 
 /* BatchNorm's backward over contiguous channel rows of `plane` values, given the batch (or
  * running) statistics used in forward (y = (x - mean) * rstd * gamma + beta):
@@ -40,6 +41,11 @@ void ck_col2im(const ck_conv_shape *s, const float *col, float *dx, long channel
 void ck_channel_batchnorm_backward(const float *x, const float *g, const float *mean, const float *rstd,
                                    const float *gamma, float *dx, float *dgamma, float *dbeta, int batch_statistics,
                                    long channels, long plane);
+
+/* dz = g where x * scale[c] + shift[c] > 0, else 0: the gradient through a ReLU that followed
+ * a per-channel affine, with the ReLU's mask recomputed from its input instead of kept. */
+void ck_channel_relu_backward(const float *x, const float *g, const float *scale, const float *shift, float *dz,
+                              long channels, long plane);
 
 #ifdef __cplusplus
 }

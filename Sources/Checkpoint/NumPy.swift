@@ -48,7 +48,7 @@ public enum NumPy {
             throw CheckpointError(path: path, "Fortran-ordered arrays are not supported; save with np.ascontiguousarray")
         }
         guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("),
-              let close = shapeField.firstIndex(of: ")") else {
+              let close = shapeField[open...].firstIndex(of: ")") else {
             throw CheckpointError(path: path, "no shape in .npy header")
         }
         let dims = shapeField[shapeField.index(after: open)..<close].split(separator: ",")

@@ -44,6 +44,8 @@ import Testing
         try expectError(npy("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", body: [0, 0, 0, 0]), "unsupported .npy dtype")
         try expectError(npy("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", body: [0, 0, 0, 0]), "Fortran")
         try expectError(npy("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", body: [0, 0, 0, 0]), "expected float32")
+        // Found by fuzzing: a ')' before the '(' made the shape's range run backwards (a trap).
+        try expectError(npy("{'descr': '|u1', 'shape': ), (2, }", body: [0, 0]), "no shape")
         #expect(throws: CheckpointError.self) { try NumPy.read(path: dir + "/missing.npy") }
     }
 

@@ -5,7 +5,7 @@ import PackageDescription
 // libFuzzer targets for every parser of outside data (run.sh builds and runs them; see the
 // README's "Fuzzing" section). A package of its own, so that the library's build never sees
 // executables without a main: these link libFuzzer's, and only build with
-// `--sanitize=fuzzer --sanitize=address`. One executable per folder Sources/fuzz-<name>.
+// `-Xswiftc -sanitize=fuzzer,address`. One executable per folder Sources/fuzz-<name>.
 let fuzzers = ((try? FileManager.default.contentsOfDirectory(atPath: Context.packageDirectory + "/Sources")) ?? [])
     .filter { $0.hasPrefix("fuzz-") }.sorted()
 

@@ -9,15 +9,22 @@
 # its input in $FUZZ_BUILD/artifacts/<target>/ and makes the script fail. Reproduce one with
 #   $FUZZ_BUILD/release/fuzz-<target> <input file>
 #
-# Environment: FUZZ_BUILD   SwiftPM scratch path (default .build-fuzz)
-#              FUZZ_RSS_MB  memory limit of a target, MB (default 4096)
-#              SKIP_BUILD=1 reuse an existing build
+# Environment: FUZZ_BUILD    SwiftPM scratch path (default .build-fuzz)
+#              FUZZ_RSS_MB   memory limit of a target, MB (default 4096)
+#              FUZZ_TIMEOUT  seconds one input may take before it counts as a hang (default 60)
+#              FUZZ_TMP      where the targets write their input files (default /dev/shm when
+#                            writable: the library's atomic writes fsync, nearly free on tmpfs)
+#              SKIP_BUILD=1  reuse an existing build
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_EACH=${1:-60}
 shift || true
 BUILD=${FUZZ_BUILD:-.build-fuzz}
 RSS_MB=${FUZZ_RSS_MB:-4096}
+TIMEOUT=${FUZZ_TIMEOUT:-60}
+if [ -z "${FUZZ_TMP:-}" ]; then
+    if [ -d /dev/shm ] && [ -w /dev/shm ]; then FUZZ_TMP=/dev/shm; else FUZZ_TMP=$BUILD/tmp; fi
+fi
 if [ $# -gt 0 ]; then
     TARGETS=("$@")
 else
@@ -26,24 +33,30 @@ else
 fi
 
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-    swift build -c release --package-path Tests/Fuzz --scratch-path "$BUILD" --sanitize=fuzzer --sanitize=address
+    # --sanitize makes SwiftPM link libFuzzer's main. It passes -sanitize=fuzzer and
+    # -sanitize=address as two flags, though, and swiftc keeps only the last: without the
+    # combined flag after them, the library would get no coverage instrumentation.
+    for t in "${TARGETS[@]}"; do
+        swift build -c release --package-path Tests/Fuzz --scratch-path "$BUILD" --product "fuzz-$t" \
+            --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address -Xcc -fsanitize=fuzzer-no-link,address
+    done
 fi
 
 mkdir -p "$BUILD/logs"
 failed=()
 printf '%-12s %8s %10s %8s  %s\n' target cpu_s execs crashes log
 for t in "${TARGETS[@]}"; do
-    corpus="$BUILD/corpus/$t" artifacts="$BUILD/artifacts/$t" scratch="$BUILD/tmp/$t" log="$BUILD/logs/$t.log"
+    corpus="$BUILD/corpus/$t" artifacts="$BUILD/artifacts/$t" scratch="$FUZZ_TMP/cleanclip-fuzz-$t-$$" log="$BUILD/logs/$t.log"
     rm -rf "$scratch"
     mkdir -p "$corpus" "$artifacts" "$scratch"
     dict=()
     [ -f "Tests/Fuzz/dictionaries/$t.dict" ] && dict=(-dict="Tests/Fuzz/dictionaries/$t.dict")
     rc=0
-    # -timeout: one input taking a minute is a hang. Leaks are crashes too, but for those in
-    # lsan.supp. libFuzzer handles crashes itself, without Swift's backtracer.
+    # Leaks are crashes too, but for those in lsan.supp. libFuzzer handles crashes itself,
+    # without Swift's backtracer.
     TMPDIR="$scratch" LSAN_OPTIONS="suppressions=$PWD/Tests/Fuzz/lsan.supp" SWIFT_BACKTRACE=enable=no \
         /usr/bin/time -f '%U %S' -o "$BUILD/logs/$t.time" \
-        "$BUILD/release/fuzz-$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb="$RSS_MB" -timeout=60 \
+        "$BUILD/release/fuzz-$t" -max_total_time="$SECONDS_EACH" -rss_limit_mb="$RSS_MB" -timeout="$TIMEOUT" \
         -print_final_stats=1 -artifact_prefix="$artifacts/" "${dict[@]}" \
         "$corpus" "Tests/Fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
     rm -rf "$scratch"

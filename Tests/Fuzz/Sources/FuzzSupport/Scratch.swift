@@ -10,10 +10,21 @@ public enum Scratch {
     }()
 
     /// Writes `bytes` to `name` in the scratch directory (replacing it) and returns its path.
+    /// Plain write(2), no fsync: FileManager's atomic writes fsync, which costs more than most
+    /// parses and can stall for minutes on a busy disk.
     @discardableResult
     public static func write<C: Collection>(_ bytes: C, as name: String) -> String where C.Element == UInt8 {
         let path = directory + "/" + name
-        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        precondition(fd >= 0, "cannot create \(path): \(String(cString: strerror(errno)))")
+        defer { close(fd) }
+        let data = Array(bytes)
+        var done = 0
+        while done < data.count {
+            let n = data.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, data.count - done) }
+            precondition(n > 0 || errno == EINTR, "cannot write \(path): \(String(cString: strerror(errno)))")
+            if n > 0 { done += n }
+        }
         return path
     }
 }

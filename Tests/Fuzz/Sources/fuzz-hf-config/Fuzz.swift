@@ -3,7 +3,7 @@ import Foundation
 import FuzzSupport
 
 /// The fixture's weights, next to which each fuzzed config.json is placed.
-let directory: String = {
+let fixtureDirectory: String = {
     let dir = Scratch.directory + "/hf"
     let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent()  // Tests/Fuzz/Sources/fuzz-hf-config
         .appendingPathComponent("../../../Fixtures/models/hf_vit/model.safetensors").standardized.path
@@ -15,7 +15,8 @@ let directory: String = {
 /// Hugging Face config.json: JSON, then every hyperparameter. A config that loads must encode.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzHFConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    _ = FileManager.default.createFile(atPath: directory + "/config.json", contents: Data(bytes(data, size)))
+    let directory = fixtureDirectory  // made first: the config goes inside
+    Scratch.write(bytes(data, size), as: "hf/config.json")
     guard let model = try? CLIPModel.load(path: directory) else { Tally.count("refused"); return 0 }
     Tally.count("loaded")
     encodeBoth(model)

@@ -80,18 +80,22 @@ struct EditableModel {
     }
 }
 
-/// The tiny valid models every program starts from.
-let baseModels: [EditableModel] = [
-    CLIPConfig(embedDim: 8, vision: .vit(patch: 4, width: 8, layers: 1, heads: 2, resolution: 8),
-               contextLength: 6, vocabSize: 20, textWidth: 8, textHeads: 2, textLayers: 1),
-    CLIPConfig(embedDim: 8, vision: .resnet(layers: [1, 1, 1, 1], width: 2, heads: 2, resolution: 32),
-               contextLength: 6, vocabSize: 20, textWidth: 8, textHeads: 1, textLayers: 1, activation: .gelu),
-].map { config in
-    let model = CLIPModel(randomWith: config, seed: 1)
-    var tensors: [String: RawTensor] = [:]
-    for (name, t) in try! model.rawStateDict() { tensors[name] = t }
-    return EditableModel(tensors: tensors, metadata: [
-        "cleanclip.vision_heads": String(config.visionHeads), "cleanclip.text_heads": String(config.textHeads),
-        "cleanclip.activation": config.activation.rawValue,
-    ])
-}
+/// The tiny valid models every program starts from: a ViT, a ModifiedResNet, and the ViT in
+/// Hugging Face naming.
+let baseModels: [EditableModel] = {
+    let models = [
+        CLIPConfig(embedDim: 8, vision: .vit(patch: 4, width: 8, layers: 1, heads: 2, resolution: 8),
+                   contextLength: 6, vocabSize: 20, textWidth: 8, textHeads: 2, textLayers: 1),
+        CLIPConfig(embedDim: 8, vision: .resnet(layers: [1, 1, 1, 1], width: 2, heads: 2, resolution: 32),
+                   contextLength: 6, vocabSize: 20, textWidth: 8, textHeads: 1, textLayers: 1, activation: .gelu),
+    ].map { config in
+        let model = CLIPModel(randomWith: config, seed: 1)
+        var tensors: [String: RawTensor] = [:]
+        for (name, t) in try! model.rawStateDict() { tensors[name] = t }
+        return EditableModel(tensors: tensors, metadata: [
+            "cleanclip.vision_heads": String(config.visionHeads), "cleanclip.text_heads": String(config.textHeads),
+            "cleanclip.activation": config.activation.rawValue,
+        ])
+    }
+    return models + [EditableModel(tensors: huggingFaceNamed(models[0].tensors), metadata: models[0].metadata)]
+}()

@@ -1,11 +1,17 @@
 # Two entry points, each doing all set-up on a fresh machine:
 #   make demo   build (release) and run the main job: a poisoned CLIP cleaned end to end
-#   make test   build and run every test: Swift (swift-testing), the C ABI and the Python package
+#   make test   build and run every test: Swift (swift-testing), the C ABI and the Python package,
+#               and a short run of every fuzz target (FUZZ_TEST_SECONDS each)
+#   make fuzz   longer fuzzing: FUZZ_SECONDS per target, FUZZ_TARGETS to choose (default: all)
 SWIFT_BUILD ?= .build
 CONFIG ?= release
 BIN = $(SWIFT_BUILD)/$(CONFIG)
 
-.PHONY: setup build demo test bench
+FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 15
+FUZZ_TARGETS ?=
+
+.PHONY: setup build demo test bench fuzz
 
 setup:
 	@scripts/setup.sh
@@ -25,9 +31,13 @@ test: build
 	@rm -rf $(SWIFT_BUILD)/demo-quick
 	bin/cleanclip demo --quick --report $(SWIFT_BUILD)/demo-quick
 	python3 scripts/check_demo_report.py $(SWIFT_BUILD)/demo-quick
+	Tests/Fuzz/run.sh $(FUZZ_TEST_SECONDS)
 
 # The side-by-side table needs torch, open_clip_torch, onnx and onnxruntime in $(PYTHON)
 # (venv/bin/python when that exists); without them it prints cleanclip's figures alone.
 PYTHON ?= $(if $(wildcard venv/bin/python),venv/bin/python,python3)
 bench: build
 	$(PYTHON) scripts/bench.py $(ARGS)
+
+fuzz: setup
+	Tests/Fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)

@@ -53,16 +53,16 @@ public final class CLIPModel: @unchecked Sendable {
     public var isTraining = false
 
     /// Builds the model from `source`, which must provide exactly the tensors of `config`.
+    /// The configuration is validated first (`CLIPConfig.validate()`).
     public init(config: CLIPConfig, weights source: WeightSource) throws {
+        try config.validate()
         let w = WeightBuilder(source)
         switch config.vision {
         case let .vit(patch, width, layers, heads, resolution):
-            guard resolution % patch == 0 else { throw WeightError("image size \(resolution) is not a multiple of patch \(patch)") }
             visual = .vit(try VisionTransformer(w, patch: patch, width: width, layers: layers, heads: heads,
                                                 resolution: resolution, embedDim: config.embedDim,
                                                 activation: config.activation))
         case let .resnet(layers, width, heads, resolution):
-            guard resolution % 32 == 0 else { throw WeightError("image size \(resolution) is not a multiple of 32") }
             visual = .resnet(try ModifiedResNet(w, layers: layers, width: width, heads: heads,
                                                 resolution: resolution, embedDim: config.embedDim))
         }
@@ -74,8 +74,9 @@ public final class CLIPModel: @unchecked Sendable {
     }
 
     /// A model with fresh random weights (OpenAI's initialisation), reproducible from `seed`.
+    /// - Precondition: `config.validate()` passes (an invalid configuration here is a programming error).
     public convenience init(randomWith config: CLIPConfig, seed: UInt64) {
-        // RandomWeights provides every key, so building cannot fail.
+        // RandomWeights provides every key, so building fails only on an invalid configuration.
         try! self.init(config: config, weights: RandomWeights(config: config, seed: seed))
     }
 

@@ -91,10 +91,25 @@ public struct CLIPConfig: Sendable, Equatable, Codable {
     }
 
     /// Infers the configuration from an OpenAI-named state dict, as `clip.model.build_model`.
+    /// The shapes it reads must have the expected rank and positive dimensions; anything else is
+    /// a `WeightError` naming the key and its shape. The result is not validated here (saved head
+    /// counts may still replace the inferred ones): `CLIPModel` validates it before building.
     public static func infer(from sd: StateDict, activation: Activation = .quickGELU) throws -> CLIPConfig {
-        func shape(_ k: String) throws -> [Int] {
-            guard let s = sd.shape(k) else { throw WeightError("missing key '\(k)': cannot infer the model configuration") }
+        /// The shape of `key`: `expected.count` dimensions, each at least 1.
+        func shape(_ key: String, _ expected: [String]) throws -> [Int] {
+            guard let s = sd.shape(key) else { throw WeightError("missing key '\(key)': cannot infer the model configuration") }
+            guard s.count == expected.count, s.allSatisfy({ $0 > 0 }) else {
+                throw WeightError("'\(key)' has shape \(s); expected [\(expected.joined(separator: ", "))], every dimension at least 1")
+            }
             return s
+        }
+        /// The side of the square grid of a positional embedding with `grid² + 1` rows.
+        func grid(_ key: String, rows: Int) throws -> Int {
+            let side = Int(Double(rows - 1).squareRoot().rounded())
+            guard side >= 1, side * side + 1 == rows else {
+                throw WeightError("'\(key)' has \(rows) rows; expected grid² + 1 (a square grid of at least one patch, plus the class or mean token)")
+            }
+            return side
         }
         func count(prefix: String) -> Int {
             Set(sd.keys.compactMap { k -> Int? in
@@ -104,29 +119,27 @@ public struct CLIPConfig: Sendable, Equatable, Codable {
         }
         let vision: Vision
         if sd.has("visual.proj") {
-            let conv = try shape("visual.conv1.weight")
-            let pos = try shape("visual.positional_embedding")
-            guard conv.count == 4, pos.count == 2 else { throw WeightError("unexpected ViT shapes: conv1 \(conv), positional_embedding \(pos)") }
+            let conv = try shape("visual.conv1.weight", ["width", "3", "patch", "patch"])
+            let pos = "visual.positional_embedding"
+            let rows = try shape(pos, ["grid² + 1", "width"])[0]
             let width = conv[0], patch = conv[3]
-            let grid = Int((Double(pos[0] - 1)).squareRoot().rounded())
-            guard grid * grid + 1 == pos[0] else { throw WeightError("visual.positional_embedding has \(pos[0]) rows, not a square grid + 1") }
             vision = .vit(patch: patch, width: width, layers: count(prefix: "visual.transformer.resblocks."),
-                          heads: max(1, width / 64), resolution: patch * grid)
+                          heads: max(1, width / 64), resolution: patch * (try grid(pos, rows: rows)))
         } else if sd.has("visual.attnpool.positional_embedding") {
             let layers = (1...4).map { count(prefix: "visual.layer\($0).") }
-            let width = try shape("visual.layer1.0.conv1.weight")[0]
-            let pos = try shape("visual.attnpool.positional_embedding")
-            let side = Int((Double(pos[0] - 1)).squareRoot().rounded())
-            vision = .resnet(layers: layers, width: width, heads: width * 32 / 64, resolution: side * 32)
+            let width = try shape("visual.layer1.0.conv1.weight", ["width", "width", "1", "1"])[0]
+            let pos = "visual.attnpool.positional_embedding"
+            let rows = try shape(pos, ["(image size / 32)² + 1", "32 x width"])[0]
+            vision = .resnet(layers: layers, width: width, heads: max(1, width * 32 / 64),
+                             resolution: 32 * (try grid(pos, rows: rows)))
         } else {
             throw WeightError("no vision tower found: neither 'visual.proj' (ViT) nor 'visual.attnpool.positional_embedding' (ResNet)")
         }
-        let proj = try shape("text_projection")
-        let textWidth = try shape("ln_final.weight")[0]
+        let textWidth = try shape("ln_final.weight", ["text width"])[0]
         return CLIPConfig(
-            embedDim: proj[1], vision: vision,
-            contextLength: try shape("positional_embedding")[0],
-            vocabSize: try shape("token_embedding.weight")[0],
+            embedDim: try shape("text_projection", ["text width", "embedding dimension"])[1], vision: vision,
+            contextLength: try shape("positional_embedding", ["context length", "text width"])[0],
+            vocabSize: try shape("token_embedding.weight", ["vocabulary size", "text width"])[0],
             textWidth: textWidth, textHeads: max(1, textWidth / 64),
             textLayers: count(prefix: "transformer.resblocks."), activation: activation)
     }

@@ -35,28 +35,38 @@ enum HuggingFace {
         let vAct = try activation(vision), tAct = try activation(text)
         guard vAct == tAct else { throw WeightError("\(path): vision and text towers use different activations") }
         let vWidth = try int(vision, "hidden_size", 768), tWidth = try int(text, "hidden_size", 512)
-        for (d, w, tower) in [(vision, vWidth, "vision"), (text, tWidth, "text")] {
-            let inter = try int(d, "intermediate_size", 4 * w)
-            guard inter == 4 * w else {
-                throw WeightError("\(path): \(tower) intermediate_size \(inter) is not 4 x hidden_size \(w); only CLIP's MLP ratio 4 is supported")
-            }
-        }
-        let patch = try int(vision, "patch_size", 32)
-        return CLIPConfig(
+        let config = CLIPConfig(
             embedDim: try int(root, "projection_dim", 512),
-            vision: .vit(patch: patch, width: vWidth, layers: try int(vision, "num_hidden_layers", 12),
+            vision: .vit(patch: try int(vision, "patch_size", 32), width: vWidth,
+                         layers: try int(vision, "num_hidden_layers", 12),
                          heads: try int(vision, "num_attention_heads", 12),
                          resolution: try int(vision, "image_size", 224)),
             contextLength: try int(text, "max_position_embeddings", 77),
             vocabSize: try int(text, "vocab_size", 49408),
             textWidth: tWidth, textHeads: try int(text, "num_attention_heads", 8),
             textLayers: try int(text, "num_hidden_layers", 12), activation: vAct)
+        // Checked here, not only when the model is built, so the message names config.json.
+        do { try config.validate() } catch let e as WeightError { throw WeightError("\(path): \(e.description)") }
+        for (d, w, tower) in [(vision, vWidth, "vision"), (text, tWidth, "text")] {
+            let inter = try int(d, "intermediate_size", 4 * w)
+            guard inter == 4 * w else {
+                throw WeightError("\(path): \(tower) intermediate_size \(inter) is not 4 x hidden_size \(w); only CLIP's MLP ratio 4 is supported")
+            }
+        }
+        return config
     }
 
     /// Renames HF tensors to OpenAI names, merging and transposing where the layouts differ.
+    /// Two keys that end up with the same name (say `text_model.ln_final.weight` beside
+    /// `ln_final.weight`) are an error naming both, never a silent choice of one.
     static func remap(_ hf: [String: Tensor]) throws -> [String: Tensor] {
         var out: [String: Tensor] = [:]
-        var pending: [String: [String: Tensor]] = [:]  // in_proj pieces by block prefix
+        var origin: [String: String] = [:]  // OpenAI name -> the HF key it came from
+        func put(_ name: String, _ t: Tensor, from key: String) throws {
+            if let other = origin.updateValue(key, forKey: name) { throw WeightError.duplicate(other, key, name: name) }
+            out[name] = t
+        }
+        var pending: [String: [String: (tensor: Tensor, key: String)]] = [:]  // in_proj pieces by block prefix
         for (key, t) in hf {
             if key.hasSuffix("position_ids") { continue }
             var k = key
@@ -79,29 +89,38 @@ enum HuggingFace {
                 (".self_attn.out_proj.", ".attn.out_proj."),
             ]
             for (from, to) in renames { k = k.replacingOccurrences(of: from, with: to) }
-            if k == "visual_projection.weight" { out["visual.proj"] = t.transposedLastTwo(); continue }
-            if k == "text_projection.weight" { out["text_projection"] = t.transposedLastTwo(); continue }
-            if let r = k.range(of: ".self_attn.") {
-                let block = String(k[..<r.lowerBound]), part = String(k[r.upperBound...])  // e.g. q_proj.weight
-                pending[block, default: [:]][part] = t
+            if let name = ["visual_projection.weight": "visual.proj", "text_projection.weight": "text_projection"][k] {
+                guard t.rank == 2 else { throw WeightError("'\(key)' has shape \(t.shape); expected [embedding dimension, width]") }
+                try put(name, t.transposedLastTwo(), from: key)
                 continue
             }
-            out[k] = t
+            if let r = k.range(of: ".self_attn.") {
+                let block = String(k[..<r.lowerBound]), part = String(k[r.upperBound...])  // e.g. q_proj.weight
+                guard ["q", "k", "v"].contains(where: { part == "\($0)_proj.weight" || part == "\($0)_proj.bias" }) else {
+                    throw WeightError("unexpected key '\(key)' \(t.shape)")
+                }
+                if let other = pending[block, default: [:]].updateValue((t, key), forKey: part) {
+                    throw WeightError.duplicate(other.key, key, name: "\(block).self_attn.\(part)")
+                }
+                continue
+            }
+            try put(k, t, from: key)
         }
         for (block, parts) in pending {
             for kind in ["weight", "bias"] {
-                let pieces = ["q", "k", "v"].map { parts["\($0)_proj.\(kind)"] }
+                let pieces = ["q", "k", "v"].map { parts["\($0)_proj.\(kind)"]?.tensor }
                 guard let q = pieces[0], let k = pieces[1], let v = pieces[2] else {
                     throw WeightError("missing key: \(block).self_attn.{q,k,v}_proj.\(kind) must all be present")
                 }
-                guard q.shape == k.shape, k.shape == v.shape else {
-                    throw WeightError("shape mismatch in \(block).self_attn: q \(q.shape), k \(k.shape), v \(v.shape)")
+                guard q.shape == k.shape, k.shape == v.shape, q.rank == (kind == "weight" ? 2 : 1) else {
+                    throw WeightError("shape mismatch in \(block).self_attn.{q,k,v}_proj.\(kind): q \(q.shape), k \(k.shape), v \(v.shape); "
+                                      + "expected three equal \(kind == "weight" ? "[width, width]" : "[width]") shapes")
                 }
                 var shape = q.shape
                 shape[0] *= 3
                 let merged = Tensor(zeros: shape)
                 for (i, p) in [q, k, v].enumerated() { (merged.data + i * p.count).update(from: p.data, count: p.count) }
-                out["\(block).attn.in_proj_\(kind)"] = merged
+                try put("\(block).attn.in_proj_\(kind)", merged, from: "\(block).self_attn.{q,k,v}_proj.\(kind)")
             }
         }
         return out

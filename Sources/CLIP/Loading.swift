@@ -30,20 +30,23 @@ extension CLIPModel {
             guard let file = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
                 throw WeightError("\(path): no model.safetensors or pytorch_model.bin in the directory")
             }
-            let sd = StateDict(try HuggingFace.remap(try readTensors(file).tensors))
-            return try wrap(file) { try CLIPModel(config: config, weights: sd) }
+            return try wrap(file) {
+                try CLIPModel(config: config, weights: StateDict(try HuggingFace.remap(try readTensors(file).tensors)))
+            }
         }
-        var (tensors, metadata) = try readTensors(path)
-        if HuggingFace.isHFNaming(tensors.keys) { tensors = try HuggingFace.remap(tensors) }
-        let sd = StateDict(tensors)
-        // Files written by `save(to:)` record their activation; others default to OpenAI's.
-        let saved = metadata["cleanclip.activation"].flatMap(Activation.init(rawValue:))
+        var loadedMetadata: [String: String] = [:]
         let model = try wrap(path) {
+            var (tensors, metadata) = try readTensors(path)
+            loadedMetadata = metadata
+            if HuggingFace.isHFNaming(tensors.keys) { tensors = try HuggingFace.remap(tensors) }
+            let sd = StateDict(tensors)
+            // Files written by `save(to:)` record their activation; others default to OpenAI's.
+            let saved = metadata["cleanclip.activation"].flatMap(Activation.init(rawValue:))
             var config = try CLIPConfig.infer(from: sd, activation: options.activation ?? saved ?? .quickGELU)
             try config.applySavedHeads(vision: metadata["cleanclip.vision_heads"], text: metadata["cleanclip.text_heads"])
             return try CLIPModel(config: config, weights: sd)
         }
-        model.loadedMetadata = metadata
+        model.loadedMetadata = loadedMetadata
         return model
     }
 
@@ -62,12 +65,20 @@ extension CLIPModel {
         } catch let e as WeightError { throw WeightError("\(path): \(e.description)") }
     }
 
-    /// Reads every tensor of a checkpoint file as Float32 (F32 data stays where the file was read to).
+    /// Reads every tensor of a checkpoint file as Float32 (F32 data stays where the file was read to),
+    /// with a leading "module." (DataParallel) stripped from each name.
     static func readTensors(_ path: String) throws -> (tensors: [String: Tensor], metadata: [String: String]) {
         let archive = try CheckpointReader.read(path: path)
         var out: [String: Tensor] = [:]
+        var origin: [String: String] = [:]
         for (rawName, raw) in archive.tensors {
             let name = rawName.hasPrefix("module.") ? String(rawName.dropFirst(7)) : rawName
+            if let other = origin.updateValue(rawName, forKey: name) { throw WeightError.duplicate(other, rawName, name: name) }
+            // No CLIP weight is empty. Refusing empty tensors here also keeps the dimensions of
+            // every tensor bounded by the file's size, so shape arithmetic cannot overflow.
+            guard raw.count > 0 else {
+                throw WeightError("'\(rawName)' has shape \(raw.shape) with no elements; no CLIP weight is empty")
+            }
             out[name] = try tensor(from: raw)
         }
         return (out, archive.metadata)

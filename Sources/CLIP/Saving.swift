@@ -10,7 +10,8 @@ extension CLIPModel {
         try weights.map { w in
             switch w.kind {
             case .counter:
-                let values = w.tensor.array.map { Int64($0.rounded()) }
+                // Counters are checked on load, but training increments them and callers may write them.
+                let values = try w.tensor.array.map { try WeightKind.count($0, of: w.name) }
                 let bytes = values.withUnsafeBytes { Array($0) }
                 return (w.name, try RawTensor(dtype: .i64, shape: w.tensor.shape, bytes: bytes))
             case .parameter, .buffer:

@@ -8,6 +8,15 @@ public enum WeightKind: Sendable {
     case buffer
     /// An integer counter saved as int64 (BatchNorm num_batches_tracked).
     case counter
+
+    /// A counter's value as the int64 PyTorch stores. A file may hold NaN, a fraction or a count
+    /// beyond int64 in a float tensor: anything but a whole number in 0..<2^63 is an error.
+    static func count(_ value: Float, of name: String) throws -> Int64 {
+        guard value >= 0, let n = Int64(exactly: value) else {
+            throw WeightError("'\(name)' holds \(value); a counter must be a whole number from 0 to 2^63 - 1")
+        }
+        return n
+    }
 }
 
 /// One entry of a model's state dict, in OpenAI / open_clip naming.
@@ -21,6 +30,13 @@ public struct NamedTensor {
 public struct WeightError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }
+
+    /// Two keys of one file that name the same weight once renamed (a stripped "module." prefix,
+    /// Hugging Face naming). Keeping either one would be a silent, arbitrary choice.
+    static func duplicate(_ a: String, _ b: String, name: String) -> WeightError {
+        let both = [a, b].sorted()  // dictionary order varies from run to run; the message must not
+        return WeightError("keys '\(both[0])' and '\(both[1])' both name the weight '\(name)'")
+    }
 }
 
 /// Where a model's tensors come from while it is being built.
@@ -72,6 +88,7 @@ public final class StateDict: WeightSource {
         guard t.shape == shape || sameCount else {
             throw WeightError("shape mismatch for '\(name)': checkpoint has \(t.shape), model expects \(shape)")
         }
+        if kind == .counter { for v in t.array { _ = try WeightKind.count(v, of: name) } }
         taken.insert(name)
         return t.shape == shape ? t : t.reshaped(shape)
     }

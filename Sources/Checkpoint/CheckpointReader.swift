@@ -23,29 +23,46 @@ public enum CheckpointReader {
     /// Use `readTorchPickle(path:)` to reach everything else (e.g. the optimizer state).
     public static func read(path: String) throws -> TensorArchive {
         let file = try MappedFile(path: path)
-        let b = file.bytes
-        // safetensors first: its header length is arbitrary, so its first byte may be 0x80 too.
-        // A pickle's first eight bytes never read as a length that fits the file.
-        if b.count >= 9, b[8] == UInt8(ascii: "{"),
-           b.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian <= UInt64(b.count - 8) {
+        switch container(of: file.bytes) {
+        case .safetensors?:
             return try SafetensorsReader.parse(file)
-        }
-        if TorchArchiveReader.isZip(b) || (b.count >= 2 && b[0] == 0x80) {
+        case .torch?:
             let loaded = try TorchArchiveReader.load(file)
             return try TorchStateDict.extract(loaded.value, format: loaded.format, path: path)
-        }
-        if b.count >= 9 {
-            // safetensors: a u64 header length, then '{'. A plausible length without the '{'
-            // still goes to the safetensors validator so its message says what is wrong.
-            let n = b.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
-            if b[8] == UInt8(ascii: "{") || n <= UInt64(b.count - 8) {
-                return try SafetensorsReader.parse(file)
+        case nil:
+            if file.size < 9 {
+                throw CheckpointError(path: path, "file is too short (\(file.size) bytes) to be a checkpoint")
             }
+            throw CheckpointError(path: path, "unrecognised checkpoint format (not safetensors, a torch zip, or a torch pickle)")
         }
-        if b.count < 9 {
-            throw CheckpointError(path: path, "file is too short (\(b.count) bytes) to be a checkpoint")
-        }
-        throw CheckpointError(path: path, "unrecognised checkpoint format (not safetensors, a torch zip, or a torch pickle)")
+    }
+
+    /// The two families of checkpoint files, told apart by their first bytes.
+    public enum Container: Sendable {
+        /// A safetensors file: a u64 header length, then a JSON header.
+        case safetensors
+        /// A `torch.save` / `torch.jit.save` file: a zip archive or a legacy pickle stream.
+        case torch
+    }
+
+    /// The container the file at `path` starts like, or nil when it is not a regular, readable
+    /// file or looks like neither. The one format detector: every reader of checkpoints uses it.
+    public static func container(path: String) -> Container? {
+        guard let file = try? MappedFile(path: path) else { return nil }
+        return container(of: file.bytes)
+    }
+
+    static func container(of b: UnsafeRawBufferPointer) -> Container? {
+        let length = b.count >= 9 ? b.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian : nil
+        let fits = length.map { $0 <= UInt64(b.count - 8) } ?? false
+        // safetensors first: its header length is arbitrary, so its first byte may be 0x80 too.
+        // A pickle's first eight bytes never read as a length that fits the file.
+        if fits, b[8] == UInt8(ascii: "{") { return .safetensors }
+        if TorchArchiveReader.isZip(b) || (b.count >= 2 && b[0] == 0x80) { return .torch }
+        // A plausible length without the '{', or a '{' after an implausible length, still goes
+        // to the safetensors validator so that its message says what is wrong.
+        if length != nil, fits || b[8] == UInt8(ascii: "{") { return .safetensors }
+        return nil
     }
 
     /// Decodes the whole pickle of a `torch.save` / `torch.jit.save` file (zip or legacy) with
@@ -58,6 +75,9 @@ public enum CheckpointReader {
     /// Tensors inside keep the file mapped while they live.
     public static func readTorchPickle(path: String) throws -> PickleValue {
         let file = try MappedFile(path: path)
+        guard container(of: file.bytes) == .torch else {
+            throw CheckpointError(path: path, "not a torch checkpoint (neither a zip archive nor a pickle stream)")
+        }
         return try TorchArchiveReader.load(file).value
     }
 }

@@ -47,7 +47,7 @@ public enum NumPy {
             throw CheckpointError(path: path, "Fortran-ordered arrays are not supported; save with np.ascontiguousarray")
         }
         guard let shapeField = field("shape"), let open = shapeField.firstIndex(of: "("),
-              let close = shapeField.firstIndex(of: ")") else {
+              let close = shapeField[open...].firstIndex(of: ")") else {
             throw CheckpointError(path: path, "no shape in .npy header")
         }
         let dims = shapeField[shapeField.index(after: open)..<close].split(separator: ",")
@@ -59,10 +59,12 @@ public enum NumPy {
         guard let size = elementSize(descr) else {
             throw CheckpointError(path: path, "unsupported .npy dtype '\(descr)' (use float32, int32 or int64, little-endian)")
         }
-        let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).partialValue }
         let body = start + headerLen
-        guard b.count - body == count * size else {
-            throw CheckpointError(path: path, "data has \(b.count - body) bytes; shape \(shape) of \(descr) needs \(count * size)")
+        guard let count = checkedElementCount(shape), let need = multiplyChecked(count, size) else {
+            throw CheckpointError(path: path, "shape \(shape) of \(descr) is too large")
+        }
+        guard b.count - body == need else {
+            throw CheckpointError(path: path, "data has \(b.count - body) bytes; shape \(shape) of \(descr) needs \(need)")
         }
         return Array(shape: shape, descr: descr, bytes: Swift.Array(b[body...]))
     }

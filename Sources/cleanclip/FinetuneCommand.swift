@@ -125,10 +125,7 @@ struct FinetuneCommand: ParsableCommand {
 
     /// The decoded pickle of `path` when it is a torch file (zip or legacy), else nil.
     private func torchRoot(_ path: String) throws -> PickleValue? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        let head = [UInt8](handle.readData(ofLength: 4))
-        try? handle.close()
-        guard head.starts(with: [0x50, 0x4B, 0x03, 0x04]) || head.first == 0x80 else { return nil }
+        guard CheckpointReader.container(path: path) == .torch else { return nil }
         return try CheckpointReader.readTorchPickle(path: path)
     }
 

@@ -89,6 +89,11 @@ import Testing
         defer { unlink(path) }
         try grid.save(path: path)
         #expect(try WarpGrid.load(path: path) == grid)
+        // A grid file holding NaN used to trap while warping an image (NaN to Int).
+        var values = grid.values
+        values[7] = .nan
+        try NumPy.write(values, shape: [32, 32, 2], to: path)
+        #expect(throws: TriggerError.self) { try WarpGrid.load(path: path) }
     }
 }
 

@@ -44,6 +44,25 @@ import Testing
         try expectError(npy("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }", body: [0, 0, 0, 0]), "unsupported .npy dtype")
         try expectError(npy("{'descr': '<f4', 'fortran_order': True, 'shape': (1,), }", body: [0, 0, 0, 0]), "Fortran")
         try expectError(npy("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", body: [0, 0, 0, 0]), "expected float32")
+        // Found by fuzzing: a ')' before the '(' made the shape's range run backwards (a trap).
+        try expectError(npy("{'descr': '|u1', 'shape': ), (2, }", body: [0, 0]), "no shape")
         #expect(throws: CheckpointError.self) { try NumPy.read(path: dir + "/missing.npy") }
+    }
+
+    /// Shape products that overflow used to wrap (to 0 here, so a 128-byte file passed as an
+    /// array of 2^64 elements and `embed` crashed slicing it); they are errors now.
+    @Test(arguments: ["(4294967296, 4294967296)", "(4611686018427387904, 4)", "(2305843009213693952,)"])
+    func shapeProductsThatOverflowAreRefused(_ shape: String) throws {
+        let p = dir + "/overflow-\(UUID().uuidString).npy"
+        var h = Array("{'descr': '<f8', 'fortran_order': False, 'shape': \(shape), }".utf8)
+        h += [UInt8](repeating: 32, count: (64 - (10 + h.count + 1) % 64) % 64) + [10]
+        try Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.count & 0xFF), UInt8(h.count >> 8)] + h)
+            .write(to: URL(fileURLWithPath: p))
+        do {
+            let a = try NumPy.read(path: p)
+            Issue.record("accepted shape \(a.shape) with no data")
+        } catch let e as CheckpointError {
+            #expect(e.description.contains("is too large"), "\(e)")
+        }
     }
 }

@@ -85,6 +85,13 @@ struct SafetensorsTests {
         #expect(bytes.first == 0x80)
         try bytes.write(to: URL(fileURLWithPath: path))
         #expect(try CheckpointReader.read(path: path).tensors["a"]?.toFloats() == [3, 4])
+        // The one detector that `cleanclip finetune --checkpoint` also asks (its own sniffing
+        // sent such files to the pickle reader).
+        #expect(CheckpointReader.container(path: path) == .safetensors)
+        #expect(CheckpointReader.container(path: Fixtures.path("legacy.pt")) == .torch)
+        #expect(CheckpointReader.container(path: Fixtures.path("bare_state_dict.pt")) == .torch)
+        #expect(CheckpointReader.container(path: dir) == nil)
+        expectCheckpointError(path, ["not a torch checkpoint"]) { _ = try CheckpointReader.readTorchPickle(path: path) }
     }
 
     @Test func writerRoundTripsEveryDtype() throws {

@@ -18,6 +18,11 @@ public struct WarpGrid: Sendable, Equatable {
         guard size >= 2, values.count == size * size * 2 else {
             throw TriggerError("a warp grid for \(size)x\(size) images needs \(size * size * 2) values; got \(values.count)")
         }
+        // A grid read from a file may hold anything; NaN or infinite offsets would trap when
+        // turned into pixel positions.
+        if let bad = values.first(where: { !$0.isFinite }) {
+            throw TriggerError("a warp grid's values must be finite; found \(bad)")
+        }
         self.size = size
         self.values = values
     }

@@ -46,9 +46,9 @@ extension Tensor {
         let w = lastDim
         let out = Tensor(zeros: [w])
         let a = data, o = out.data, n = rows
-        // Row blocks summed apart over the pool, then added in block order (deterministic).
-        let blocks = max(1, min(Threads.count, n * w / 65_536))
-        let per = (n + blocks - 1) / blocks
+        // Blocks of rows summed apart over the pool, then added in block order. The blocks
+        // depend on the shape alone, so the sums do not change with the thread count.
+        let per = max(1, 65_536 / max(w, 1)), blocks = max(1, (n + per - 1) / per)
         let partial = Tensor(zeros: [blocks, w])
         parallelFor(blocks, grain: 1) { r in
             for b in r where b * per < n { ck_column_sums(a + b * per * w, partial.data + b * w, min(per, n - b * per), w) }

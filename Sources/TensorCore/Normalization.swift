@@ -21,11 +21,11 @@ extension Tensor {
         let inShape = shape, weightShape = weight.shape, biasShape = bias.shape
         record(out, [self, weight, bias]) { g in
             // Rows are split over the pool; each chunk adds its dgamma/dbeta into its own
-            // partial sums, which are then added in chunk order (deterministic).
+            // partial sums, which are then added in chunk order. The chunks depend on the
+            // shape alone, so the sums do not change with the thread count.
             let mu = mean.data, rs = rstd.data, x = xSaved.pointer, gamma = gammaSaved.pointer
             let dx = Tensor(uninitialized: inShape)
-            let chunks = max(1, min(Threads.count, n / max(1, 8192 / max(w, 1))))
-            let per = (n + chunks - 1) / chunks
+            let per = max(1, 16_384 / max(w, 1)), chunks = max(1, (n + per - 1) / per)
             let partial = Tensor(zeros: [chunks, 2, w])
             let gd = g.data, d = dx.data, p = partial.data
             parallelFor(chunks, grain: 1) { r in

@@ -5,7 +5,9 @@ import TensorCore
 extension CLIPModel {
     /// The state dict as raw tensors in OpenAI / open_clip naming: Float32, with BatchNorm
     /// counters as int64 (as PyTorch stores them). Loadable by open_clip's
-    /// `load_state_dict` after `safetensors.torch.load_file`.
+    /// `load_state_dict` after `safetensors.torch.load_file`. A non-finite weight is an error
+    /// naming it (loading refuses such files; a BatchNorm's running variance can overflow when a
+    /// training-mode forward pass sees huge activations).
     public func rawStateDict() throws -> [(name: String, tensor: RawTensor)] {
         try weights.map { w in
             switch w.kind {
@@ -15,6 +17,10 @@ extension CLIPModel {
                 let bytes = values.withUnsafeBytes { Array($0) }
                 return (w.name, try RawTensor(dtype: .i64, shape: w.tensor.shape, bytes: bytes))
             case .parameter, .buffer:
+                if let i = w.tensor.firstNonFiniteIndex() {
+                    throw WeightError("cannot save weight '\(w.name)' \(w.tensor.shape): it holds \(w.tensor.data[i]) at index \(i), "
+                        + "and a checkpoint with non-finite weights cannot be loaded")
+                }
                 return (w.name, RawTensor(floats: w.tensor.array, shape: w.tensor.shape))
             }
         }

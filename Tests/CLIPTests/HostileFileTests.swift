@@ -5,6 +5,7 @@ import Testing
 /// Hostile files and values around a loaded model (issue 12, items 9, 10 and 15).
 @Suite struct HostileFileTests {
     let fixture = fixtures.appendingPathComponent("models/vit_quickgelu.safetensors").path
+    let resnetFixture = fixtures.appendingPathComponent("models/resnet.safetensors").path
 
     func temporaryFolder(_ name: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("clip-\(name)-\(UUID().uuidString)").path
@@ -92,6 +93,24 @@ import Testing
                 #expect(e.description.contains("weight '\(name)'") && e.description.contains("at index 3"), "\(e)")
             }
         }
+    }
+
+    /// Found by fuzz-model: a training-mode forward pass on huge activations overflowed a
+    /// BatchNorm running variance to inf; the model then saved a file that it refused to load.
+    /// Saving refuses non-finite weights, naming the weight, as loading does.
+    @Test func nonFiniteWeightsAreRefusedAtSave() throws {
+        let dir = try temporaryFolder("nan-save")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let model = try CLIPModel.load(path: resnetFixture)
+        let runningVar = model.weights.first { $0.name.hasSuffix("bn2.running_var") }!
+        runningVar.tensor.data[0] = .infinity
+        do {
+            try model.save(to: dir + "/saved.safetensors")
+            Issue.record("a model holding inf in \(runningVar.name) saved")
+        } catch let e as WeightError {
+            #expect(e.description.contains("'\(runningVar.name)'") && e.description.contains("inf at index 0"), "\(e)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/saved.safetensors"))
     }
 
     /// Item 15, encoding: NaN pixels, and inputs or weights that overflow float32, gave NaN

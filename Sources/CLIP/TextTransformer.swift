@@ -6,9 +6,9 @@ import TensorCore
 /// -> ln_final at each row's end-of-text position (the largest id, first occurrence)
 /// -> @ text_projection [W, E] -> [B, E].
 ///
-/// Because the mask is causal, the end-of-text output depends only on tokens up to it, so the
-/// tower runs on the first `max(eot) + 1` positions of the batch only: exact, and much faster
-/// for short captions.
+/// Because the mask is causal, the end-of-text output depends only on tokens up to it, so each
+/// text runs on its own first `eot + 1` positions only: exact, and much faster for short
+/// captions.
 struct TextTransformer {
     let token_embedding: Tensor
     let positional_embedding: Tensor
@@ -39,13 +39,16 @@ struct TextTransformer {
             for (j, id) in row.enumerated() where id > row[row.startIndex + best] { best = j }
             eot[b] = best
         }
-        let length = (eot.max() ?? 0) + 1
-        var flat: [Int] = []
-        flat.reserveCapacity(batch * length)
-        for b in 0..<batch { for j in 0..<length { flat.append(Int(ids[b * ctx + j])) } }
-        let x = Tensor.gatherRows(token_embedding, flat).reshaped([batch, length, -1])
-            .addingPerItem(positional_embedding.prefix(rows: length))
-        let pooled = transformer(x, causal: true, outputs: eot)
+        // Each text runs only up to its own end of text, the texts' rows packed one after
+        // another: exact (the mask is causal), and no row is spent on padding.
+        let lengths = eot.map { $0 + 1 }
+        var flat: [Int] = [], positions: [Int] = []
+        flat.reserveCapacity(lengths.reduce(0, +))
+        for b in 0..<batch {
+            for j in 0..<lengths[b] { flat.append(Int(ids[b * ctx + j])); positions.append(j) }
+        }
+        let x = Tensor.gatherRows(token_embedding, flat) + Tensor.gatherRows(positional_embedding, positions)
+        let pooled = transformer(x, lengths: lengths, causal: true, outputs: eot)
         return ln_final(pooled).matmul(text_projection)
     }
 }

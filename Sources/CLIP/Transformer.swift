@@ -48,18 +48,18 @@ struct ResidualAttentionBlock {
         self.activation = activation
     }
 
-    /// x: [B, L, W] -> [B, L, W]; with `outputs` (one position per sequence) only those rows
-    /// are computed -> [B, W] (keys and values still come from every position).
-    func callAsFunction(_ x: Tensor, causal: Bool, outputs: [Int]? = nil) -> Tensor {
+    /// x: [T, W], the rows of sequences of `lengths` one after another -> [T, W]; with
+    /// `outputs` (one position per sequence) only those rows are computed -> [sequences, W]
+    /// (keys and values still come from every position).
+    func callAsFunction(_ x: Tensor, lengths: [Int], causal: Bool, outputs: [Int]? = nil) -> Tensor {
         let qkv = ln_1(x).linear(weight: in_proj_weight, bias: in_proj_bias)
-        var residual = x, attention: Tensor
+        var residual = x
         if let outputs {
-            let (batch, length) = (x.shape[0], x.shape[1])
-            residual = x.selectRows((0..<batch).map { $0 * length + outputs[$0] })
-            attention = qkv.selfAttention(heads: heads, causal: causal, queryPositions: outputs).reshaped([batch, -1])
-        } else {
-            attention = qkv.selfAttention(heads: heads, causal: causal)
+            var start = 0, rows: [Int] = []
+            for (l, p) in zip(lengths, outputs) { rows.append(start + p); start += l }
+            residual = x.selectRows(rows)
         }
+        let attention = qkv.selfAttention(heads: heads, causal: causal, lengths: lengths, queryPositions: outputs)
         let h = residual + out_proj(attention)
         return h + c_proj(c_fc(ln_2(h)).activated(activation))
     }
@@ -75,16 +75,19 @@ struct Transformer {
         }
     }
 
-    /// x: [B, L, W] -> [B, L, W], or -> [B, W] at one position per sequence (`outputs`): a
-    /// tower that reads one token (the class token, the end of text) needs no other row of
-    /// the last block, so that block computes only those (exact, and 1/12 less work).
-    func callAsFunction(_ x: Tensor, causal: Bool, outputs: [Int]? = nil) -> Tensor {
+    /// x: [T, W], sequences of `lengths` one after another -> [T, W], or -> [sequences, W] at
+    /// one position per sequence (`outputs`): a tower that reads one token (the class token,
+    /// the end of text) needs no other row of the last block, so that block computes only those
+    /// (exact, and 1/12 less work).
+    func callAsFunction(_ x: Tensor, lengths: [Int], causal: Bool, outputs: [Int]? = nil) -> Tensor {
         var h = x
         for (i, block) in blocks.enumerated() {
-            h = block(h, causal: causal, outputs: i == blocks.count - 1 ? outputs : nil)
+            h = block(h, lengths: lengths, causal: causal, outputs: i == blocks.count - 1 ? outputs : nil)
         }
         if let outputs, blocks.isEmpty {
-            return h.selectRows((0..<h.shape[0]).map { $0 * h.shape[1] + outputs[$0] })
+            var start = 0, rows: [Int] = []
+            for (l, p) in zip(lengths, outputs) { rows.append(start + p); start += l }
+            return h.selectRows(rows)
         }
         return h
     }

@@ -37,7 +37,9 @@ struct VisionTransformer {
 
     func callAsFunction(_ pixels: Tensor) -> Tensor {
         let tokens = patchEmbed(pixels).prependingRow(class_embedding).addingPerItem(positional_embedding)
-        let cls = transformer(ln_pre(tokens), causal: false, outputs: Array(repeating: 0, count: tokens.shape[0]))
+        let (batch, length) = (tokens.shape[0], tokens.shape[1])
+        let cls = transformer(ln_pre(tokens).reshaped([batch * length, -1]), lengths: Array(repeating: length, count: batch),
+                              causal: false, outputs: Array(repeating: 0, count: batch))
         return ln_post(cls).matmul(proj)
     }
 }

@@ -42,8 +42,16 @@ let gradCases: [GradCase] = [
     GradCase("layerNorm", { r in [randn([2, 3, 6], &r), randn([6], &r), randn([6], &r)] }) {
         $0[0].layerNorm(weight: $0[1], bias: $0[2])
     },
-    GradCase("selfAttention", { r in [randn([2, 5, 3 * 8], &r)] }) { $0[0].selfAttention(heads: 2, causal: false) },
-    GradCase("selfAttention causal", { r in [randn([2, 5, 3 * 8], &r)] }) { $0[0].selfAttention(heads: 2, causal: true) },
+    GradCase("selfAttention", { r in [randn([10, 3 * 8], &r)] }) { $0[0].selfAttention(heads: 2, causal: false, lengths: [5, 5]) },
+    GradCase("selfAttention causal, sequences of different lengths", { r in [randn([9, 3 * 8], &r)] }) {
+        $0[0].selfAttention(heads: 2, causal: true, lengths: [2, 7])
+    },
+    GradCase("selfAttention, one query per sequence", { r in [randn([7, 3 * 8], &r)] }) {
+        $0[0].selfAttention(heads: 2, causal: false, lengths: [4, 3], queryPositions: [0, 2])
+    },
+    GradCase("selfAttention causal, one query per sequence", { r in [randn([8, 3 * 8], &r)] }) {
+        $0[0].selfAttention(heads: 2, causal: true, lengths: [5, 3], queryPositions: [3, 2])
+    },
     GradCase("attention q k v", { r in [randn([2, 1, 8], &r), randn([2, 5, 8], &r), randn([2, 5, 8], &r)] }) {
         Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 2)
     },
@@ -225,6 +233,21 @@ let gradCases: [GradCase] = [
         let worstX = zip(dx, x.grad!.array).map { abs($0 - Double($1)) }.max()!
         #expect(worstW < 1e-4, "dW worst relative error \(worstW)")
         #expect(worstX < 1e-4, "dx worst error \(worstX)")
+    }
+
+    /// Packed sequences attend only within themselves: equal to each sequence on its own, and
+    /// a chosen query row equals that row of the full result.
+    @Test func packedAttentionEqualsSequencesAlone() {
+        var rng = SeededRandom(seed: 11)
+        let qkv = randn([9, 3 * 8], &rng)
+        for causal in [false, true] {
+            let packed = qkv.selfAttention(heads: 2, causal: causal, lengths: [2, 7])
+            let first = qkv.slice(rows: 0..<2).selfAttention(heads: 2, causal: causal, lengths: [2])
+            let second = qkv.slice(rows: 2..<9).selfAttention(heads: 2, causal: causal, lengths: [7])
+            #expect(packed.array == first.array + second.array)
+            let picked = qkv.selfAttention(heads: 2, causal: causal, lengths: [2, 7], queryPositions: [1, 4])
+            #expect(picked.array == Array(packed.array[8..<16]) + Array(packed.array[48..<56]))
+        }
     }
 
     @Test func crossEntropyValue() {

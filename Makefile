@@ -1,6 +1,7 @@
 # Two entry points, each doing all set-up on a fresh machine:
 #   make demo   build (release) and run the main job: a poisoned CLIP cleaned end to end
 #   make test   build and run every test: Swift (swift-testing), the C ABI and the Python package,
+#               a package that depends on this one by version (the README's Swift example),
 #               and a short run of every fuzz target (FUZZ_TEST_SECONDS each)
 #   make fuzz   longer fuzzing: FUZZ_SECONDS per target, FUZZ_TARGETS to choose (default: all)
 SWIFT_BUILD ?= .build
@@ -31,6 +32,7 @@ test: build
 	@rm -rf $(SWIFT_BUILD)/demo-quick
 	bin/cleanclip demo --quick --report $(SWIFT_BUILD)/demo-quick
 	python3 scripts/check_demo_report.py $(SWIFT_BUILD)/demo-quick
+	Tests/Package/run.sh
 	Tests/Fuzz/run.sh $(FUZZ_TEST_SECONDS)
 
 # The side-by-side table needs torch, open_clip_torch, onnx and onnxruntime in $(PYTHON)

@@ -8,7 +8,9 @@
   so the built-in CIFAR sets use them too. (CleanCLIP's own CIFAR-100 list pluralises some names,
   e.g. "apples", "bottles"; pass a custom class file to reproduce it exactly.)
 
-Run: /work/venv/bin/python scripts/gen_class_lists.py > Sources/CleanCLIP/Evaluation/ClassLists.swift
+Run in a virtual environment with open_clip_torch (the one the README's "Parity fixtures" makes):
+
+    venv/bin/python scripts/gen_class_lists.py > Sources/CleanCLIP/Evaluation/ClassLists.swift
 """
 import json
 

@@ -136,14 +136,7 @@ extension CLIPModel {
         let image = try encodeImage(pixels)
         switch visual {
         case .vit(let v):
-            let patches = v.patchEmbed(pixels)
-            let tokens = v.ln_pre(patches.prependingRow(v.class_embedding).addingPerItem(v.positional_embedding))
-            let (batch, length) = (tokens.shape[0], tokens.shape[1])
-            let block0 = v.transformer.blocks.first.map {
-                $0(tokens.reshaped([batch * length, -1]), lengths: Array(repeating: length, count: batch), causal: false)
-                    .reshaped(tokens.shape)
-            } ?? tokens
-            return ["patch_embed": patches, "block0": block0, "image": image]
+            return v.trace(pixels).merging(["image": image]) { $1 }
         case .resnet(let r):
             return ["stem": r.stem(pixels, training: isTraining).swappingFirstTwoAxes(), "image": image]
         }

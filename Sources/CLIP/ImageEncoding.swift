@@ -9,12 +9,7 @@ extension CLIPModel {
 
     /// Preprocesses decoded images into one pixel batch [N, 3, S, S].
     public func pixels(for images: [RGBImage]) -> Tensor {
-        let p = preprocessor, s = config.imageResolution, per = 3 * s * s
-        let out = Tensor(uninitialized: [images.count, 3, s, s])
-        DispatchQueue.concurrentPerform(iterations: images.count) { i in
-            p.preprocess(images[i], into: UnsafeMutableBufferPointer(start: out.data + i * per, count: per))
-        }
-        return out
+        pixelBatch(images) { $0.preprocess($1, into: $2) }
     }
 
     /// Image embeddings (unnormalised) of decoded images of any size.
@@ -28,11 +23,19 @@ extension CLIPModel {
     public func encodeImages(paths: [String]) throws -> Tensor {
         let images = try paths.map { try ImageDecoder.decodeForPreprocessing(path: $0) }
         guard !images.isEmpty else { throw CLIPInputError("no images to encode") }
+        return try encodeImage(pixelBatch(images) { $0.preprocess($1, into: $2) })
+    }
+
+    /// One pixel batch [N, 3, S, S], the images preprocessed in parallel.
+    private func pixelBatch<Image>(_ images: [Image],
+                                   _ preprocess: (CLIPPreprocessor, Image, UnsafeMutableBufferPointer<Float>) -> Void) -> Tensor {
         let p = preprocessor, s = config.imageResolution, per = 3 * s * s
         let out = Tensor(uninitialized: [images.count, 3, s, s])
-        DispatchQueue.concurrentPerform(iterations: images.count) { i in
-            p.preprocess(images[i], into: UnsafeMutableBufferPointer(start: out.data + i * per, count: per))
+        withoutActuallyEscaping(preprocess) { preprocess in
+            DispatchQueue.concurrentPerform(iterations: images.count) { i in
+                preprocess(p, images[i], UnsafeMutableBufferPointer(start: out.data + i * per, count: per))
+            }
         }
-        return try encodeImage(out)
+        return out
     }
 }

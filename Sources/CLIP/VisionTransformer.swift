@@ -35,11 +35,29 @@ struct VisionTransformer {
         pixels.patchify(patch).linear(weight: conv1.reshaped([conv1.shape[0], -1]))
     }
 
+    /// The transformer's input: the class token before the patches, positions added, ln_pre.
+    /// [B, grid², W] -> [B, 1 + grid², W].
+    func tokens(_ patches: Tensor) -> Tensor {
+        ln_pre(patches.prependingRow(class_embedding).addingPerItem(positional_embedding))
+    }
+
     func callAsFunction(_ pixels: Tensor) -> Tensor {
-        let tokens = patchEmbed(pixels).prependingRow(class_embedding).addingPerItem(positional_embedding)
+        let tokens = tokens(patchEmbed(pixels))
         let (batch, length) = (tokens.shape[0], tokens.shape[1])
-        let cls = transformer(ln_pre(tokens).reshaped([batch * length, -1]), lengths: Array(repeating: length, count: batch),
+        let cls = transformer(tokens.reshaped([batch * length, -1]), lengths: Array(repeating: length, count: batch),
                               causal: false, outputs: Array(repeating: 0, count: batch))
         return ln_post(cls).matmul(proj)
+    }
+
+    /// Intermediate results for parity tests: the patch embedding and the first block's output.
+    func trace(_ pixels: Tensor) -> [String: Tensor] {
+        let patches = patchEmbed(pixels)
+        let tokens = tokens(patches)
+        let (batch, length) = (tokens.shape[0], tokens.shape[1])
+        let block0 = transformer.blocks.first.map {
+            $0(tokens.reshaped([batch * length, -1]), lengths: Array(repeating: length, count: batch), causal: false)
+                .reshaped(tokens.shape)
+        } ?? tokens
+        return ["patch_embed": patches, "block0": block0]
     }
 }

@@ -40,30 +40,4 @@ extension Tensor {
         }
         return out
     }
-
-    /// Softmax over the last dimension.
-    public func softmax() -> Tensor {
-        let out = Tensor(uninitialized: shape)
-        let w = lastDim
-        softmaxRows(data, out.data, rows: rows, width: w)
-        let saved = out.storage  // the storage, not `out`: capturing `out` would make a cycle
-        let n = rows
-        recordUnary(out, self) { g in
-            // dx = y * (g - sum(g * y))
-            let dx = g.copy()
-            let y = saved.pointer, d = dx.data
-            parallelFor(n, grain: max(1, 8192 / max(w, 1))) { r in
-                ck_softmax_backward_rows(y + r.lowerBound * w, d + r.lowerBound * w, r.count, w, 1)
-            }
-            return dx
-        }
-        return out
-    }
-}
-
-/// Numerically stable softmax of each row (in may equal out), over the pool.
-func softmaxRows(_ x: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>, rows: Int, width w: Int) {
-    parallelFor(rows, grain: max(1, 8192 / max(w, 1))) { r in
-        ck_softmax_rows(x + r.lowerBound * w, o + r.lowerBound * w, r.count, w, -1)
-    }
 }

@@ -41,24 +41,60 @@ extension Tensor {
         return out
     }
 
-    /// Sum over all leading dimensions: shape [..., n] -> [n].
-    public func sumRows() -> Tensor {
-        let w = lastDim
-        let out = Tensor(zeros: [w])
-        let a = data, o = out.data, n = rows
-        // Blocks of rows summed apart over the pool, then added in block order. The blocks
-        // depend on the shape alone, so the sums do not change with the thread count.
-        let per = max(1, 65_536 / max(w, 1)), blocks = max(1, (n + per - 1) / per)
-        let partial = Tensor(zeros: [blocks, w])
-        parallelFor(blocks, grain: 1) { r in
-            for b in r where b * per < n { ck_column_sums(a + b * per * w, partial.data + b * w, min(per, n - b * per), w) }
-        }
-        ck_column_sums(partial.data, o, blocks, w)
-        let inShape = shape
+    /// e^x element-wise (for a learned temperature: `logitScale.exp()`).
+    public func exp() -> Tensor {
+        let out = Tensor(zeros: shape)
+        let x = data, o = out.data
+        parallelFor(count) { r in for i in r { o[i] = expf(x[i]) } }
+        let saved = out.storage
+        let inShape = shape, n = count
         recordUnary(out, self) { g in
-            let e = Tensor(zeros: inShape)
-            for row in 0..<n { (e.data + row * w).update(from: g.data, count: w) }
-            return e
+            // d e^x = e^x g
+            let dx = Tensor(zeros: inShape)
+            let y = saved.pointer, gd = g.data, d = dx.data
+            parallelFor(n) { r in for i in r { d[i] = gd[i] * y[i] } }
+            return dx
+        }
+        return out
+    }
+
+    /// Element-wise product of two tensors of the same shape.
+    public func multiplied(_ other: Tensor) -> Tensor {
+        precondition(shape == other.shape, "multiply: shapes \(shape) and \(other.shape) differ")
+        let out = Tensor(zeros: shape)
+        let a = data, b = other.data, o = out.data
+        parallelFor(count) { r in for i in r { o[i] = a[i] * b[i] } }
+        let aSaved = storage, bSaved = other.storage
+        let inShape = shape, n = count
+        record(out, [self, other]) { g in
+            let da = Tensor(zeros: inShape), db = Tensor(zeros: inShape)
+            let gd = g.data, pa = da.data, pb = db.data, a = aSaved.pointer, b = bSaved.pointer
+            parallelFor(n) { r in for i in r { pa[i] = gd[i] * b[i]; pb[i] = gd[i] * a[i] } }
+            return [da, db]
+        }
+        return out
+    }
+
+    /// Every element multiplied by the one-element tensor `factor`, which may itself need a
+    /// gradient (s * M with s = exp(logit_scale)): d factor = sum(g * self).
+    public func scaled(by factor: Tensor) -> Tensor {
+        precondition(factor.count == 1, "scaled(by:): factor \(factor.shape) is not a scalar")
+        let s = factor.data[0]
+        let out = Tensor(zeros: shape)
+        let a = data, o = out.data
+        parallelFor(count) { r in for i in r { o[i] = a[i] * s } }
+        // d factor reads this tensor's values: kept only when the factor needs a gradient.
+        let aSaved = factor.tracksGrad ? storage : nil
+        let inShape = shape, factorShape = factor.shape, n = count
+        record(out, [self, factor]) { g in
+            let dx = Tensor(zeros: inShape)
+            let gd = g.data, d = dx.data
+            parallelFor(n) { r in for i in r { d[i] = gd[i] * s } }
+            guard let aSaved else { return [dx, nil] }
+            let a = aSaved.pointer
+            var dot: Double = 0
+            for i in 0..<n { dot += Double(gd[i]) * Double(a[i]) }
+            return [dx, Tensor([Float(dot)], shape: factorShape)]
         }
         return out
     }

@@ -1,6 +1,9 @@
 import CKernels
 import Foundation
 
+// LayerNorm (CLIP's towers) and L2 normalisation of embeddings, over the last dimension.
+// BatchNorm, which normalises over channels, is in BatchNorm.swift.
+
 extension Tensor {
     /// LayerNorm over the last dimension: (x - mean) / sqrt(var + eps) * weight + bias,
     /// with the biased variance, as `torch.nn.LayerNorm`.
@@ -41,6 +44,35 @@ extension Tensor {
                 for j in 0..<w { dgamma.data[j] += p[c * 2 * w + j]; dbeta.data[j] += p[c * 2 * w + w + j] }
             }
             return [dx, dgamma.reshaped(weightShape), dbeta.reshaped(biasShape)]
+        }
+        return out
+    }
+
+    /// Each row divided by its L2 norm (rows of zeros stay zero).
+    public func l2Normalized(eps: Float = 1e-12) -> Tensor {
+        let w = lastDim
+        let out = Tensor(uninitialized: shape)
+        let norms = Tensor(zeros: [rows])
+        for r in 0..<rows {
+            var s: Float = 0
+            for j in 0..<w { s += data[r * w + j] * data[r * w + j] }
+            let n = max(s.squareRoot(), eps)
+            norms.data[r] = n
+            for j in 0..<w { out.data[r * w + j] = data[r * w + j] / n }
+        }
+        let saved = out.storage  // the storage, not `out`: capturing `out` would make a cycle
+        let inShape = shape, rowCount = rows
+        recordUnary(out, self) { g in
+            // d(x/|x|) = (g - y (g . y)) / |x|; rows clamped at eps are constant (x/eps): g/eps.
+            let dx = Tensor(zeros: inShape)
+            let y = saved.pointer
+            for r in 0..<rowCount {
+                let n = norms.data[r]
+                var dot: Float = 0
+                if n > eps { for j in 0..<w { dot += g.data[r * w + j] * y[r * w + j] } }
+                for j in 0..<w { dx.data[r * w + j] = (g.data[r * w + j] - y[r * w + j] * dot) / n }
+            }
+            return dx
         }
         return out
     }

@@ -1,67 +1,10 @@
+import CKernels
 import Foundation
 
-// Scalar-valued and element-wise operations that losses are built from: exp, products with a
-// tensor-valued scalar, sums and means, log-softmax and cross-entropy with integer targets.
+// Sums and means: of all elements (scalar losses), over rows (bias gradients) and over tokens
+// (pooling); and the weighted sum of scalar loss terms.
 
 extension Tensor {
-    /// e^x element-wise (for a learned temperature: `logitScale.exp()`).
-    public func exp() -> Tensor {
-        let out = Tensor(zeros: shape)
-        let x = data, o = out.data
-        parallelFor(count) { r in for i in r { o[i] = expf(x[i]) } }
-        let saved = out.storage
-        let inShape = shape, n = count
-        recordUnary(out, self) { g in
-            // d e^x = e^x g
-            let dx = Tensor(zeros: inShape)
-            let y = saved.pointer, gd = g.data, d = dx.data
-            parallelFor(n) { r in for i in r { d[i] = gd[i] * y[i] } }
-            return dx
-        }
-        return out
-    }
-
-    /// Element-wise product of two tensors of the same shape.
-    public func multiplied(_ other: Tensor) -> Tensor {
-        precondition(shape == other.shape, "multiply: shapes \(shape) and \(other.shape) differ")
-        let out = Tensor(zeros: shape)
-        let a = data, b = other.data, o = out.data
-        parallelFor(count) { r in for i in r { o[i] = a[i] * b[i] } }
-        let aSaved = storage, bSaved = other.storage
-        let inShape = shape, n = count
-        record(out, [self, other]) { g in
-            let da = Tensor(zeros: inShape), db = Tensor(zeros: inShape)
-            let gd = g.data, pa = da.data, pb = db.data, a = aSaved.pointer, b = bSaved.pointer
-            parallelFor(n) { r in for i in r { pa[i] = gd[i] * b[i]; pb[i] = gd[i] * a[i] } }
-            return [da, db]
-        }
-        return out
-    }
-
-    /// Every element multiplied by the one-element tensor `factor`, which may itself need a
-    /// gradient (s * M with s = exp(logit_scale)): d factor = sum(g * self).
-    public func scaled(by factor: Tensor) -> Tensor {
-        precondition(factor.count == 1, "scaled(by:): factor \(factor.shape) is not a scalar")
-        let s = factor.data[0]
-        let out = Tensor(zeros: shape)
-        let a = data, o = out.data
-        parallelFor(count) { r in for i in r { o[i] = a[i] * s } }
-        // d factor reads this tensor's values: kept only when the factor needs a gradient.
-        let aSaved = factor.tracksGrad ? storage : nil
-        let inShape = shape, factorShape = factor.shape, n = count
-        record(out, [self, factor]) { g in
-            let dx = Tensor(zeros: inShape)
-            let gd = g.data, d = dx.data
-            parallelFor(n) { r in for i in r { d[i] = gd[i] * s } }
-            guard let aSaved else { return [dx, nil] }
-            let a = aSaved.pointer
-            var dot: Double = 0
-            for i in 0..<n { dot += Double(gd[i]) * Double(a[i]) }
-            return [dx, Tensor([Float(dot)], shape: factorShape)]
-        }
-        return out
-    }
-
     /// The sum of all elements, a scalar (shape []). Accumulated in Double.
     public func sum() -> Tensor {
         var s: Double = 0
@@ -83,72 +26,43 @@ extension Tensor {
         return out
     }
 
-    /// log(softmax(x)) over the last dimension, computed stably as x - max - log(sum(exp(x - max))).
-    public func logSoftmax() -> Tensor {
+    /// Sum over all leading dimensions: shape [..., n] -> [n].
+    public func sumRows() -> Tensor {
         let w = lastDim
-        let out = Tensor(zeros: shape)
-        let x = data, o = out.data
-        parallelFor(rows, grain: max(1, 8192 / max(w, 1))) { r in
-            for row in r {
-                let xr = x + row * w, orow = o + row * w
-                var m = -Float.infinity
-                for j in 0..<w { m = max(m, xr[j]) }
-                var s: Float = 0
-                for j in 0..<w { s += expf(xr[j] - m) }
-                let lse = m + logf(s)
-                for j in 0..<w { orow[j] = xr[j] - lse }
-            }
+        let out = Tensor(zeros: [w])
+        let a = data, o = out.data, n = rows
+        // Blocks of rows summed apart over the pool, then added in block order. The blocks
+        // depend on the shape alone, so the sums do not change with the thread count.
+        let per = max(1, 65_536 / max(w, 1)), blocks = max(1, (n + per - 1) / per)
+        let partial = Tensor(zeros: [blocks, w])
+        parallelFor(blocks, grain: 1) { r in
+            for b in r where b * per < n { ck_column_sums(a + b * per * w, partial.data + b * w, min(per, n - b * per), w) }
         }
-        let saved = out.storage
-        let inShape = shape, n = rows
+        ck_column_sums(partial.data, o, blocks, w)
+        let inShape = shape
         recordUnary(out, self) { g in
-            // dx = g - softmax(x) * sum(g)
-            let dx = Tensor(zeros: inShape)
-            let y = saved.pointer, gd = g.data, d = dx.data
-            parallelFor(n, grain: max(1, 8192 / max(w, 1))) { r in
-                for row in r {
-                    var s: Float = 0
-                    for j in 0..<w { s += gd[row * w + j] }
-                    for j in 0..<w { d[row * w + j] = gd[row * w + j] - expf(y[row * w + j]) * s }
-                }
-            }
-            return dx
+            let e = Tensor(zeros: inShape)
+            for row in 0..<n { (e.data + row * w).update(from: g.data, count: w) }
+            return e
         }
         return out
     }
 
-    /// Mean cross-entropy of logits [N, C] against integer classes (`F.cross_entropy` with the
-    /// default mean reduction): mean over rows i of -log softmax(x_i)[targets[i]]. A scalar.
-    ///
-    /// ```
-    /// let loss = logits.crossEntropy(targets: Array(0..<n))   // CLIP's contrastive targets
-    /// ```
-    public func crossEntropy(targets: [Int]) -> Tensor {
-        precondition(rank == 2 && targets.count == shape[0], "crossEntropy: logits \(shape) for \(targets.count) targets")
-        let (n, c) = (shape[0], shape[1])
-        precondition(targets.allSatisfy { $0 >= 0 && $0 < c }, "crossEntropy: a target is outside 0..<\(c)")
-        let probs = Tensor(zeros: shape)
-        softmaxRows(data, probs.data, rows: n, width: c)
-        var total: Double = 0
-        for i in 0..<n {
-            let xr = data + i * c
-            var m = -Float.infinity
-            for j in 0..<c { m = max(m, xr[j]) }
-            var s: Double = 0
-            for j in 0..<c { s += Double(expf(xr[j] - m)) }
-            total += Double(m) + Foundation.log(s) - Double(xr[targets[i]])
+    /// Mean over the middle axis: [B, L, W] -> [B, W].
+    public func meanOverTokens() -> Tensor {
+        precondition(rank == 3, "meanOverTokens: \(shape) is not [B, L, W]")
+        let (b, l, w) = (shape[0], shape[1], shape[2])
+        let out = Tensor(zeros: [b, w])
+        let inv = 1 / Float(l)
+        for i in 0..<b {
+            let o = out.data + i * w
+            for t in 0..<l { let x = data + (i * l + t) * w; for j in 0..<w { o[j] += x[j] } }
+            for j in 0..<w { o[j] *= inv }
         }
-        let out = Tensor([Float(total / Double(max(n, 1)))], shape: [])
         let inShape = shape
         recordUnary(out, self) { g in
-            // d/dx_ij = (softmax_ij - [j == t_i]) * g / N
             let dx = Tensor(zeros: inShape)
-            let scale = g.data[0] / Float(max(n, 1))
-            let p = probs.data, d = dx.data
-            for i in 0..<n {
-                for j in 0..<c { d[i * c + j] = p[i * c + j] * scale }
-                d[i * c + targets[i]] -= scale
-            }
+            for i in 0..<b { for t in 0..<l { for j in 0..<w { dx.data[(i * l + t) * w + j] = g.data[i * w + j] * inv } } }
             return dx
         }
         return out

@@ -40,35 +40,6 @@ extension Tensor {
         return out
     }
 
-    /// Each row divided by its L2 norm (rows of zeros stay zero).
-    public func l2Normalized(eps: Float = 1e-12) -> Tensor {
-        let w = lastDim
-        let out = Tensor(uninitialized: shape)
-        let norms = Tensor(zeros: [rows])
-        for r in 0..<rows {
-            var s: Float = 0
-            for j in 0..<w { s += data[r * w + j] * data[r * w + j] }
-            let n = max(s.squareRoot(), eps)
-            norms.data[r] = n
-            for j in 0..<w { out.data[r * w + j] = data[r * w + j] / n }
-        }
-        let saved = out.storage  // the storage, not `out`: capturing `out` would make a cycle
-        let inShape = shape, rowCount = rows
-        recordUnary(out, self) { g in
-            // d(x/|x|) = (g - y (g . y)) / |x|; rows clamped at eps are constant (x/eps): g/eps.
-            let dx = Tensor(zeros: inShape)
-            let y = saved.pointer
-            for r in 0..<rowCount {
-                let n = norms.data[r]
-                var dot: Float = 0
-                if n > eps { for j in 0..<w { dot += g.data[r * w + j] * y[r * w + j] } }
-                for j in 0..<w { dx.data[r * w + j] = (g.data[r * w + j] - y[r * w + j] * dot) / n }
-            }
-            return dx
-        }
-        return out
-    }
-
     /// Swaps the last two dimensions: [..., a, b] -> [..., b, a].
     public func transposedLastTwo() -> Tensor {
         precondition(rank >= 2, "transposedLastTwo: rank \(rank)")
@@ -162,26 +133,6 @@ func transposeBlocks(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Fl
 }
 
 extension Tensor {
-    /// Mean over the middle axis: [B, L, W] -> [B, W].
-    public func meanOverTokens() -> Tensor {
-        precondition(rank == 3, "meanOverTokens: \(shape) is not [B, L, W]")
-        let (b, l, w) = (shape[0], shape[1], shape[2])
-        let out = Tensor(zeros: [b, w])
-        let inv = 1 / Float(l)
-        for i in 0..<b {
-            let o = out.data + i * w
-            for t in 0..<l { let x = data + (i * l + t) * w; for j in 0..<w { o[j] += x[j] } }
-            for j in 0..<w { o[j] *= inv }
-        }
-        let inShape = shape
-        recordUnary(out, self) { g in
-            let dx = Tensor(zeros: inShape)
-            for i in 0..<b { for t in 0..<l { for j in 0..<w { dx.data[(i * l + t) * w + j] = g.data[i * w + j] * inv } } }
-            return dx
-        }
-        return out
-    }
-
     /// Cuts images into non-overlapping p x p patches: [B, C, H, W] -> [B, (H/p)(W/p), C*p*p],
     /// each patch flattened in (channel, row, column) order — the order of a conv weight
     /// [O, C, p, p], so `patchify(p).linear(weight.reshaped([O, C*p*p]))` equals a conv with

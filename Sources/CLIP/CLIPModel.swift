@@ -4,14 +4,14 @@ import TensorCore
 /// An input the model cannot use: wrong shape, token id out of range, empty batch.
 public struct CLIPInputError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 }
 
 /// A NaN or infinite value in pixels to encode or in an embedding computed from them: an error
 /// rather than a silently NaN result. The description names the input.
 public struct NonFiniteError: Error, CustomStringConvertible, Sendable, Equatable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    package init(_ description: String) { self.description = description }
 }
 
 /// A CLIP model: an image tower, a text tower and the learned temperature `logit_scale`.
@@ -30,13 +30,13 @@ public struct NonFiniteError: Error, CustomStringConvertible, Sendable, Equatabl
 public final class CLIPModel: @unchecked Sendable {
     public let config: CLIPConfig
     /// The state dict: every tensor with its OpenAI name and kind.
-    public let weights: [NamedTensor]
+    package let weights: [NamedTensor]
     /// log of the logit temperature (a scalar tensor).
-    public let logitScale: Tensor
+    package let logitScale: Tensor
     /// The metadata of the checkpoint file the model was loaded from (safetensors `__metadata__`,
     /// scalars of a torch file); empty for a model built in memory. It describes that file, not
     /// later changes to the weights (e.g. finetuning, which reads it to verify a resumed run).
-    public internal(set) var loadedMetadata: [String: String] = [:]
+    package internal(set) var loadedMetadata: [String: String] = [:]
 
     enum VisionTower {
         case vit(VisionTransformer)
@@ -50,11 +50,11 @@ public final class CLIPModel: @unchecked Sendable {
     /// (ResNet towers) normalise with batch statistics and update their running statistics
     /// during `encodeImage`, so encoding is then *not* thread-safe. ViT and text towers behave
     /// the same in both modes (CLIP has no dropout). Off by default.
-    public var isTraining = false
+    package var isTraining = false
 
     /// Builds the model from `source`, which must provide exactly the tensors of `config`.
     /// The configuration is validated first (`CLIPConfig.validate()`).
-    public init(config: CLIPConfig, weights source: WeightSource) throws {
+    package init(config: CLIPConfig, weights source: WeightSource) throws {
         try config.validate()
         let w = WeightBuilder(source)
         switch config.vision {
@@ -81,7 +81,7 @@ public final class CLIPModel: @unchecked Sendable {
     }
 
     /// The parameters an optimiser trains (buffers and counters excluded).
-    public var parameters: [NamedTensor] { weights.filter { $0.kind == .parameter } }
+    package var parameters: [NamedTensor] { weights.filter { $0.kind == .parameter } }
 
     /// Image embeddings (unnormalised): pixels [B, 3, S, S] -> [B, E].
     public func encodeImage(_ pixels: Tensor) throws -> Tensor {
@@ -132,7 +132,7 @@ extension CLIPModel {
     /// Named intermediate outputs of the image tower, for localising parity faults:
     /// ViT: "patch_embed" [B, grid², W], "block0" [B, grid²+1, W] (output of the first block),
     /// then "image" [B, E]. ResNet: "stem" [B, W, S/4, S/4], "image" [B, E].
-    public func visionTrace(_ pixels: Tensor) throws -> [String: Tensor] {
+    package func visionTrace(_ pixels: Tensor) throws -> [String: Tensor] {
         let image = try encodeImage(pixels)
         switch visual {
         case .vit(let v):

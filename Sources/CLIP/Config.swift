@@ -94,7 +94,7 @@ public struct CLIPConfig: Sendable, Equatable, Codable {
     /// The shapes it reads must have the expected rank and positive dimensions; anything else is
     /// a `WeightError` naming the key and its shape. The result is not validated here (saved head
     /// counts may still replace the inferred ones): `CLIPModel` validates it before building.
-    public static func infer(from sd: StateDict, activation: Activation = .quickGELU) throws -> CLIPConfig {
+    package static func infer(from sd: StateDict, activation: Activation = .quickGELU) throws -> CLIPConfig {
         /// The shape of `key`: `expected.count` dimensions, each at least 1.
         func shape(_ key: String, _ expected: [String]) throws -> [Int] {
             guard let s = sd.shape(key) else { throw WeightError("missing key '\(key)': cannot infer the model configuration") }

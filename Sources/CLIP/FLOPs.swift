@@ -4,7 +4,7 @@
 /// by `cleanclip bench` to report GFLOP/s next to the machine's measured sgemm peak.
 extension CLIPConfig {
     /// FLOPs of one image through the image tower.
-    public var imageFLOPs: Double {
+    package var imageFLOPs: Double {
         switch vision {
         case let .vit(patch, width, layers, _, resolution):
             let grid = resolution / patch, tokens = grid * grid + 1
@@ -40,7 +40,7 @@ extension CLIPConfig {
     }
 
     /// FLOPs of one text of `tokens` positions through the text tower.
-    public func textFLOPs(tokens: Int) -> Double {
+    package func textFLOPs(tokens: Int) -> Double {
         Double(textLayers) * Self.transformerLayerFLOPs(tokens: tokens, width: textWidth) + 2.0 * Double(textWidth * embedDim)
     }
 

@@ -85,7 +85,7 @@ extension CLIPModel {
     }
 
     /// A Float32 tensor over `raw`: zero-copy for aligned F32 data, otherwise widened.
-    public static func tensor(from raw: RawTensor) throws -> Tensor {
+    package static func tensor(from raw: RawTensor) throws -> Tensor {
         if let p = raw.float32Pointer() {
             let storage = TensorStorage(borrowing: UnsafeMutablePointer(mutating: p), count: raw.count, owner: raw.owner)
             return Tensor(shape: raw.shape, storage: storage)

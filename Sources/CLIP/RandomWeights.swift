@@ -3,16 +3,16 @@ import TensorCore
 
 /// Fresh weights for training from scratch or benchmarking, following OpenAI's
 /// `CLIP.initialize_parameters` (and PyTorch's layer defaults where OpenAI keeps them), seeded.
-public final class RandomWeights: WeightSource {
+package final class RandomWeights: WeightSource {
     private var rng: SeededRandom
     private let config: CLIPConfig
 
-    public init(config: CLIPConfig, seed: UInt64) {
+    package init(config: CLIPConfig, seed: UInt64) {
         self.config = config
         rng = SeededRandom(seed: seed)
     }
 
-    public func tensor(_ name: String, shape: [Int], kind: WeightKind) throws -> Tensor {
+    package func tensor(_ name: String, shape: [Int], kind: WeightKind) throws -> Tensor {
         let fanIn = shape.dropFirst().reduce(1, *)
         func normal(_ std: Float) -> Tensor { .randomNormal(shape, std: std, using: &rng) }
         func pytorchDefault() -> Tensor { .randomUniform(shape, bound: 1 / Float(max(fanIn, 1)).squareRoot(), using: &rng) }
@@ -53,7 +53,7 @@ public final class RandomWeights: WeightSource {
         return pytorchDefault()  // convolutions
     }
 
-    public func finish() throws {}
+    package func finish() throws {}
 
     private var visionWidth: Int {
         switch config.vision {

@@ -1,7 +1,7 @@
 import TensorCore
 
 /// What a named tensor in a CLIP model is.
-public enum WeightKind: Sendable {
+package enum WeightKind: Sendable {
     /// Trained by the optimiser.
     case parameter
     /// Running statistics (BatchNorm running_mean / running_var): saved, never trained.
@@ -20,16 +20,16 @@ public enum WeightKind: Sendable {
 }
 
 /// One entry of a model's state dict, in OpenAI / open_clip naming.
-public struct NamedTensor {
-    public let name: String
-    public let tensor: Tensor
-    public let kind: WeightKind
+package struct NamedTensor {
+    package let name: String
+    package let tensor: Tensor
+    package let kind: WeightKind
 }
 
 /// An error found while matching weights to a model: names the key and the shapes involved.
-public struct WeightError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct WeightError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 
     /// Two keys of one file that name the same weight once renamed (a stripped "module." prefix,
     /// Hugging Face naming). Keeping either one would be a silent, arbitrary choice.
@@ -40,7 +40,7 @@ public struct WeightError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Where a model's tensors come from while it is being built.
-public protocol WeightSource {
+package protocol WeightSource {
     /// The tensor for `name`, which must have exactly `shape`.
     func tensor(_ name: String, shape: [Int], kind: WeightKind) throws -> Tensor
     /// Called once every tensor has been taken: reports keys nobody asked for.
@@ -63,8 +63,8 @@ final class WeightBuilder {
 
 /// Tensors already in memory under OpenAI names, checked strictly: every key must be taken with
 /// the shape the model expects, and no key may be left over.
-public final class StateDict: WeightSource {
-    public private(set) var tensors: [String: Tensor]
+package final class StateDict: WeightSource {
+    package private(set) var tensors: [String: Tensor]
     private var taken = Set<String>()
     /// Keys that carry no weights and are dropped silently: JIT metadata and the causal masks
     /// TorchScript archives keep as attributes (`attn_mask`, recomputed here).
@@ -72,13 +72,13 @@ public final class StateDict: WeightSource {
         ["input_resolution", "context_length", "vocab_size"].contains(key) || key == "attn_mask" || key.hasSuffix(".attn_mask")
     }
 
-    public init(_ tensors: [String: Tensor]) { self.tensors = tensors }
+    package init(_ tensors: [String: Tensor]) { self.tensors = tensors }
 
-    public func has(_ name: String) -> Bool { tensors[name] != nil }
-    public func shape(_ name: String) -> [Int]? { tensors[name]?.shape }
-    public var keys: Dictionary<String, Tensor>.Keys { tensors.keys }
+    package func has(_ name: String) -> Bool { tensors[name] != nil }
+    package func shape(_ name: String) -> [Int]? { tensors[name]?.shape }
+    package var keys: Dictionary<String, Tensor>.Keys { tensors.keys }
 
-    public func tensor(_ name: String, shape: [Int], kind: WeightKind) throws -> Tensor {
+    package func tensor(_ name: String, shape: [Int], kind: WeightKind) throws -> Tensor {
         guard let t = tensors[name] else {
             if kind == .counter { taken.insert(name); return Tensor(zeros: shape) }
             throw WeightError("missing key '\(name)' (expected shape \(shape))")
@@ -93,7 +93,7 @@ public final class StateDict: WeightSource {
         return t.shape == shape ? t : t.reshaped(shape)
     }
 
-    public func finish() throws {
+    package func finish() throws {
         let extra = tensors.keys.filter { !taken.contains($0) && !Self.isIgnorable($0) }.sorted()
         if !extra.isEmpty {
             let shown = extra.prefix(5).map { "'\($0)' \(tensors[$0]!.shape)" }.joined(separator: ", ")

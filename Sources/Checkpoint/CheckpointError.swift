@@ -9,7 +9,7 @@ public struct CheckpointError: Error, CustomStringConvertible, Sendable {
     /// What was wrong, without the path.
     public let reason: String
 
-    public init(path: String, _ reason: String) {
+    package init(path: String, _ reason: String) {
         self.path = path
         self.reason = reason
     }

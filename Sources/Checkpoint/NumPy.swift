@@ -3,17 +3,17 @@ import Foundation
 
 /// NumPy `.npy` files (format 1.0-3.0, little-endian, C order): the plain exchange format of
 /// the command-line tool (token ids in, pixels in, embeddings out).
-public enum NumPy {
-    public struct Array: Sendable {
-        public var shape: [Int]
+package enum NumPy {
+    package struct Array: Sendable {
+        package var shape: [Int]
         /// The dtype descriptor, e.g. "<f4", "<i4", "<i8".
-        public var descr: String
+        package var descr: String
         /// Raw little-endian element bytes.
-        public var bytes: [UInt8]
+        package var bytes: [UInt8]
     }
 
     /// Reads an .npy file.
-    public static func read(path: String) throws -> Array {
+    package static func read(path: String) throws -> Array {
         let b: [UInt8]
         do { b = try RegularFile.read(path) } catch let e as FileError { throw CheckpointError(path: path, e.reason) }
         guard b.count >= 10, b[0] == 0x93, Swift.Array(b[1..<6]) == Swift.Array("NUMPY".utf8) else {
@@ -74,7 +74,7 @@ public enum NumPy {
     }
 
     /// The elements as Float (from float32 or float64).
-    public static func floats(_ a: Array, path: String) throws -> [Float] {
+    package static func floats(_ a: Array, path: String) throws -> [Float] {
         switch a.descr {
         case "<f4": return a.bytes.withUnsafeBytes { Swift.Array($0.bindMemory(to: Float.self)) }
         case "<f8": return a.bytes.withUnsafeBytes { $0.bindMemory(to: Double.self).map { Float($0) } }
@@ -83,7 +83,7 @@ public enum NumPy {
     }
 
     /// The elements as Int32 (from int32 or int64; values must fit).
-    public static func int32s(_ a: Array, path: String) throws -> [Int32] {
+    package static func int32s(_ a: Array, path: String) throws -> [Int32] {
         switch a.descr {
         case "<i4": return a.bytes.withUnsafeBytes { Swift.Array($0.bindMemory(to: Int32.self)) }
         case "<i8":
@@ -98,7 +98,7 @@ public enum NumPy {
     }
 
     /// Writes float32 or int32 data as .npy, atomically (temporary file, then rename).
-    public static func write<T>(_ values: [T], shape: [Int], to path: String) throws {
+    package static func write<T>(_ values: [T], shape: [Int], to path: String) throws {
         let descr: String
         switch T.self {
         case is Float.Type: descr = "<f4"

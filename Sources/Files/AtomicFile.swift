@@ -13,13 +13,13 @@ import Darwin
 /// write to the same destination takes it over, and a killed write leaves at most that one
 /// file. While another live process writes the same destination, a unique
 /// `.<name>.tmp-<pid>-<random>` is used instead. A failed write removes its temporary file.
-public enum AtomicFile {
-    public final class Sink {
+package enum AtomicFile {
+    package final class Sink {
         let fd: Int32
         let path: String
         init(fd: Int32, path: String) { self.fd = fd; self.path = path }
 
-        public func write(_ data: UnsafeRawBufferPointer) throws {
+        package func write(_ data: UnsafeRawBufferPointer) throws {
             var done = 0
             while done < data.count {
                 let r = posixWrite(fd, data.baseAddress! + done, data.count - done)
@@ -33,17 +33,17 @@ public enum AtomicFile {
     }
 
     /// Writes `bytes` to `path` atomically.
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    package static func write(_ bytes: [UInt8], to path: String) throws {
         try write(to: path) { sink in try bytes.withUnsafeBytes { try sink.write($0) } }
     }
 
     /// Writes UTF-8 `text` to `path` atomically.
-    public static func write(_ text: String, to path: String) throws {
+    package static func write(_ text: String, to path: String) throws {
         try write(Array(text.utf8), to: path)
     }
 
     /// Streams the file's contents through `body`, then moves it into place.
-    public static func write(to path: String, _ body: (Sink) throws -> Void) throws {
+    package static func write(to path: String, _ body: (Sink) throws -> Void) throws {
         let slash = path.lastIndex(of: "/")
         let dir = slash.map { String(path[..<$0]) } ?? "."
         let base = slash.map { String(path[path.index(after: $0)...]) } ?? path

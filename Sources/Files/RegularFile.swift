@@ -11,7 +11,7 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
     public let path: String
     public let reason: String
 
-    public init(path: String, _ reason: String) {
+    package init(path: String, _ reason: String) {
         self.path = path
         self.reason = reason
     }
@@ -25,15 +25,15 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
 /// blocks in `open` until a writer appears, so the file is opened with O_NONBLOCK and its type
 /// read from the open descriptor (`fstat`), which cannot race with a rename of the path the way
 /// a `stat` before `open` can. Directories and devices (`/dev/zero`) are refused the same way.
-public enum RegularFile {
+package enum RegularFile {
     /// An open descriptor on a regular file, with its size at opening. The caller closes `fd`.
-    public struct Opened {
-        public let fd: Int32
-        public let size: Int
+    package struct Opened {
+        package let fd: Int32
+        package let size: Int
     }
 
     /// Opens `path` read-only when it is a regular file.
-    public static func open(_ path: String) throws -> Opened {
+    package static func open(_ path: String) throws -> Opened {
         let fd = posixOpen(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else { throw FileError(path: path, "cannot open: \(systemReason())") }
         var st = stat()
@@ -53,7 +53,7 @@ public enum RegularFile {
 
     /// The whole contents of a regular file. A file that shrinks while it is read gives the
     /// bytes that were there.
-    public static func read(_ path: String) throws -> [UInt8] {
+    package static func read(_ path: String) throws -> [UInt8] {
         let file = try open(path)
         defer { close(file.fd) }
         var bytes = [UInt8](repeating: 0, count: file.size)
@@ -63,7 +63,7 @@ public enum RegularFile {
     }
 
     /// Reads from `fd` until `buffer` is full or the file ends; returns the bytes read.
-    public static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
+    package static func readFully(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
         var filled = 0
         while filled < buffer.count {
             let n = posixRead(fd, buffer.baseAddress! + filled, buffer.count - filled)

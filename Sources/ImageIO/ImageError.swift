@@ -29,7 +29,7 @@ public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What was wrong, in words.
     public let detail: String
 
-    public init(_ kind: Kind, source: String, detail: String) {
+    package init(_ kind: Kind, source: String, detail: String) {
         self.kind = kind
         self.source = source
         self.detail = detail

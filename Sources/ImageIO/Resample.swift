@@ -87,7 +87,7 @@ public enum ResamplePassOrder: Sendable, Equatable {
 /// ```swift
 /// let small = try resize(photo, width: 298, height: 224, filter: .bicubic)
 /// ```
-public func resize(
+package func resize(
     _ image: RGBImage, width: Int, height: Int, filter: ResampleFilter = .bicubic,
     passOrder: ResamplePassOrder = .pillow13
 ) throws -> RGBImage {
@@ -108,7 +108,7 @@ public func resize(
 ///   clipped to 0...65535.
 /// - "L", "RGB" and "CMYK" are resized per 8-bit channel like RGB.
 /// - The same size is a copy (so RGBA is not round-tripped through RGBa).
-public func resize(
+package func resize(
     _ image: DecodedImage, width: Int, height: Int, filter: ResampleFilter = .bicubic,
     passOrder: ResamplePassOrder = .pillow13
 ) throws -> DecodedImage {

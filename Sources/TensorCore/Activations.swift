@@ -24,7 +24,7 @@ extension Activation {
 
 extension Tensor {
     /// Applies `activation` element-wise.
-    public func activated(_ activation: Activation) -> Tensor {
+    package func activated(_ activation: Activation) -> Tensor {
         let out = Tensor(uninitialized: shape)
         let x = data, o = out.data, kind = activation.kernel
         parallelFor(count) { r in ck_activation(kind, x + r.lowerBound, o + r.lowerBound, r.count) }

@@ -94,7 +94,7 @@ extension Tensor {
     /// -> [sequences, W], row b attending to every key of sequence b (or, causal, to keys
     /// 0...position). A tower whose output is one token (ViT's class token, the text tower's end
     /// of text) needs no more in its last block.
-    public func selfAttention(heads: Int, causal: Bool, lengths: [Int], queryPositions: [Int]? = nil) -> Tensor {
+    package func selfAttention(heads: Int, causal: Bool, lengths: [Int], queryPositions: [Int]? = nil) -> Tensor {
         precondition(rank == 2 && shape[1] % 3 == 0, "selfAttention: qkv \(shape) is not [T, 3W]")
         precondition(lengths.allSatisfy { $0 > 0 } && lengths.reduce(0, +) == shape[0],
                      "selfAttention: sequence lengths \(lengths) for \(shape[0]) rows")
@@ -135,7 +135,7 @@ extension Tensor {
 
     /// Multi-head attention core with separate projections (no mask), every sequence alike.
     /// q: [B, Lq, W], k and v: [B, Lk, W] -> [B, Lq, W].
-    public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
+    package static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
         precondition(q.rank == 3 && k.shape == v.shape && k.shape[0] == q.shape[0] && k.shape[2] == q.shape[2],
                      "attention: q \(q.shape), k \(k.shape), v \(v.shape)")
         let (batch, lq, w) = (q.shape[0], q.shape[1], q.shape[2]), lk = k.shape[1]

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Recording happens only when it is enabled on the current thread *and* some input of an
 /// operation requires a gradient, so inference on frozen weights never pays for it.
-public enum GradMode {
+package enum GradMode {
     private static let key: pthread_key_t = {
         var k = pthread_key_t()
         pthread_key_create(&k, nil)
@@ -12,10 +12,10 @@ public enum GradMode {
     }()
 
     /// Recording is on by default; `withoutGrad` turns it off for a block.
-    public static var isEnabled: Bool { pthread_getspecific(key) == nil }
+    package static var isEnabled: Bool { pthread_getspecific(key) == nil }
 
     /// Runs `body` with recording off on this thread (like `torch.no_grad()`).
-    public static func withoutGrad<T>(_ body: () throws -> T) rethrows -> T {
+    package static func withoutGrad<T>(_ body: () throws -> T) rethrows -> T {
         let previous = pthread_getspecific(key)
         pthread_setspecific(key, UnsafeRawPointer(bitPattern: 1))
         defer { pthread_setspecific(key, previous) }
@@ -94,7 +94,7 @@ extension Tensor {
     /// the activations it saved) is dropped as soon as it has run, so intermediate results are
     /// freed as backward proceeds. Backward closures run with recording off, so gradients never
     /// record a graph of their own.
-    public func backward(gradient: Tensor? = nil) {
+    package func backward(gradient: Tensor? = nil) {
         let seed = gradient ?? Tensor(repeating: 1, shape: shape)
         precondition(seed.shape == shape, "gradient shape \(seed.shape) does not match \(shape)")
         let root = GradNode.Edge(node: node?.isLive == true ? node : nil, leaf: requiresGrad ? self : nil, shape: shape)
@@ -175,5 +175,5 @@ extension Tensor {
     }
 
     /// Sets `grad` to nil (what `optimizer.zero_grad(set_to_none=True)` does).
-    public func zeroGrad() { grad = nil }
+    package func zeroGrad() { grad = nil }
 }

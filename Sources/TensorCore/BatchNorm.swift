@@ -11,7 +11,7 @@ extension Tensor {
     /// batch variance: running = (1 - momentum) running + momentum * batch statistic (whether
     /// or not gradients are recorded). Otherwise (`.eval()`) the running statistics normalise.
     /// Differentiable in both modes, with respect to x, weight, bias and residual.
-    public func batchNorm2d(weight: Tensor, bias: Tensor, runningMean: Tensor?, runningVar: Tensor?, training: Bool,
+    package func batchNorm2d(weight: Tensor, bias: Tensor, runningMean: Tensor?, runningVar: Tensor?, training: Bool,
                             momentum: Float = 0.1, eps: Float = 1e-5, residual: Tensor? = nil, relu: Bool = false) -> Tensor {
         let c = shape.first ?? 0, plane = c == 0 ? 0 : count / c
         precondition(rank == 4 && weight.count == c && bias.count == c, "batchNorm2d: input \(shape) vs \(weight.count) channels")

@@ -3,7 +3,7 @@ import Foundation
 extension Tensor {
     /// Joins tensors along the first axis: [n1, ...] + [n2, ...] -> [n1 + n2, ...]
     /// (`torch.cat(dim=0)`; how originals and augmented views share one forward pass).
-    public static func concatenated(_ parts: [Tensor]) -> Tensor {
+    package static func concatenated(_ parts: [Tensor]) -> Tensor {
         precondition(!parts.isEmpty, "concatenated: no tensors")
         let inner = Array(parts[0].shape.dropFirst())
         precondition(parts.allSatisfy { $0.rank >= 1 && Array($0.shape.dropFirst()) == inner },
@@ -28,7 +28,7 @@ extension Tensor {
     }
 
     /// Rows `range` of the first axis: [n, ...] -> [range.count, ...] (a copy; `x[a..<b]`).
-    public func slice(rows range: Range<Int>) -> Tensor {
+    package func slice(rows range: Range<Int>) -> Tensor {
         precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0],
                      "slice: rows \(range) of \(shape)")
         let per = shape[0] == 0 ? 0 : count / shape[0]

@@ -10,7 +10,7 @@ import Foundation
 
 extension Tensor {
     /// Swaps the first two axes: [A, B, ...] -> [B, A, ...] (images to channel-major and back).
-    public func swappingFirstTwoAxes() -> Tensor {
+    package func swappingFirstTwoAxes() -> Tensor {
         precondition(rank >= 2, "swappingFirstTwoAxes: rank \(rank)")
         let (a, b) = (shape[0], shape[1]), inner = a * b == 0 ? 0 : count / (a * b)
         var s = shape
@@ -32,7 +32,7 @@ extension Tensor {
     ///
     /// self: [C, N, H, W], weight: [O, C, kh, kw] -> [O, N, Ho, Wo] with
     /// Ho = (H + 2 padding - kh) / stride + 1.
-    public func conv2d(weight: Tensor, stride: Int = 1, padding: Int = 0) -> Tensor {
+    package func conv2d(weight: Tensor, stride: Int = 1, padding: Int = 0) -> Tensor {
         precondition(rank == 4 && weight.rank == 4 && weight.shape[1] == shape[0] && stride >= 1 && padding >= 0,
                      "conv2d: input \(shape) vs weight \(weight.shape)")
         let (c, n, h, w) = (shape[0], shape[1], shape[2], shape[3])
@@ -112,7 +112,7 @@ extension Tensor {
 
     /// Average pooling with a square window equal to its stride and no padding
     /// (`nn.AvgPool2d(k)`), as ModifiedResNet uses. [N, C, H, W] -> [N, C, H/k, W/k].
-    public func avgPool2d(_ k: Int) -> Tensor {
+    package func avgPool2d(_ k: Int) -> Tensor {
         precondition(rank == 4, "avgPool2d: input \(shape) is not [N, C, H, W]")
         if k == 1 { return self }
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])

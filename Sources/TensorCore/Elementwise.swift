@@ -3,7 +3,7 @@ import Foundation
 
 extension Tensor {
     /// Element-wise sum of two tensors of the same shape.
-    public func adding(_ other: Tensor) -> Tensor {
+    package func adding(_ other: Tensor) -> Tensor {
         precondition(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
         let out = Tensor(uninitialized: shape)
         let a = data, b = other.data, o = out.data
@@ -13,14 +13,14 @@ extension Tensor {
     }
 
     /// Adds `other` into this tensor's storage (no gradient recording; for accumulation).
-    public func addInPlace(_ other: Tensor, scale: Float = 1) {
+    package func addInPlace(_ other: Tensor, scale: Float = 1) {
         precondition(shape == other.shape, "addInPlace: shapes \(shape) and \(other.shape) differ")
         let a = data, b = other.data
         parallelFor(count) { r in for i in r { a[i] += scale * b[i] } }
     }
 
     /// Every element multiplied by `factor`.
-    public func scaled(by factor: Float) -> Tensor {
+    package func scaled(by factor: Float) -> Tensor {
         let out = Tensor(uninitialized: shape)
         let a = data, o = out.data
         parallelFor(count) { r in for i in r { o[i] = a[i] * factor } }
@@ -29,7 +29,7 @@ extension Tensor {
     }
 
     /// Adds a vector of length `lastDim` to every row (a bias, or a positional embedding row).
-    public func addingRowVector(_ v: Tensor) -> Tensor {
+    package func addingRowVector(_ v: Tensor) -> Tensor {
         precondition(v.count == lastDim, "row add: vector of \(v.count) for rows of \(lastDim)")
         let out = Tensor(uninitialized: shape)
         let a = data, b = v.data, o = out.data, w = lastDim
@@ -42,7 +42,7 @@ extension Tensor {
     }
 
     /// e^x element-wise (for a learned temperature: `logitScale.exp()`).
-    public func exp() -> Tensor {
+    package func exp() -> Tensor {
         let out = Tensor(zeros: shape)
         let x = data, o = out.data
         parallelFor(count) { r in for i in r { o[i] = expf(x[i]) } }
@@ -59,7 +59,7 @@ extension Tensor {
     }
 
     /// Element-wise product of two tensors of the same shape.
-    public func multiplied(_ other: Tensor) -> Tensor {
+    package func multiplied(_ other: Tensor) -> Tensor {
         precondition(shape == other.shape, "multiply: shapes \(shape) and \(other.shape) differ")
         let out = Tensor(zeros: shape)
         let a = data, b = other.data, o = out.data
@@ -77,7 +77,7 @@ extension Tensor {
 
     /// Every element multiplied by the one-element tensor `factor`, which may itself need a
     /// gradient (s * M with s = exp(logit_scale)): d factor = sum(g * self).
-    public func scaled(by factor: Tensor) -> Tensor {
+    package func scaled(by factor: Tensor) -> Tensor {
         precondition(factor.count == 1, "scaled(by:): factor \(factor.shape) is not a scalar")
         let s = factor.data[0]
         let out = Tensor(zeros: shape)
@@ -101,4 +101,4 @@ extension Tensor {
 }
 
 /// Element-wise sum.
-public func + (a: Tensor, b: Tensor) -> Tensor { a.adding(b) }
+package func + (a: Tensor, b: Tensor) -> Tensor { a.adding(b) }

@@ -7,7 +7,7 @@ extension UnsafeBufferPointer where Element == Float {
     /// without the sign are at least 0x7F80_0000. The fast pass takes the maximum of those bits
     /// (an integer reduction the compiler vectorises); only when it finds one does a second pass
     /// look for its index.
-    public func firstNonFiniteIndex() -> Int? {
+    package func firstNonFiniteIndex() -> Int? {
         guard let base = baseAddress else { return nil }
         let bits = UnsafeRawPointer(base).assumingMemoryBound(to: UInt32.self)
         var largest: UInt32 = 0
@@ -19,7 +19,7 @@ extension UnsafeBufferPointer where Element == Float {
 
 extension Tensor {
     /// The index of the first NaN or infinite element, or nil when every element is finite.
-    public func firstNonFiniteIndex() -> Int? {
+    package func firstNonFiniteIndex() -> Int? {
         UnsafeBufferPointer(start: data, count: count).firstNonFiniteIndex()
     }
 }

@@ -7,7 +7,7 @@ extension Tensor {
     /// ```
     /// let y = x.linear(weight: fc.weight, bias: fc.bias)
     /// ```
-    public func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
+    package func linear(weight: Tensor, bias: Tensor? = nil) -> Tensor {
         let k = lastDim, n = weight.shape[0], m = rows
         precondition(weight.rank == 2 && weight.shape[1] == k, "linear: input \(shape) vs weight \(weight.shape)")
         var outShape = shape

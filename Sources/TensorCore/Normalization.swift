@@ -7,7 +7,7 @@ import Foundation
 extension Tensor {
     /// LayerNorm over the last dimension: (x - mean) / sqrt(var + eps) * weight + bias,
     /// with the biased variance, as `torch.nn.LayerNorm`.
-    public func layerNorm(weight: Tensor, bias: Tensor, eps: Float = 1e-5) -> Tensor {
+    package func layerNorm(weight: Tensor, bias: Tensor, eps: Float = 1e-5) -> Tensor {
         let w = lastDim, n = rows
         precondition(weight.count == w && bias.count == w, "layerNorm: weight \(weight.shape) for width \(w)")
         let out = Tensor(uninitialized: shape)

@@ -2,14 +2,14 @@ import CKernels
 
 /// The element-wise work of optimisers, run as one parallel job over all parameters: a
 /// model's many small tensors would otherwise each pay a dispatch of their own.
-public enum OptimizerKernels {
+package enum OptimizerKernels {
     /// One tensor's share of an AdamW update.
-    public struct AdamWSlot {
-        public let parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor
+    package struct AdamWSlot {
+        package let parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor
         /// 1 - lr * weight_decay, or 1 for parameters without decay.
-        public let decay: Float
+        package let decay: Float
 
-        public init(parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor, decay: Float) {
+        package init(parameter: Tensor, gradient: Tensor, expAvg: Tensor, expAvgSq: Tensor, decay: Float) {
             precondition(gradient.count == parameter.count && expAvg.count == parameter.count && expAvgSq.count == parameter.count,
                          "AdamW: gradient \(gradient.shape) and moments for a parameter \(parameter.shape)")
             self.parameter = parameter; self.gradient = gradient; self.expAvg = expAvg; self.expAvgSq = expAvgSq
@@ -18,7 +18,7 @@ public enum OptimizerKernels {
     }
 
     /// Sum of the squares of every element of `tensors`, in double, added in a fixed order.
-    public static func sumOfSquares(_ tensors: [Tensor]) -> Double {
+    package static func sumOfSquares(_ tensors: [Tensor]) -> Double {
         let chunks = chunked(tensors.map(\.count))
         var partial = [Double](repeating: 0, count: chunks.count)
         partial.withUnsafeMutableBufferPointer { out in
@@ -35,7 +35,7 @@ public enum OptimizerKernels {
 
     /// x = x * decay - stepSize * m / (sqrt(v) * invBias2Sqrt + eps) after updating the moments
     /// with the clipped gradient (see ck_adamw), for every slot.
-    public static func adamW(_ slots: [AdamWSlot], clip: Float, beta1: Float, beta2: Float, stepSize: Float,
+    package static func adamW(_ slots: [AdamWSlot], clip: Float, beta1: Float, beta2: Float, stepSize: Float,
                              invBias2Sqrt: Float, eps: Float) {
         let chunks = chunked(slots.map(\.parameter.count))
         parallelFor(chunks.count, grain: 1) { r in

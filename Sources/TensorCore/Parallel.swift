@@ -20,7 +20,7 @@ public enum Threads {
 /// Work smaller than `grain` items runs inline on the calling thread. `body` must be safe to
 /// run concurrently on disjoint ranges.
 @inline(__always)
-public func parallelFor(_ n: Int, grain: Int = 16_384, _ body: (Range<Int>) -> Void) {
+package func parallelFor(_ n: Int, grain: Int = 16_384, _ body: (Range<Int>) -> Void) {
     let workers = min(Threads.count, n / max(grain, 1))
     if workers <= 1 {
         body(0..<n)

@@ -39,14 +39,14 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 
 extension Tensor {
     /// Normal(0, std²) entries.
-    public static func randomNormal(_ shape: [Int], std: Float, using rng: inout SeededRandom) -> Tensor {
+    package static func randomNormal(_ shape: [Int], std: Float, using rng: inout SeededRandom) -> Tensor {
         let t = Tensor(zeros: shape)
         for i in 0..<t.count { t.data[i] = rng.normal() * std }
         return t
     }
 
     /// Uniform entries in [-bound, bound).
-    public static func randomUniform(_ shape: [Int], bound: Float, using rng: inout SeededRandom) -> Tensor {
+    package static func randomUniform(_ shape: [Int], bound: Float, using rng: inout SeededRandom) -> Tensor {
         let t = Tensor(zeros: shape)
         for i in 0..<t.count { t.data[i] = (rng.uniform() * 2 - 1) * bound }
         return t

@@ -6,7 +6,7 @@ import Foundation
 
 extension Tensor {
     /// The sum of all elements, a scalar (shape []). Accumulated in Double.
-    public func sum() -> Tensor {
+    package func sum() -> Tensor {
         var s: Double = 0
         for i in 0..<count { s += Double(data[i]) }
         let out = Tensor([Float(s)], shape: [])
@@ -16,7 +16,7 @@ extension Tensor {
     }
 
     /// The mean of all elements, a scalar (shape []).
-    public func mean() -> Tensor {
+    package func mean() -> Tensor {
         let n = Float(max(count, 1))
         var s: Double = 0
         for i in 0..<count { s += Double(data[i]) }
@@ -27,7 +27,7 @@ extension Tensor {
     }
 
     /// Sum over all leading dimensions: shape [..., n] -> [n].
-    public func sumRows() -> Tensor {
+    package func sumRows() -> Tensor {
         let w = lastDim
         let out = Tensor(zeros: [w])
         let a = data, o = out.data, n = rows
@@ -49,7 +49,7 @@ extension Tensor {
     }
 
     /// Mean over the middle axis: [B, L, W] -> [B, W].
-    public func meanOverTokens() -> Tensor {
+    package func meanOverTokens() -> Tensor {
         precondition(rank == 3, "meanOverTokens: \(shape) is not [B, L, W]")
         let (b, l, w) = (shape[0], shape[1], shape[2])
         let out = Tensor(zeros: [b, w])
@@ -70,7 +70,7 @@ extension Tensor {
 }
 
 /// Weighted sum of scalar tensors, sum_i w_i * x_i (a loss from its terms).
-public func weightedSum(_ terms: [(weight: Float, value: Tensor)]) -> Tensor {
+package func weightedSum(_ terms: [(weight: Float, value: Tensor)]) -> Tensor {
     precondition(!terms.isEmpty && terms.allSatisfy { $0.value.count == 1 }, "weightedSum: needs one or more scalars")
     var total: Float = 0
     for t in terms { total += t.weight * t.value.data[0] }

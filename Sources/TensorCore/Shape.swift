@@ -3,7 +3,7 @@ import Foundation
 extension Tensor {
     /// Rows of an embedding table: table [V, W], ids in 0..<V -> [ids.count, W].
     /// Ids must have been validated by the caller (an out-of-range id is a programming error).
-    public static func gatherRows(_ table: Tensor, _ ids: [Int]) -> Tensor {
+    package static func gatherRows(_ table: Tensor, _ ids: [Int]) -> Tensor {
         let w = table.lastDim
         let out = Tensor(uninitialized: [ids.count, w])
         for (i, id) in ids.enumerated() {
@@ -22,7 +22,7 @@ extension Tensor {
     }
 
     /// Selects rows of the flattened [rows, lastDim] view: -> [indices.count, lastDim].
-    public func selectRows(_ indices: [Int]) -> Tensor {
+    package func selectRows(_ indices: [Int]) -> Tensor {
         let w = lastDim
         let out = Tensor(uninitialized: [indices.count, w])
         for (i, r) in indices.enumerated() {
@@ -41,7 +41,7 @@ extension Tensor {
     }
 
     /// Swaps the last two dimensions: [..., a, b] -> [..., b, a].
-    public func transposedLastTwo() -> Tensor {
+    package func transposedLastTwo() -> Tensor {
         precondition(rank >= 2, "transposedLastTwo: rank \(rank)")
         let a = shape[rank - 2], b = shape[rank - 1], batch = count / max(a * b, 1)
         var s = shape
@@ -55,7 +55,7 @@ extension Tensor {
     /// Puts a row before the tokens of every batch item: [B, L, W] -> [B, L + 1, W].
     /// `row` is either one row [W] shared by all items (a class embedding) or one row per
     /// item [B, W] (a pooled token).
-    public func prependingRow(_ row: Tensor) -> Tensor {
+    package func prependingRow(_ row: Tensor) -> Tensor {
         precondition(rank == 3, "prependingRow: \(shape) is not [B, L, W]")
         let (b, l, w) = (shape[0], shape[1], shape[2])
         let shared = row.count == w
@@ -79,7 +79,7 @@ extension Tensor {
     }
 
     /// Adds `table` [L, W] to every batch item of [B, L, W] (positional embeddings).
-    public func addingPerItem(_ table: Tensor) -> Tensor {
+    package func addingPerItem(_ table: Tensor) -> Tensor {
         precondition(rank == 3 && table.count == shape[1] * shape[2], "addingPerItem: \(table.shape) to \(shape)")
         let per = shape[1] * shape[2]
         let out = Tensor(uninitialized: shape)
@@ -95,7 +95,7 @@ extension Tensor {
     }
 
     /// The first `n` rows of a [n0, ...] tensor (a contiguous prefix, copied).
-    public func prefix(rows n: Int) -> Tensor {
+    package func prefix(rows n: Int) -> Tensor {
         precondition(rank >= 1 && n <= shape[0], "prefix: \(n) rows of \(shape)")
         var s = shape
         s[0] = n
@@ -137,7 +137,7 @@ extension Tensor {
     /// each patch flattened in (channel, row, column) order — the order of a conv weight
     /// [O, C, p, p], so `patchify(p).linear(weight.reshaped([O, C*p*p]))` equals a conv with
     /// kernel = stride = p.
-    public func patchify(_ p: Int) -> Tensor {
+    package func patchify(_ p: Int) -> Tensor {
         precondition(rank == 4 && shape[2] % p == 0 && shape[3] % p == 0,
                      "patchify: \(shape) is not [B, C, H, W] with H, W multiples of \(p)")
         let (b, c, h, w) = (shape[0], shape[1], shape[2], shape[3])

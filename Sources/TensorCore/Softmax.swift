@@ -5,7 +5,7 @@ import Foundation
 
 extension Tensor {
     /// Softmax over the last dimension.
-    public func softmax() -> Tensor {
+    package func softmax() -> Tensor {
         let out = Tensor(uninitialized: shape)
         let w = lastDim
         softmaxRows(data, out.data, rows: rows, width: w)
@@ -24,7 +24,7 @@ extension Tensor {
     }
 
     /// log(softmax(x)) over the last dimension, computed stably as x - max - log(sum(exp(x - max))).
-    public func logSoftmax() -> Tensor {
+    package func logSoftmax() -> Tensor {
         let w = lastDim
         let out = Tensor(zeros: shape)
         let x = data, o = out.data
@@ -63,7 +63,7 @@ extension Tensor {
     /// ```
     /// let loss = logits.crossEntropy(targets: Array(0..<n))   // CLIP's contrastive targets
     /// ```
-    public func crossEntropy(targets: [Int]) -> Tensor {
+    package func crossEntropy(targets: [Int]) -> Tensor {
         precondition(rank == 2 && targets.count == shape[0], "crossEntropy: logits \(shape) for \(targets.count) targets")
         let (n, c) = (shape[0], shape[1])
         precondition(targets.allSatisfy { $0 >= 0 && $0 < c }, "crossEntropy: a target is outside 0..<\(c)")

@@ -3,15 +3,15 @@ import Foundation
 /// Memory holding a tensor's elements: either owned (64-byte aligned, recycled through
 /// `BufferPool` on deinit) or borrowed from something that outlives it (for example a
 /// checkpoint read into memory), kept alive through `owner`.
-public final class TensorStorage: @unchecked Sendable {
-    public let pointer: UnsafeMutablePointer<Float>
-    public let count: Int
+package final class TensorStorage: @unchecked Sendable {
+    package let pointer: UnsafeMutablePointer<Float>
+    package let count: Int
     private let owner: AnyObject?
     private let owned: Bool
 
     /// Allocates `count` floats, zero-filled unless `zeroed` is false (then the contents are
     /// unspecified and the caller must write every element).
-    public init(count: Int, zeroed: Bool = true) {
+    package init(count: Int, zeroed: Bool = true) {
         pointer = BufferPool.shared.take(count, zeroed: zeroed)
         self.count = count
         owner = nil
@@ -19,7 +19,7 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     /// Wraps memory owned by `owner` (not copied). The memory must stay valid while `owner` lives.
-    public init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject?) {
+    package init(borrowing pointer: UnsafeMutablePointer<Float>, count: Int, owner: AnyObject?) {
         self.pointer = pointer
         self.count = count
         self.owner = owner
@@ -37,17 +37,17 @@ public final class TensorStorage: @unchecked Sendable {
 /// it was made so that `backward()` can propagate gradients.
 public final class Tensor: @unchecked Sendable {
     public let shape: [Int]
-    public let storage: TensorStorage
+    package let storage: TensorStorage
     /// Whether gradients are accumulated into `grad` for this tensor (a leaf parameter).
-    public var requiresGrad: Bool = false
+    package var requiresGrad: Bool = false
     /// Accumulated gradient, same shape as the tensor.
-    public var grad: Tensor?
+    package var grad: Tensor?
     /// The operation that produced this tensor, when it was recorded for autodiff.
     var node: GradNode?
 
     public var count: Int { storage.count }
     public var rank: Int { shape.count }
-    public var data: UnsafeMutablePointer<Float> { storage.pointer }
+    package var data: UnsafeMutablePointer<Float> { storage.pointer }
 
     /// A zero-filled tensor.
     public init(zeros shape: [Int]) {
@@ -56,13 +56,13 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// A tensor whose elements the caller will all overwrite (skips zero-filling).
-    public init(uninitialized shape: [Int]) {
+    package init(uninitialized shape: [Int]) {
         self.shape = shape
         storage = TensorStorage(count: shape.reduce(1, *), zeroed: false)
     }
 
     /// A tensor over existing storage; `storage.count` must equal the product of `shape`.
-    public init(shape: [Int], storage: TensorStorage) {
+    package init(shape: [Int], storage: TensorStorage) {
         precondition(shape.reduce(1, *) == storage.count, "shape \(shape) does not match \(storage.count) elements")
         self.shape = shape
         self.storage = storage
@@ -83,6 +83,12 @@ public final class Tensor: @unchecked Sendable {
 
     /// The elements as an array (a copy).
     public var array: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    /// Calls `body` with the elements, row-major, without copying them. The buffer is valid only
+    /// inside `body`.
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: data, count: count))
+    }
 
     /// The single element of a one-element tensor.
     public var scalar: Float {
@@ -112,7 +118,7 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// A view of the same storage, cut off from gradient history.
-    public func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
+    package func detached() -> Tensor { Tensor(shape: shape, storage: storage) }
 
     /// Size of the last dimension.
     var lastDim: Int { shape.last ?? 1 }

@@ -23,7 +23,7 @@ import Foundation
 /// optimizer (see `Finetuner.importOptimizerState`).
 public enum TorchOptimizerState {
     /// Whether a decoded torch checkpoint holds an optimizer state (a non-None "optimizer" dict).
-    public static func isPresent(in root: PickleValue) -> Bool {
+    package static func isPresent(in root: PickleValue) -> Bool {
         root["optimizer"]?.dictPairs != nil
     }
 
@@ -35,7 +35,7 @@ public enum TorchOptimizerState {
     }
 
     /// As `read(path:model:)`, from an already decoded checkpoint (`CheckpointReader.readTorchPickle`).
-    public static func read(root: PickleValue, model: CLIPModel, path: String) throws -> [(String, Tensor)] {
+    package static func read(root: PickleValue, model: CLIPModel, path: String) throws -> [(String, Tensor)] {
         func fail(_ message: String) -> OptimizerStateError { OptimizerStateError("\(path): \(message)") }
         guard let optimizer = root["optimizer"], optimizer.dictPairs != nil else {
             throw fail("no optimizer state (no 'optimizer' dict at the top level)")

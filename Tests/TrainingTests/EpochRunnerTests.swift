@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Issue 13, item 1: both finetuners run through one epoch runner, so progress numbering, the
-/// checkpoint after every epoch, cancellation, the non-finite stop and the buffer-pool drain
+/// checkpoint after every epoch, cancellation and the non-finite stop
 /// behave the same for each. (The demo's stages use it too; see DemoTests.)
 @Suite(.serialized) struct EpochRunnerTests {
     enum Kind: String, CaseIterable, Sendable { case contrastive, supervised }
@@ -43,7 +43,7 @@ import Testing
     }
 
     /// Steps, batches and epochs are 0-based and count through the run; a checkpoint is on disk
-    /// before each epoch event; the pool's idle buffers are given back at the end.
+    /// before each epoch event.
     @Test(arguments: Kind.allCases)
     func progressAndCheckpoints(_ kind: Kind) throws {
         let dir = tempDir("runner-\(kind)")
@@ -66,7 +66,6 @@ import Testing
         #expect(steps.map(\.step) == Array(0..<6))
         #expect(steps.map(\.batch) == [0, 1, 2, 0, 1, 2] && steps.map(\.epoch) == [0, 0, 0, 1, 1, 1])
         #expect(saved == ["1", "2"] && history.map(\.epoch) == [0, 1] && r.history().count == 2)
-        #expect(BufferPool.shared.statistics.idleBytes == 0)
     }
 
     /// Cancelling at a step throws, names the (1-based) epoch and step, and leaves the checkpoint
@@ -87,7 +86,6 @@ import Testing
             #expect(e.description == "cancelled at epoch 2, step 4", "\(e)")
         }
         #expect(try epochsDone(checkpoint) == "1" && r.history().count == 1)
-        #expect(BufferPool.shared.statistics.idleBytes == 0)
     }
 
     /// A non-finite loss stops the run at its first step, before any checkpoint.

@@ -50,7 +50,7 @@ import Testing
     }
 
     static let shared: [Bad] = [
-        Bad(setting: .batchSize, value: 0), Bad(setting: .epochs, value: 0), Bad(setting: .epochs, value: 1 << 30),
+        Bad(setting: .batchSize, value: 0), Bad(setting: .epochs, value: 0), Bad(setting: .epochs, value: 1_073_741_824),
         Bad(setting: .warmupSteps, value: -1), Bad(setting: .lr, value: 0), Bad(setting: .lr, value: .infinity),
         Bad(setting: .lr, value: .nan), Bad(setting: .weightDecay, value: -0.1), Bad(setting: .weightDecay, value: .nan),
         Bad(setting: .beta1, value: 1), Bad(setting: .beta1, value: -0.5), Bad(setting: .beta1, value: .nan),
@@ -62,7 +62,7 @@ import Testing
         Bad(setting: .clipWeight, value: -1), Bad(setting: .clipWeight, value: .nan),
         Bad(setting: .inmodalWeight, value: -1), Bad(setting: .inmodalWeight, value: .infinity),
     ]
-    static let supervisedOnly: [Bad] = [Bad(setting: .classes, value: 1), Bad(setting: .classes, value: 1 << 20)]
+    static let supervisedOnly: [Bad] = [Bad(setting: .classes, value: 1), Bad(setting: .classes, value: 1_048_576)]
 
     /// Runs `validate` with a naming function that records every name it is asked for.
     func rejection(_ validate: ((FinetuneSetting) -> String) throws -> Void) -> (FinetuneError?, [FinetuneSetting]) {

@@ -80,8 +80,7 @@ public final class Finetuner {
 
     /// The optimizer-state file that goes with a model checkpoint.
     public static func optimizerPath(for checkpoint: String) -> String {
-        let stem = checkpoint.hasSuffix(".safetensors") ? String(checkpoint.dropLast(".safetensors".count)) : checkpoint
-        return stem + ".optimizer.safetensors"
+        RunCheckpoint.sibling(of: checkpoint, "optimizer")
     }
 
     /// Continues the run that `run` saved at `checkpoint`: restores the optimizer state, the

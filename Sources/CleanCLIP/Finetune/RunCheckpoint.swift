@@ -18,6 +18,12 @@ struct RunCheckpoint {
     /// The files a finetuner adds (`open`'s `extra`), by path.
     let extra: [String: TensorArchive]
 
+    /// `<stem>.<kind>.safetensors` next to a model checkpoint `<stem>.safetensors` (or `<stem>`).
+    static func sibling(of checkpoint: String, _ kind: String) -> String {
+        let stem = checkpoint.hasSuffix(".safetensors") ? String(checkpoint.dropLast(".safetensors".count)) : checkpoint
+        return stem + "." + kind + ".safetensors"
+    }
+
     /// Writes the model, the `extra` files, then the optimizer state, each atomically and with one
     /// stamp (the optimizer state last, so that a complete one means a complete save). The
     /// optimizer state's metadata also holds `config` as JSON and `metadata`.

@@ -93,8 +93,7 @@ public final class SupervisedFinetuner {
 
     /// The head file that goes with a model checkpoint: `<stem>.head.safetensors`.
     public static func headPath(for checkpoint: String) -> String {
-        let stem = checkpoint.hasSuffix(".safetensors") ? String(checkpoint.dropLast(".safetensors".count)) : checkpoint
-        return stem + ".head.safetensors"
+        RunCheckpoint.sibling(of: checkpoint, "head")
     }
 
     /// Reads a head written by `save` (or any safetensors file with "weight" [C, E] and "bias" [C]).

@@ -24,36 +24,44 @@ public func cleanclip_finetune_default_options(_ options: UnsafeMutableRawPointe
     }
 }
 
-/// Reads `cleanclip_finetune_options` (NULL: the defaults) and checks every field, naming it.
+/// Reads `cleanclip_finetune_options` (NULL: the defaults) and checks it with the library's
+/// `FinetuneConfig.validate(naming:)`, which names the bad field as `options-><field>`.
 private func finetuneConfig(_ p: UnsafeRawPointer?) throws -> (FinetuneConfig, wordNet: String?) {
     var c = FinetuneConfig()
     guard let s = try callerOptions(p, .finetuneOptions) else { return (c, nil) }
     if let v = s.read("inmodal", as: Int32.self) { c.inmodal = v != 0 }
-    func count(_ field: String, _ value: inout Int, min: Int32) throws {
-        guard let v = s.read(field, as: Int32.self) else { return }
-        guard v >= min else { throw BoundaryError(.invalidArgument, "options->\(field) is \(v); it must be at least \(min)") }
-        value = Int(v)
-    }
-    try count("batch_size", &c.batchSize, min: 1)
-    try count("epochs", &c.epochs, min: 1)
-    try count("warmup_steps", &c.warmupSteps, min: 0)
-    func real(_ field: String, _ value: inout Float, _ ok: (Float) -> Bool, _ rule: String) throws {
-        guard let v = s.read(field, as: Float.self) else { return }
-        guard v.isFinite, ok(v) else { throw BoundaryError(.invalidArgument, "options->\(field) is \(v); it must be \(rule)") }
-        value = v
-    }
-    try real("clip_weight", &c.clipWeight, { $0 >= 0 }, "finite and non-negative")
-    try real("inmodal_weight", &c.inmodalWeight, { $0 >= 0 }, "finite and non-negative")
-    try real("lr", &c.lr, { $0 > 0 }, "positive")
-    try real("weight_decay", &c.weightDecay, { $0 >= 0 }, "finite and non-negative")
-    try real("beta1", &c.beta1, { $0 >= 0 && $0 < 1 }, "in [0, 1)")
-    try real("beta2", &c.beta2, { $0 >= 0 && $0 < 1 }, "in [0, 1)")
-    try real("eps", &c.eps, { $0 > 0 }, "positive")
-    var clip: Float = 0
-    try real("max_grad_norm", &clip, { $0 >= 0 }, "finite and non-negative (0: no clipping)")
-    c.maxGradNorm = clip > 0 ? clip : nil
+    if let v = s.read("batch_size", as: Int32.self) { c.batchSize = Int(v) }
+    if let v = s.read("epochs", as: Int32.self) { c.epochs = Int(v) }
+    if let v = s.read("warmup_steps", as: Int32.self) { c.warmupSteps = Int(v) }
+    if let v = s.read("clip_weight", as: Float.self) { c.clipWeight = v }
+    if let v = s.read("inmodal_weight", as: Float.self) { c.inmodalWeight = v }
+    if let v = s.read("lr", as: Float.self) { c.lr = v }
+    if let v = s.read("weight_decay", as: Float.self) { c.weightDecay = v }
+    if let v = s.read("beta1", as: Float.self) { c.beta1 = v }
+    if let v = s.read("beta2", as: Float.self) { c.beta2 = v }
+    if let v = s.read("eps", as: Float.self) { c.eps = v }
+    if let v = s.read("max_grad_norm", as: Float.self) { c.maxGradNorm = v == 0 ? nil : v }  // 0: no clipping
     if let seed = s.read("seed", as: UInt64.self) { c.seed = seed }
+    try c.validate { "options->" + field($0) }
     return (c, try s.string("wordnet_dir"))
+}
+
+/// The `cleanclip_finetune_options` field that holds a setting.
+private func field(_ setting: FinetuneSetting) -> String {
+    switch setting {
+    case .batchSize: return "batch_size"
+    case .epochs: return "epochs"
+    case .warmupSteps: return "warmup_steps"
+    case .lr: return "lr"
+    case .weightDecay: return "weight_decay"
+    case .beta1: return "beta1"
+    case .beta2: return "beta2"
+    case .eps: return "eps"
+    case .maxGradNorm: return "max_grad_norm (0: no clipping)"
+    case .clipWeight: return "clip_weight"
+    case .inmodalWeight: return "inmodal_weight"
+    case .classes: return "classes"  // not a field: supervised finetuning has no C entry point
+    }
 }
 
 @_cdecl("cleanclip_finetune")
@@ -96,12 +104,13 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
                 _ = try finetuner.run(checkpoint: checkpoint) { event in
                     switch event {
                     case .step(let p):
-                        return reporter.report(phase: "step", where: "epoch \(p.epoch + 1), step \(p.step)") { s in
-                            s.write("done", Int64(p.step))
+                        // The library's indices are 0-based; the struct counts what is done.
+                        return reporter.report(phase: "step", where: "epoch \(p.epoch + 1), step \(p.step + 1)") { s in
+                            s.write("done", Int64(p.step + 1))
                             s.write("total", Int64(p.totalSteps))
                             s.write("epoch", Int32(clamping: p.epoch))
                             s.write("epochs", Int32(clamping: p.epochs))
-                            s.write("batch", Int32(clamping: p.batch))
+                            s.write("batch", Int32(clamping: p.batch + 1))
                             s.write("batches_per_epoch", Int32(clamping: p.batchesPerEpoch))
                             s.write("loss", p.loss)
                             s.write("clip_loss", p.clipLoss ?? .nan)
@@ -118,9 +127,9 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
                             s.write("epochs", Int32(clamping: config.epochs))
                             s.write("batches_per_epoch", Int32(clamping: finetuner.batchesPerEpoch))
                             s.write("batch", Int32(clamping: finetuner.batchesPerEpoch))
-                            s.write("loss", e.meanLoss)
-                            s.write("clip_loss", e.meanClipLoss ?? .nan)
-                            s.write("inmodal_loss", e.meanInmodalLoss ?? .nan)
+                            s.write("loss", Float(e.meanLoss))
+                            s.write("clip_loss", e.meanClipLoss.map(Float.init) ?? .nan)
+                            s.write("inmodal_loss", e.meanInmodalLoss.map(Float.init) ?? .nan)
                             s.write("seconds", e.seconds)
                             s.write("pairs_per_second", e.pairsPerSecond)
                         }

@@ -1,37 +1,22 @@
 import CleanCLIP
 import Foundation
 
-/// What a `cleanclip_classifier *` points to: the model and its normalised class embeddings.
+/// What a `cleanclip_classifier *` points to: the model and the library's classifier over it.
 final class ClassifierHandle {
     let model: CLIPModel
-    let classes: Int
-    /// classes x embedDim, each row unit-norm.
-    let classEmbeddings: [Float]
+    let classifier: ZeroShotClassifier
+    var classes: Int { classifier.classNames.count }
 
-    /// class embedding = normalise(mean over templates of normalise(text(template with the name))).
+    /// The library's `ZeroShotClassifier` over prompts encoded as `cleanclip_encode_texts` does.
     init(model: CLIPModel, classnames: [String], templates: [String]) throws {
-        for (i, t) in templates.enumerated() where !t.contains("{}") {
-            throw BoundaryError(.invalidArgument, "templates[\(i)] \"\(t)\" has no \"{}\" placeholder for the class name")
-        }
-        let e = model.config.embedDim, nt = templates.count
-        let prompts = classnames.flatMap { name in templates.map { $0.replacingOccurrences(of: "{}", with: name) } }
-        var text = [Float](repeating: 0, count: try product([prompts.count, e], "the prompt embeddings"))
-        try text.withUnsafeMutableBufferPointer { try encodeTexts(model, prompts, normalize: true, into: $0.baseAddress!) }
-        var out = [Float](repeating: 0, count: classnames.count * e)
-        for c in 0..<classnames.count {
-            var norm: Float = 0
-            for j in 0..<e {
-                var sum: Float = 0
-                for t in 0..<nt { sum += text[(c * nt + t) * e + j] }
-                out[c * e + j] = sum / Float(nt)
-                norm += out[c * e + j] * out[c * e + j]
-            }
-            let scale = 1 / max(norm.squareRoot(), 1e-12)
-            for j in 0..<e { out[c * e + j] *= scale }
+        let e = model.config.embedDim
+        let classes = try ClassList(names: classnames, templates: templates)
+        classifier = try ZeroShotClassifier(classes: classes) { prompts in
+            let out = Tensor(zeros: [prompts.count, e])
+            try encodeTexts(model, prompts, normalize: false, into: out.data)
+            return out
         }
         self.model = model
-        classes = classnames.count
-        classEmbeddings = out
     }
 
     static func from(_ p: OpaquePointer?) throws -> ClassifierHandle {
@@ -39,36 +24,17 @@ final class ClassifierHandle {
         return Unmanaged<ClassifierHandle>.fromOpaque(UnsafeRawPointer(p)).takeUnretainedValue()
     }
 
-    /// For each of `n` image embeddings: the best class (highest cosine similarity) and
-    /// softmax(temperature * cosine similarities), computed stably for any temperature.
+    /// For each of `n` image embeddings: the best class and, when `probabilities` is given,
+    /// softmax(temperature * cosine similarities) (`ZeroShotClassifier.classify`), with the
+    /// model's temperature as it is now.
     func classify(_ images: UnsafePointer<Float>, _ n: Int, indices: UnsafeMutablePointer<Int32>,
                   probabilities: UnsafeMutablePointer<Float>?) throws {
         let e = model.config.embedDim
+        let embeddings = Tensor(Array(UnsafeBufferPointer(start: images, count: n * e)), shape: [n, e])
         let logitScale = model.logitScale.count == 1 ? model.logitScale.data[0] : 0
-        var similarities = [Float](repeating: 0, count: classes)
-        for i in 0..<n {
-            let x = UnsafeBufferPointer(start: images + i * e, count: e)
-            if let j = x.firstNonFiniteIndex() { throw NonFiniteError("image embedding \(i) is not finite (\(x[j]) at \(j))") }
-            // In double precision, so that large finite embeddings cannot overflow the norm.
-            var norm: Double = 0
-            for v in x { norm += Double(v) * Double(v) }
-            let inv = 1 / max(norm.squareRoot(), 1e-12)
-            var best = 0
-            for c in 0..<classes {
-                var dot: Double = 0
-                for j in 0..<e { dot += Double(x[j]) * Double(classEmbeddings[c * e + j]) }
-                similarities[c] = Float(dot * inv)
-                if similarities[c] > similarities[best] { best = c }
-            }
-            indices[i] = Int32(best)
-            if let probabilities {
-                similarities.withUnsafeBufferPointer { s in
-                    ZeroShotClassifier.probabilities(
-                        similarities: s, logitScale: logitScale,
-                        into: UnsafeMutableBufferPointer(start: probabilities + i * classes, count: classes))
-                }
-            }
-        }
+        let (best, p) = try classifier.classify(embeddings, logitScale: logitScale)
+        for (i, c) in best.enumerated() { indices[i] = Int32(c) }
+        probabilities?.update(from: p.data, count: p.count)
     }
 }
 
@@ -103,9 +69,9 @@ public func cleanclip_classifier_class_embeddings(_ classifier: OpaquePointer?, 
                                                   _ capacity: Int, _ needed: UnsafeMutablePointer<Int>?) -> Int32 {
     boundary {
         let c = try ClassifierHandle.from(classifier)
-        try checkCapacity(c.classEmbeddings.count, capacity, needed, "the class embeddings")
-        let out = try nonNull(out, "embeddings")
-        c.classEmbeddings.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+        let embeddings = c.classifier.classEmbeddings  // classes x embedDim, unit rows
+        try checkCapacity(embeddings.count, capacity, needed, "the class embeddings")
+        try nonNull(out, "embeddings").update(from: embeddings.data, count: embeddings.count)
     }
 }
 

@@ -91,15 +91,12 @@ struct FinetuneCommand: ParsableCommand {
 
     func validate() throws {
         try Bounds.checkThreads(threads)
-        try Bounds.check(batchSize, "--batch-size", Bounds.batch)
-        try Bounds.check(epochs, "--epochs", 1...AdamW.maxStepCount)
-        try Bounds.check(warmupSteps, "--warmup-steps", 0...AdamW.maxStepCount)
-        try Bounds.checkReal(lr, "--lr")
-        try Bounds.checkReal(clipWeight, "--clip-weight", allowZero: true)
-        try Bounds.checkReal(inmodalWeight, "--inmodal-weight", allowZero: true)
-        try Bounds.checkReal(weightDecay, "--weight-decay", allowZero: true)
-        try Bounds.checkReal(maxGradNorm, "--max-grad-norm")
-        try Bounds.check(classes, "--classes", 2...SupervisedFinetuneConfig.maxClasses)
+        // The settings are checked by the library, which names the bad one by its flag here.
+        do {
+            if supervised { try supervisedConfig.validate(naming: Self.flag) } else { try contrastiveConfig.validate(naming: Self.flag) }
+        } catch let e as FinetuneError {
+            throw ValidationError(e.description)
+        }
         if supervised && inmodal { throw ValidationError("--supervised and --inmodal exclude each other") }
         if !supervised && classes != nil { throw ValidationError("--classes needs --supervised") }
         if resume {
@@ -141,7 +138,23 @@ struct FinetuneCommand: ParsableCommand {
         if supervised { try runSupervised(clip) } else { try runContrastive(clip) }
     }
 
-    private func runContrastive(_ clip: CLIPModel) throws {
+    /// The flag that sets a finetuning setting (beta1, beta2 and eps have none: the defaults).
+    static func flag(_ setting: FinetuneSetting) -> String {
+        switch setting {
+        case .batchSize: return "--batch-size"
+        case .epochs: return "--epochs"
+        case .warmupSteps: return "--warmup-steps"
+        case .lr: return "--lr"
+        case .weightDecay: return "--weight-decay"
+        case .maxGradNorm: return "--max-grad-norm"
+        case .clipWeight: return "--clip-weight"
+        case .inmodalWeight: return "--inmodal-weight"
+        case .classes: return "--classes"
+        case .beta1, .beta2, .eps: return setting.description
+        }
+    }
+
+    private var contrastiveConfig: FinetuneConfig {
         var config = FinetuneConfig()
         config.inmodal = inmodal
         config.clipWeight = clipWeight
@@ -153,6 +166,24 @@ struct FinetuneCommand: ParsableCommand {
         config.weightDecay = weightDecay ?? 0.1
         config.maxGradNorm = maxGradNorm
         config.seed = seed
+        return config
+    }
+
+    private var supervisedConfig: SupervisedFinetuneConfig {
+        var config = SupervisedFinetuneConfig()
+        if let lr { config.lr = lr }
+        if let batchSize { config.batchSize = batchSize }
+        if let weightDecay { config.weightDecay = weightDecay }
+        config.epochs = epochs
+        config.warmupSteps = warmupSteps
+        config.maxGradNorm = maxGradNorm
+        config.classes = classes
+        config.seed = seed
+        return config
+    }
+
+    private func runContrastive(_ clip: CLIPModel) throws {
+        let config = contrastiveConfig
         var data = try ImageCaptionDataset(csvPath: trainData, imageKey: imageKey, captionKey: captionKey)
         if inmodal && data.items.contains(where: { $0.augmentedCaption == nil }) {
             data = try data.augmentingCaptions(with: EDA(wordNet: try WordNet.shared()), seed: seed)
@@ -175,7 +206,7 @@ struct FinetuneCommand: ParsableCommand {
         try finetuner.run(checkpoint: out) { event in
             switch event {
             case .step(let p):
-                bar.update(p.step, detail: String(format: "epoch %d loss %.4f %.2fs/step", p.epoch + 1, p.loss, p.stepSeconds))
+                bar.update(p.step + 1, detail: String(format: "epoch %d loss %.4f %.2fs/step", p.epoch + 1, p.loss, p.stepSeconds))
             case .epoch(let e):
                 var line = String(format: "epoch %d/%d  loss %.4f  clip %.4f", e.epoch + 1, epochs, e.meanLoss, e.meanClipLoss ?? .nan)
                 if let i = e.meanInmodalLoss { line += String(format: "  inmodal %.4f", i) }
@@ -187,15 +218,7 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     private func runSupervised(_ clip: CLIPModel) throws {
-        var config = SupervisedFinetuneConfig()
-        if let lr { config.lr = lr }
-        if let batchSize { config.batchSize = batchSize }
-        if let weightDecay { config.weightDecay = weightDecay }
-        config.epochs = epochs
-        config.warmupSteps = warmupSteps
-        config.maxGradNorm = maxGradNorm
-        config.classes = classes
-        config.seed = seed
+        let config = supervisedConfig
         let data = try ImageLabelDataset(csvPath: trainData, imageKey: imageKey, labelKey: labelKey)
         let finetuner = try SupervisedFinetuner(model: clip, dataset: data, config: config)
         if resume { try finetuner.resume(from: out) }
@@ -209,7 +232,7 @@ struct FinetuneCommand: ParsableCommand {
         try finetuner.run(checkpoint: out) { event in
             switch event {
             case .step(let p):
-                bar.update(p.step, detail: String(format: "epoch %d loss %.4f %.2fs/step", p.epoch + 1, p.loss, p.stepSeconds))
+                bar.update(p.step + 1, detail: String(format: "epoch %d loss %.4f %.2fs/step", p.epoch + 1, p.loss, p.stepSeconds))
             case .epoch(let e):
                 print(String(format: "epoch %d/%d  cross-entropy %.4f  %.1fs  %.2f images/s  -> %@ (+ head %@)",
                              e.epoch + 1, epochs, e.meanLoss, e.seconds, e.pairsPerSecond, out,

@@ -21,9 +21,9 @@ private func dataset(_ dir: URL, count: Int = 7) throws -> ImageCaptionDataset {
     while let batch = try loader.nextBatch() {
         #expect(batch.images.shape == [3, 3, 32, 32])
         #expect(batch.augmentedImages?.shape == [3, 3, 32, 32])
-        #expect(batch.texts.count == 3 * 77 && batch.augmentedTexts?.count == 3 * 77)
-        #expect(batch.texts == (try tok.tokenize(batch.indices.map { data.items[$0].caption })))
-        #expect(batch.augmentedTexts == (try tok.tokenize(batch.indices.map { "augmented \($0)" })))
+        #expect(batch.tokens.count == 3 * 77 && batch.augmentedTokens?.count == 3 * 77)
+        #expect(batch.tokens == (try tok.tokenize(batch.indices.map { data.items[$0].caption })))
+        #expect(batch.augmentedTokens == (try tok.tokenize(batch.indices.map { "augmented \($0)" })))
         for (k, index) in batch.indices.enumerated() {
             let image = try ImageDecoder.decode(path: data.items[index].imagePath)
             let plane = 3 * 32 * 32
@@ -68,7 +68,7 @@ private func dataset(_ dir: URL, count: Int = 7) throws -> ImageCaptionDataset {
     let loader = try PairBatchLoader(dataset: plain, preprocessor: pre, tokenizer: tok,
                                      options: .init(batchSize: 4, shuffle: false, augment: false))
     let batch = try #require(try loader.nextBatch())
-    #expect(batch.indices == [0, 1, 2, 3] && batch.augmentedImages == nil && batch.augmentedTexts == nil)
+    #expect(batch.indices == [0, 1, 2, 3] && batch.augmentedImages == nil && batch.augmentedTokens == nil)
     #expect(try loader.nextBatch() == nil)
 
     // A corrupt image reaches the consumer as an error naming the CSV row.

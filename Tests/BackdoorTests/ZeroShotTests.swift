@@ -122,28 +122,109 @@ import Testing
 }
 
 /// Issue 12, item 14: with logit_scale of 100 or more, exp(logit_scale) overflowed Float, every
-/// image went to class 0 and the probabilities were NaN.
+/// image went to class 0 and the probabilities were NaN. Issue 13, item 2: the library's
+/// classifier gives the probabilities (the C ABI and the Swift example use it).
 @Suite struct ZeroShotProbabilityTests {
-    func probabilities(_ s: [Float], logitScale: Float) -> [Float] {
-        var out = [Float](repeating: .nan, count: s.count)
-        s.withUnsafeBufferPointer { s in
-            out.withUnsafeMutableBufferPointer { ZeroShotClassifier.probabilities(similarities: s, logitScale: logitScale, into: $0) }
-        }
-        return out
+    /// A classifier whose class c is the unit vector e_c, so that an image embedding s (of norm
+    /// 1) has cosine similarities s.
+    func axes(_ c: Int) throws -> ZeroShotClassifier {
+        var eye = [Float](repeating: 0, count: c * c)
+        for i in 0..<c { eye[i * c + i] = 1 }
+        return try ZeroShotClassifier(classEmbeddings: Tensor(eye, shape: [c, c]), classNames: (0..<c).map { "c\($0)" })
     }
 
-    @Test func ordinaryTemperatureIsTheSoftmax() {
+    func probabilities(_ s: [Float], logitScale: Float) throws -> [Float] {
+        try axes(s.count).probabilities(Tensor(s, shape: [1, s.count]), logitScale: logitScale).array
+    }
+
+    /// softmax(exp(logit_scale) * similarities), in Double as a reference.
+    func softmax(_ s: [Float], logitScale: Float) -> [Float] {
+        let t = exp(Double(logitScale)), top = Double(s.max()!)
+        let e = s.map { exp(t * (Double($0) - top)) }
+        return e.map { Float($0 / e.reduce(0, +)) }
+    }
+
+    @Test func probabilitiesAreTheSoftmaxOfTheLogits() throws {
+        let zs = try ZeroShotTests().classifier()
+        let images = try Fixture("zeroshot.safetensors").tensor("clean")
+        for logitScale: Float in [0, 2.6592, 4.6052] {
+            let (best, p) = try zs.classify(images, logitScale: logitScale)
+            let s = try zs.similarities(images)
+            let c = s.shape[1]
+            let predicted = try zs.predict(images)
+            #expect(p.shape == s.shape && best == predicted)
+            for i in 0..<s.shape[0] {
+                let want = softmax(Array(s.array[(i * c)..<((i + 1) * c)]), logitScale: logitScale)
+                let got = Array(p.array[(i * c)..<((i + 1) * c)])
+                #expect(maxAbsDiff(got, want) < 1e-6, "image \(i), logit scale \(logitScale)")
+                #expect(abs(got.reduce(0, +) - 1) < 1e-5)
+            }
+        }
+    }
+
+    @Test func ordinaryTemperatureIsTheSoftmax() throws {
         let s: [Float] = [0.21, 0.35, -0.1, 0.3]
-        let t = Float(exp(4.6052))
-        let e = s.map { exp(Double(t * $0)) }
-        let want = e.map { Float($0 / e.reduce(0, +)) }
-        let got = probabilities(s, logitScale: 4.6052)
-        #expect(zip(got, want).allSatisfy { abs($0 - $1) < 1e-6 }, "\(got) vs \(want)")
+        let norm = s.map { $0 * $0 }.reduce(0, +).squareRoot()
+        let unit = s.map { $0 / norm }
+        #expect(maxAbsDiff(try probabilities(unit, logitScale: 4.6052), softmax(unit, logitScale: 4.6052)) < 1e-6)
     }
 
     @Test(arguments: [Float(100), 1000, 1e30])
-    func hugeTemperatureIsOneHotAtTheBestClass(_ logitScale: Float) {
-        #expect(probabilities([0.2, 0.5, 0.49, -1], logitScale: logitScale) == [0, 1, 0, 0])
-        #expect(probabilities([0.5, 0.1, 0.5], logitScale: logitScale) == [0.5, 0, 0.5])  // a tie shares
+    func hugeTemperatureIsOneHotAtTheBestClass(_ logitScale: Float) throws {
+        #expect(try probabilities([0.2, 0.5, 0.49, -1], logitScale: logitScale) == [0, 1, 0, 0])
+        #expect(try probabilities([0.5, 0.1, 0.5], logitScale: logitScale) == [0.5, 0, 0.5])  // a tie shares
+    }
+
+    /// Large finite embeddings are classified by their direction (their Float sum of squares
+    /// overflows); non-finite ones are errors naming the image.
+    @Test func largeAndNonFiniteEmbeddings() throws {
+        let zs = try axes(3)
+        let (best, p) = try zs.classify(Tensor([1e30, 3e30, -2e30, 1, 0, 0], shape: [2, 3]), logitScale: 100)
+        #expect(best == [1, 0] && p.array == [0, 1, 0, 1, 0, 0])
+        #expect(maxAbsDiff(try zs.similarities(Tensor([1e30, 0, 0], shape: [1, 3])).array, [1, 0, 0]) < 1e-6)
+        #expect(throws: NonFiniteError("image embedding 1 is not finite (inf at 2)")) {
+            try zs.classify(Tensor([1, 0, 0, 0, 0, .infinity], shape: [2, 3]), logitScale: 1)
+        }
+    }
+
+    /// The previous C ABI classifier (src: CABI/ZeroShot.swift before issue 13), restated: class
+    /// embedding = mean of unit template embeddings, scaled by 1 / norm; similarities and norms in
+    /// Double. The library's classifier gives the same best classes, and probabilities within
+    /// 1e-5 absolute: its Float cosines differ from those in the last bits (~1e-8), which the
+    /// temperature (here 100) multiplies.
+    @Test func matchesThePreviousCABIClassifier() throws {
+        let fx = try Fixture("zeroshot.safetensors")
+        let zs = try ZeroShotTests().classifier()
+        let templates = try fx.tensor("templates").l2Normalized(), images = try fx.tensor("clean")
+        let c = 12, t = 5, e = templates.shape[1], n = images.shape[0]
+        var classes = [Float](repeating: 0, count: c * e)
+        for k in 0..<c {
+            var norm: Float = 0
+            for j in 0..<e {
+                var sum: Float = 0
+                for i in 0..<t { sum += templates.data[(k * t + i) * e + j] }
+                classes[k * e + j] = sum / Float(t)
+                norm += classes[k * e + j] * classes[k * e + j]
+            }
+            let scale = 1 / max(norm.squareRoot(), 1e-12)
+            for j in 0..<e { classes[k * e + j] *= scale }
+        }
+        #expect(maxAbsDiff(zs.classEmbeddings.array, classes) < 1e-6)
+        let logitScale: Float = 4.6052
+        let (best, p) = try zs.classify(images, logitScale: logitScale)
+        for i in 0..<n {
+            var norm: Double = 0
+            for j in 0..<e { norm += Double(images.data[i * e + j]) * Double(images.data[i * e + j]) }
+            let inv = 1 / max(norm.squareRoot(), 1e-12)
+            var s = [Float](repeating: 0, count: c), old = 0
+            for k in 0..<c {
+                var dot: Double = 0
+                for j in 0..<e { dot += Double(images.data[i * e + j]) * Double(classes[k * e + j]) }
+                s[k] = Float(dot * inv)
+                if s[k] > s[old] { old = k }
+            }
+            #expect(best[i] == old, "image \(i)")
+            #expect(maxAbsDiff(Array(p.array[(i * c)..<((i + 1) * c)]), softmax(s, logitScale: logitScale)) < 1e-5, "image \(i)")
+        }
     }
 }

@@ -40,7 +40,7 @@ import Testing
                 let r = try GradMode.withoutGrad { () -> (Tensor, Tensor) in
                     (images.slice(rows: range), augImages.slice(rows: range))
                 }
-                let result = try trainer.step(images: r.0, texts: texts, augmentedImages: r.1, augmentedTexts: augTexts)
+                let result = try trainer.step(images: r.0, tokens: texts, augmentedImages: r.1, augmentedTokens: augTexts)
                 #expect(result.loss.isFinite)
                 total += result.loss
             }
@@ -59,14 +59,14 @@ import Testing
         let trainer = Trainer(model: CLIPModel(randomWith: config, seed: 1), loss: .cleanCLIP, schedule: .constant(1e-3))
         let images = Tensor(zeros: [2, 3, 16, 16])
         let tokens = [Int32](repeating: 1, count: 16)
-        #expect(throws: CLIPInputError.self) { try trainer.step(images: images, texts: tokens) }
+        #expect(throws: CLIPInputError.self) { try trainer.step(images: images, tokens: tokens) }
         #expect(throws: CLIPInputError.self) {
-            try trainer.step(images: images, texts: tokens, augmentedImages: Tensor(zeros: [3, 3, 16, 16]), augmentedTexts: tokens)
+            try trainer.step(images: images, tokens: tokens, augmentedImages: Tensor(zeros: [3, 3, 16, 16]), augmentedTokens: tokens)
         }
         #expect(trainer.stepCount == 0)
         // MMCL-only mode needs no augmented views.
         let mmcl = Trainer(model: CLIPModel(randomWith: config, seed: 1), loss: .mmclOnly, schedule: .constant(1e-3))
-        let r = try mmcl.step(images: images, texts: tokens)
+        let r = try mmcl.step(images: images, tokens: tokens)
         #expect(r.inmodalLoss == nil && mmcl.stepCount == 1)
     }
 
@@ -78,7 +78,7 @@ import Testing
         let trainer = Trainer(model: model, loss: .mmclOnly, schedule: .constant(1e-3))
         var rng = SeededRandom(seed: 2)
         let tokens: [Int32] = (0..<16).map { $0 % 8 == 3 ? 63 : ($0 % 8 < 3 ? Int32(1 + rng.next() % 60) : 0) }
-        _ = try trainer.step(images: Tensor.randomNormal([2, 3, 16, 16], std: 1, using: &rng), texts: tokens)
+        _ = try trainer.step(images: Tensor.randomNormal([2, 3, 16, 16], std: 1, using: &rng), tokens: tokens)
         #expect(model.logitScale.scalar == Trainer.maxLogitScale)
     }
 }

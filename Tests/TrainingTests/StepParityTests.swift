@@ -59,7 +59,7 @@ import Testing
         let refLoss = f.expected["loss"]!, refClip = f.expected["clip_loss"]!, refSS = f.expected["inmodal_loss"]!
         var worstLoss: Float = 0
         for step in 0..<5 {
-            let r = try trainer.step(images: f.pixels, texts: f.tokens, augmentedImages: f.augPixels, augmentedTexts: f.augTokens)
+            let r = try trainer.step(images: f.pixels, tokens: f.tokens, augmentedImages: f.augPixels, augmentedTokens: f.augTokens)
             #expect(r.step == step)
             #expect(abs(r.lr - f.expected["lr"]!.data[step]) <= 1e-6 * f.expected["lr"]!.data[step])
             for (value, ref, what) in [(r.loss, refLoss, "loss"), (r.clipLoss!, refClip, "clip"), (r.inmodalLoss!, refSS, "inmodal")] {
@@ -104,7 +104,7 @@ import Testing
                               schedule: .constant(1e-4))
         let refLoss = try #require(e["clip.loss"]), refNorm = try #require(e["clip.grad_norm"])
         for step in 0..<refLoss.count {
-            let r = try trainer.step(images: f.pixels, texts: f.tokens, augmentedImages: f.augPixels, augmentedTexts: f.augTokens)
+            let r = try trainer.step(images: f.pixels, tokens: f.tokens, augmentedImages: f.augPixels, augmentedTokens: f.augTokens)
             #expect(r.gradientNorm > 100 * maxNorm)  // the clip bites
             #expect(abs(r.gradientNorm - refNorm.data[step]) <= 1e-5 * refNorm.data[step],
                     "step \(step) gradient norm \(r.gradientNorm) vs \(refNorm.data[step])")
@@ -126,7 +126,7 @@ import Testing
                               schedule: .constant(1e-4))
         let refLoss = try #require(e["clamp.loss"]), refScale = try #require(e["clamp.logit_scale"])
         for step in 0..<refLoss.count {
-            let r = try trainer.step(images: f.pixels, texts: f.tokens, augmentedImages: f.augPixels, augmentedTexts: f.augTokens)
+            let r = try trainer.step(images: f.pixels, tokens: f.tokens, augmentedImages: f.augPixels, augmentedTokens: f.augTokens)
             #expect(abs(r.loss - refLoss.data[step]) <= 1e-5 * abs(refLoss.data[step]),
                     "step \(step) loss \(r.loss) vs \(refLoss.data[step])")
             #expect(abs(f.model.logitScale.scalar - refScale.data[step]) <= 1e-6,

@@ -46,7 +46,7 @@ private func maxWeightDiff(_ a: CLIPModel, _ b: CLIPModel) -> (String, Float) {
             if case .step(let p) = e, first == nil { first = p }
             return true
         }
-        #expect(first?.step == 1 && first?.lr == config.lr / 2, "the schedule starts at its first warmup step")
+        #expect(first?.step == 0 && first?.lr == config.lr / 2, "the schedule starts at its first warmup step (index 0)")
         #expect(straight.trainer.stepCount == 3 + 6)
 
         // The CleanCLIP fixture's state imports into a Finetuner over its model the same way.

@@ -41,24 +41,14 @@ do {
     let tokens = try CLIPTokenizer.standard.tokenize(captions, contextLength: c.contextLength)
     let texts = try model.encodeText(tokens: tokens, batch: captions.count).l2Normalized()
 
-    // Zero-shot: class embedding = normalised mean of the normalised template embeddings.
-    let classes = ["cat", "dog", "red square"], templates = ["a photo of a {}.", "{}"]
-    let e = c.embedDim
-    var classEmbeddings = [Float](repeating: 0, count: classes.count * e)
-    for (k, name) in classes.enumerated() {
-        let prompts = templates.map { $0.replacingOccurrences(of: "{}", with: name) }
-        let t = try model.encodeText(tokens: try CLIPTokenizer.standard.tokenize(prompts), batch: prompts.count).l2Normalized()
-        let mean = Tensor((0..<e).map { j in (0..<prompts.count).map { t.data[$0 * e + j] }.reduce(0, +) / Float(prompts.count) },
-                          shape: [1, e]).l2Normalized()
-        for j in 0..<e { classEmbeddings[k * e + j] = mean.data[j] }
-    }
+    // Zero-shot with the library's classifier: class embedding = normalised mean of the
+    // normalised template embeddings; probabilities = softmax(exp(logit_scale) * cosine).
+    let classes = try ClassList(names: ["cat", "dog", "red square"], templates: ["a photo of a {}.", "{}"])
+    let classifier = try ZeroShotClassifier(classes: classes) { prompts in try model.encodePrompts(prompts) }
+    let (best, probabilities) = try classifier.classify(images, logitScale: model.logitScale.data[0])
     for (i, path) in paths.enumerated() {
-        let sims = (0..<classes.count).map { k in (0..<e).reduce(Float(0)) { $0 + images.data[i * e + $1] * classEmbeddings[k * e + $1] } }
-        let logits = sims.map { $0 * model.temperature }
-        let top = logits.max()!
-        let exps = logits.map { expf($0 - top) }
-        let best = logits.firstIndex(of: top)!
-        print("\(path) -> \(classes[best]) (p = \(String(format: "%.3f", exps[best] / exps.reduce(0, +))))")
+        let p = probabilities.data[i * classes.names.count + best[i]]
+        print("\(path) -> \(classes.names[best[i]]) (p = \(String(format: "%.3f", p)))")
     }
 
     if let dumpDir {

@@ -5,12 +5,12 @@ public struct PairBatch: Sendable {
     /// Original views: decoded, resized and centre-cropped, normalised: [B, 3, S, S].
     public let images: Tensor
     /// Tokenised captions, row-major [B, contextLength].
-    public let texts: [Int32]
+    public let tokens: [Int32]
     /// Augmented views (AutoAugment on the full-resolution image, or the precomputed augmented
     /// image), then the same preprocessing: [B, 3, S, S]; nil when augmentation is off.
     public let augmentedImages: Tensor?
     /// Tokenised augmented captions [B, contextLength]; nil when augmentation is off.
-    public let augmentedTexts: [Int32]?
+    public let augmentedTokens: [Int32]?
     /// Dataset indices of the rows, in batch order.
     public let indices: [Int]
 }
@@ -28,8 +28,8 @@ public struct PairBatch: Sendable {
 /// let loader = try PairBatchLoader(dataset: data, preprocessor: CLIPPreprocessor(size: 224),
 ///                                  tokenizer: .standard, options: .init(batchSize: 64, seed: 1, epoch: e))
 /// while let batch = try loader.nextBatch() {
-///     trainer.step(images: batch.images, texts: batch.texts,
-///                  augmentedImages: batch.augmentedImages, augmentedTexts: batch.augmentedTexts)
+///     trainer.step(images: batch.images, tokens: batch.tokens,
+///                  augmentedImages: batch.augmentedImages, augmentedTokens: batch.augmentedTokens)
 /// }
 /// ```
 /// `for batch in loader` also works; it stops at the first error, which is then in `error`.
@@ -95,10 +95,10 @@ public final class PairBatchLoader: Sequence, IteratorProtocol {
                 }
                 preprocessor.preprocess(view, into: UnsafeMutableBufferPointer(start: augmented.data + k * plane, count: plane))
             }
-            let texts = try tokenizer.tokenize(indices.map { items[$0].caption }, contextLength: opts.contextLength)
-            let augmentedTexts = try opts.augment
+            let tokens = try tokenizer.tokenize(indices.map { items[$0].caption }, contextLength: opts.contextLength)
+            let augmentedTokens = try opts.augment
                 ? tokenizer.tokenize(indices.map { items[$0].augmentedCaption ?? "" }, contextLength: opts.contextLength) : nil
-            return PairBatch(images: images, texts: texts, augmentedImages: augmented, augmentedTexts: augmentedTexts, indices: indices)
+            return PairBatch(images: images, tokens: tokens, augmentedImages: augmented, augmentedTokens: augmentedTokens, indices: indices)
         }
     }
 

@@ -24,15 +24,6 @@ public final class Demo {
 
     public init(config: DemoConfig) { self.config = config }
 
-    /// A data set prepared for training: preprocessed pixels, token ids, raw bytes for augmentation.
-    struct Pairs {
-        var images: [[UInt8]]
-        var pixels: Tensor       // [N, 3, S, S], normalised
-        var tokens: [Int32]      // N x context
-        var augmentedTokens: [Int32]?
-        var count: Int { images.count }
-    }
-
     var modelConfig: CLIPConfig {
         let s = config.imageSize, w = config.width, h = config.heads, l = config.layers
         switch config.architecture {
@@ -170,7 +161,7 @@ public final class Demo {
         return out
     }
 
-    private func prepare(_ examples: [ShapesDataset.Example], augment: Bool) throws -> Pairs {
+    private func prepare(_ examples: [ShapesDataset.Example], augment: Bool) throws -> DemoPairs {
         let tokenizer = CLIPTokenizer.standard
         let captions = examples.map(\.caption)
         var augmented: [Int32]?
@@ -179,7 +170,7 @@ public final class Demo {
             var rng = SeededRandom(seed: mixSeed(config.seed, 7))
             augmented = try tokenizer.tokenize(try captions.map { try eda.augment($0, using: &rng) }, contextLength: config.contextLength)
         }
-        return Pairs(images: examples.map(\.pixels), pixels: try pixels(examples.map(\.pixels)),
+        return DemoPairs(images: examples.map(\.pixels), pixels: try pixels(examples.map(\.pixels)),
                      tokens: try tokenizer.tokenize(captions, contextLength: config.contextLength), augmentedTokens: augmented)
     }
 
@@ -197,55 +188,34 @@ public final class Demo {
 
     // MARK: - training
 
-    private func fit(_ model: CLIPModel, _ data: Pairs, loss: CleanCLIPLoss, epochs: Int, lr: Float, stage: String,
+    /// Trains `model` on `data` for `epochs` through `EpochRunner` (as the finetuners do), warmup
+    /// then cosine decay from `lr`; after every epoch measures CA and ASR for the curve.
+    private func fit(_ model: CLIPModel, _ data: DemoPairs, loss: CleanCLIPLoss, epochs: Int, lr: Float, stage: String,
                      evaluate: (CLIPModel) throws -> StageResult) throws -> [EpochRecord] {
-        let b = config.batchSize, batches = data.count / b, total = batches * epochs
+        let source = DemoBatches(data: data, batchSize: config.batchSize, imageSize: config.imageSize,
+                                 contextLength: model.config.contextLength, seed: config.seed,
+                                 stageSeed: stage == "pretrain" ? 10 : stage == "mmcl" ? 11 : 12, augment: loss.inmodal)
+        let total = source.batchesPerEpoch * epochs
         let trainer = Trainer(model: model, loss: loss, optimizer: AdamWConfig(),
                               schedule: .warmupCosine(baseLR: lr, warmupSteps: min(50, total / 10), totalSteps: total))
-        let s = config.imageSize, per = 3 * s * s, ctx = model.config.contextLength
-        let preprocessor = CLIPPreprocessor(size: s)
-        let autoAugment = AutoAugment()
-        let stageSeed: UInt64 = stage == "pretrain" ? 10 : stage == "mmcl" ? 11 : 12
         var curve: [EpochRecord] = []
-        for epoch in 0..<epochs {
-            var order = Array(0..<data.count)
-            var rng = SeededRandom(seed: mixSeed(config.seed, stageSeed, UInt64(epoch)))
-            order.shuffle(using: &rng)
-            var lossSum = 0.0
-            for batch in 0..<batches {
-                let idx = Array(order[(batch * b)..<((batch + 1) * b)])
-                let images = Tensor(uninitialized: [b, 3, s, s])
-                var texts = [Int32](repeating: 0, count: b * ctx)
-                for (k, i) in idx.enumerated() {
-                    (images.data + k * per).update(from: data.pixels.data + i * per, count: per)
-                    for j in 0..<ctx { texts[k * ctx + j] = data.tokens[i * ctx + j] }
+        do {
+            try EpochRunner(trainer: trainer, source: source, epochs: epochs).run(from: 0, save: nil) { event in
+                switch event {
+                case .step(let p):
+                    progress(stage, p.step + 1, p.totalSteps, String(format: "loss %.4f", p.loss))
+                case .epoch(let e):
+                    let result = try evaluate(model)
+                    let record = EpochRecord(epoch: e.epoch + 1, loss: e.meanLoss,
+                                             cleanAccuracy: result.cleanAccuracy, asr: result.asr)
+                    curve.append(record)
+                    log(String(format: "  %@ epoch %d/%d: loss %.4f, CA %.1f%%, ASR %.1f%%", stage, e.epoch + 1, epochs,
+                               record.loss, 100 * record.cleanAccuracy, 100 * record.asr))
                 }
-                var augImages: Tensor?, augTexts: [Int32]?
-                if loss.inmodal, let augmentedTokens = data.augmentedTokens {
-                    let aug = Tensor(uninitialized: [b, 3, s, s])
-                    DispatchQueue.concurrentPerform(iterations: b) { k in
-                        let i = idx[k]
-                        var r = SeededRandom(seed: mixSeed(config.seed, stageSeed, UInt64(epoch), UInt64(i)))
-                        let view = autoAugment.apply(data.images[i], width: s, height: s, using: &r)
-                        // The view has the data set's size, so the preprocessor only normalises it.
-                        if let image = try? RGBImage(width: s, height: s, pixels: view) {
-                            preprocessor.preprocess(image, into: UnsafeMutableBufferPointer(start: aug.data + k * per, count: per))
-                        }
-                    }
-                    augImages = aug
-                    augTexts = idx.flatMap { i in augmentedTokens[(i * ctx)..<((i + 1) * ctx)] }
-                }
-                let r = try trainer.step(images: images, texts: texts, augmentedImages: augImages, augmentedTexts: augTexts)
-                guard r.loss.isFinite else { throw FinetuneError("\(stage): loss became \(r.loss) at step \(r.step + 1)") }
-                lossSum += Double(r.loss)
-                progress(stage, epoch * batches + batch + 1, total, String(format: "loss %.4f", r.loss))
+                return true
             }
-            let result = try evaluate(model)
-            let record = EpochRecord(epoch: epoch + 1, loss: lossSum / Double(batches),
-                                     cleanAccuracy: result.cleanAccuracy, asr: result.asr)
-            curve.append(record)
-            log(String(format: "  %@ epoch %d/%d: loss %.4f, CA %.1f%%, ASR %.1f%%", stage, epoch + 1, epochs,
-                       record.loss, 100 * record.cleanAccuracy, 100 * record.asr))
+        } catch let e as FinetuneError {
+            throw FinetuneError("\(stage): \(e.description)")
         }
         return curve
     }

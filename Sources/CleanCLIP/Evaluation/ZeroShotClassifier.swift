@@ -1,14 +1,16 @@
 import Foundation
 import TensorCore
 
-/// Zero-shot classification by nearest class embedding.
+/// Zero-shot classification by nearest class embedding: the one classifier behind evaluation,
+/// the demo, the C ABI's `cleanclip_classifier` and the Swift example.
 ///
 /// Class embedding of class c = normalise( mean_t normalise( text(template_t(c)) ) ), as CLIP and
 /// CleanCLIP do; a prediction is argmax_c <normalise(image), class_c>. The temperature does not
-/// change the ranking, so it is not applied.
+/// change the ranking, so only `probabilities` applies it: softmax_c(exp(logit_scale) * cosine).
 /// ```
-/// let zs = try ZeroShotClassifier(classes: .cifar10) { prompts in try embedTexts(prompts) }
+/// let zs = try ZeroShotClassifier(classes: .cifar10) { prompts in try model.encodePrompts(prompts) }
 /// let top5 = try zs.topK(imageEmbeddings, k: 5)
+/// let (best, p) = try zs.classify(imageEmbeddings, logitScale: model.logitScale.data[0])
 /// ```
 public struct ZeroShotClassifier: Sendable {
     public let classNames: [String]
@@ -46,12 +48,13 @@ public struct ZeroShotClassifier: Sendable {
         try self.init(classEmbeddings: Tensor(rows, shape: [classes.names.count, e]), classNames: classes.names)
     }
 
-    /// Cosine similarities [N, C] of (normalised) image embeddings [N, E] with every class.
+    /// Cosine similarities [N, C] of image embeddings [N, E] with every class. A non-finite
+    /// embedding is a `NonFiniteError` naming the image.
     public func similarities(_ images: Tensor) throws -> Tensor {
         guard images.rank == 2, images.shape[1] == classEmbeddings.shape[1] else {
             throw EvaluationError("image embeddings have shape \(images.shape); expected [N, \(classEmbeddings.shape[1])]")
         }
-        return images.detached().l2Normalized().matmul(classEmbeddings, transposeOther: true)
+        return try Self.unitRows(images).matmul(classEmbeddings, transposeOther: true)
     }
 
     /// The k best classes per image, best first (ties broken by the lower class index).
@@ -63,16 +66,31 @@ public struct ZeroShotClassifier: Sendable {
     /// The best class per image.
     public func predict(_ images: Tensor) throws -> [Int] { try topK(images, k: 1).map { $0[0] } }
 
-    /// Class probabilities softmax(exp(logitScale) * s) for one image's cosine similarities `s`,
-    /// as CLIP reports them.
+    /// The best class per image and the class probabilities [N, C], as CLIP reports them:
+    /// softmax_c(exp(logitScale) * cosine similarity_c), from one pass over the similarities.
+    public func classify(_ images: Tensor, logitScale: Float) throws -> (best: [Int], probabilities: Tensor) {
+        let s = try similarities(images)
+        let n = s.shape[0], c = s.shape[1]
+        let p = Tensor(zeros: [n, c])
+        for i in 0..<n {
+            Self.softmax(UnsafeBufferPointer(start: s.data + i * c, count: c), logitScale: logitScale,
+                         into: UnsafeMutableBufferPointer(start: p.data + i * c, count: c))
+        }
+        return (Self.topK(scores: s, k: 1).map { $0[0] }, p)
+    }
+
+    /// The class probabilities [N, C] of `classify(_:logitScale:)`.
+    public func probabilities(_ images: Tensor, logitScale: Float) throws -> Tensor {
+        try classify(images, logitScale: logitScale).probabilities
+    }
+
+    /// softmax(exp(logitScale) * s) of one image's cosine similarities `s` (as many as `out`).
     ///
     /// Stable for any temperature: computed in Double as exp(t * (s_c - max s)) / sum, so the
     /// exponents are at most 0, and the best class contributes exp(0) = 1 even when t is
     /// infinite (exp(logit_scale) overflows Float from logit_scale 88.8 on, Double from 709.8):
-    /// a very large temperature gives a one-hot at the best class, never NaN.
-    public static func probabilities(similarities s: UnsafeBufferPointer<Float>, logitScale: Float,
-                                     into out: UnsafeMutableBufferPointer<Float>) {
-        precondition(s.count == out.count, "\(s.count) similarities for \(out.count) probabilities")
+    /// a very large temperature gives a one-hot at the best class (shared by ties), never NaN.
+    private static func softmax(_ s: UnsafeBufferPointer<Float>, logitScale: Float, into out: UnsafeMutableBufferPointer<Float>) {
         guard let top = s.max() else { return }
         let t = Foundation.exp(Double(logitScale))
         var sum: Double = 0
@@ -82,7 +100,31 @@ public struct ZeroShotClassifier: Sendable {
             e[c] = d == 0 ? 1 : Foundation.exp(t * d)  // the d == 0 case avoids inf * 0
             sum += e[c]
         }
-        for c in 0..<s.count { out[c] = Float(e[c] / sum) }
+        for c in 0..<min(s.count, out.count) { out[c] = Float(e[c] / sum) }
+    }
+
+    /// Image embeddings [N, E] with unit rows (zero rows stay zero), detached from any graph.
+    ///
+    /// `l2Normalized` sums squares in Float, which overflows for entries from about 1.8e19 on and
+    /// would turn such a row into zeros; those rows are divided by their largest magnitude first,
+    /// so a large finite embedding is classified by its direction like any other. Ordinary rows
+    /// take `l2Normalized` alone (the evaluation's numbers do not move).
+    static func unitRows(_ images: Tensor) throws -> Tensor {
+        let e = images.shape[1]
+        for i in 0..<images.shape[0] {
+            let x = UnsafeBufferPointer(start: images.data + i * e, count: e)
+            if let j = x.firstIndex(where: { !$0.isFinite }) {
+                throw NonFiniteError("image embedding \(i) is not finite (\(x[j]) at \(j))")
+            }
+        }
+        let out = images.detached().l2Normalized()
+        for i in 0..<images.shape[0] {
+            let x = UnsafeBufferPointer(start: images.data + i * e, count: e)
+            guard !x.reduce(Float(0), { $0 + $1 * $1 }).isFinite, let big = x.map(abs).max() else { continue }
+            let scaled = Tensor(x.map { $0 / big }, shape: [1, e]).l2Normalized()
+            (out.data + i * e).update(from: scaled.data, count: e)
+        }
+        return out
     }
 
     /// Top-k indices of each row of a score matrix [N, C].

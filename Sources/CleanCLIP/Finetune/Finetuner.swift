@@ -24,34 +24,6 @@ public struct FinetuneConfig: Sendable, Codable, Equatable {
     var optimizer: AdamWConfig {
         AdamWConfig(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, maxGradNorm: maxGradNorm)
     }
-
-    func validate() throws {
-        try validateTraining(batchSize: batchSize, epochs: epochs, warmupSteps: warmupSteps, lr: lr,
-                             weightDecay: weightDecay, beta1: beta1, beta2: beta2, eps: eps, maxGradNorm: maxGradNorm)
-        guard clipWeight.isFinite, clipWeight >= 0 else { throw FinetuneError("clip weight must be finite and non-negative, got \(clipWeight)") }
-        guard inmodalWeight.isFinite, inmodalWeight >= 0 else {
-            throw FinetuneError("in-modal weight must be finite and non-negative, got \(inmodalWeight)")
-        }
-    }
-}
-
-/// Checks the settings both finetuners share; every message names the setting and its value.
-func validateTraining(batchSize: Int, epochs: Int, warmupSteps: Int, lr: Float, weightDecay: Float,
-                      beta1: Float, beta2: Float, eps: Float, maxGradNorm: Float?) throws {
-    let maxSteps = AdamW.maxStepCount
-    guard batchSize > 0 else { throw FinetuneError("batch size must be positive, got \(batchSize)") }
-    guard (1...maxSteps).contains(epochs) else { throw FinetuneError("epochs must be between 1 and \(maxSteps), got \(epochs)") }
-    guard (0...maxSteps).contains(warmupSteps) else {
-        throw FinetuneError("warmup steps must be between 0 and \(maxSteps), got \(warmupSteps)")
-    }
-    guard lr > 0, lr.isFinite else { throw FinetuneError("learning rate must be positive and finite, got \(lr)") }
-    guard weightDecay >= 0, weightDecay.isFinite else { throw FinetuneError("weight decay must be finite and non-negative, got \(weightDecay)") }
-    guard beta1 >= 0, beta1 < 1 else { throw FinetuneError("beta1 must be in [0, 1), got \(beta1)") }
-    guard beta2 >= 0, beta2 < 1 else { throw FinetuneError("beta2 must be in [0, 1), got \(beta2)") }
-    guard eps > 0, eps.isFinite else { throw FinetuneError("eps must be positive and finite, got \(eps)") }
-    if let maxGradNorm, !(maxGradNorm > 0 && maxGradNorm.isFinite) {
-        throw FinetuneError("max gradient norm must be positive and finite, got \(maxGradNorm)")
-    }
 }
 
 /// The optimizer steps of a run: `batches` per epoch for `epochs` epochs, after `offset` steps
@@ -63,39 +35,6 @@ func totalSteps(batches: Int, epochs: Int, offset: Int = 0) throws -> Int {
             + "more than the \(AdamW.maxStepCount) optimizer steps a run can have (its checkpoint records the step as a float32)")
     }
     return steps
-}
-
-/// A finetuning run that stopped: bad settings, a non-finite loss, cancellation.
-public struct FinetuneError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
-
-/// What a run reports as it goes. Return false from the handler to cancel the run.
-public enum FinetuneEvent: Sendable {
-    /// After every optimizer step.
-    case step(FinetuneProgress)
-    /// After every epoch (and its checkpoint).
-    case epoch(EpochSummary)
-}
-
-public struct FinetuneProgress: Sendable {
-    public var epoch: Int, epochs: Int
-    public var batch: Int, batchesPerEpoch: Int
-    public var step: Int, totalSteps: Int
-    public var loss: Float, clipLoss: Float?, inmodalLoss: Float?
-    public var lr: Float
-    public var stepSeconds: Double
-    public var etaSeconds: Double
-}
-
-public struct EpochSummary: Sendable, Codable {
-    public var epoch: Int
-    public var meanLoss: Float
-    public var meanClipLoss: Float?
-    public var meanInmodalLoss: Float?
-    public var seconds: Double
-    public var pairsPerSecond: Double
 }
 
 /// Runs CleanCLIP finetuning over a CSV data set: one background loader per epoch (decoding,
@@ -112,8 +51,7 @@ public final class Finetuner {
     public let model: CLIPModel
     public let config: FinetuneConfig
     public let trainer: Trainer
-    public private(set) var history: [EpochSummary] = []
-    let dataset: ImageCaptionDataset
+    let runner: EpochRunner
     /// The epoch to start from (0 for a fresh run, later when resumed).
     public private(set) var startEpoch = 0
 
@@ -121,25 +59,28 @@ public final class Finetuner {
     /// `ImageCaptionDataset.augmentingCaptions(with:seed:)` or `augmented_caption` columns).
     public init(model: CLIPModel, dataset: ImageCaptionDataset, config: FinetuneConfig) throws {
         try config.validate()
-        let batches = dataset.count / config.batchSize
-        guard batches > 0 else {
+        let source = PairLoaderSource(dataset: dataset, preprocessor: model.preprocessor, batchSize: config.batchSize,
+                                      seed: config.seed, augment: config.inmodal, contextLength: model.config.contextLength)
+        guard source.batchesPerEpoch > 0 else {
             throw FinetuneError("\(dataset.csvPath): \(dataset.count) pairs make no full batch of \(config.batchSize)")
         }
-        let steps = try totalSteps(batches: batches, epochs: config.epochs)
+        let steps = try totalSteps(batches: source.batchesPerEpoch, epochs: config.epochs)
         self.model = model
-        self.dataset = dataset
         self.config = config
         trainer = Trainer(model: model, loss: config.loss, optimizer: config.optimizer,
                           schedule: .warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps))
+        runner = EpochRunner(trainer: trainer, source: source, epochs: config.epochs)
     }
 
     /// Steps in one epoch (the last partial batch is dropped, as the reference does).
-    public var batchesPerEpoch: Int { dataset.count / config.batchSize }
+    public var batchesPerEpoch: Int { runner.source.batchesPerEpoch }
+
+    /// The summaries of the epochs `run` finished.
+    public var history: [EpochSummary] { runner.history }
 
     /// The optimizer-state file that goes with a model checkpoint.
     public static func optimizerPath(for checkpoint: String) -> String {
-        let stem = checkpoint.hasSuffix(".safetensors") ? String(checkpoint.dropLast(".safetensors".count)) : checkpoint
-        return stem + ".optimizer.safetensors"
+        RunCheckpoint.sibling(of: checkpoint, "optimizer")
     }
 
     /// Continues the run that `run` saved at `checkpoint`: restores the optimizer state, the
@@ -147,71 +88,16 @@ public final class Finetuner {
     /// `checkpoint`; by default this finetuner's own model, which must then have been loaded from
     /// it. Another model's weights are copied into this one once every check has passed.
     ///
-    /// Refused before anything changes: a model file and an optimizer state that are not from the
-    /// same save (`CheckpointStamp`), other settings, and a step count that the finished epochs
-    /// do not account for (other training data).
+    /// Refused before anything changes: see `RunCheckpoint` (a model file and an optimizer state
+    /// that are not from the same save, other settings, a step count that the finished epochs do
+    /// not account for).
     public func resume(from checkpoint: String, savedModel: CLIPModel? = nil) throws {
-        let path = Self.optimizerPath(for: checkpoint)
-        let archive = try SafetensorsReader.read(path: path)
-        if archive.metadata["mode"] == "supervised" {
-            throw FinetuneError("\(path): a supervised finetuning checkpoint; resume it with SupervisedFinetuner (--supervised)")
-        }
         let saved = savedModel ?? model
-        let done = try CheckpointStamp.verify([(path, archive.metadata), (checkpoint, saved.loadedMetadata)], epochs: config.epochs)
-        if let settings = archive.metadata["config"], let data = settings.data(using: .utf8),
-           let previous = try? JSONDecoder().decode(FinetuneConfig.self, from: data), previous != config {
-            throw FinetuneError("\(path): the run was started with other settings (\(settings)); resume with the same flags")
-        }
-        var offset = 0
-        if let recorded = archive.metadata["schedule_offset"] {
-            guard let o = Int(recorded), (0...AdamW.maxStepCount).contains(o) else {
-                throw FinetuneError("\(path): bad 'schedule_offset' \(recorded) in the metadata")
-            }
-            offset = o
-        }
-        let state = try Self.readState(archive, path: path, epochsDone: done, expectedStep: offset + done * batchesPerEpoch)
-        if saved !== model { try Self.checkWeights(of: saved, fit: model, path: checkpoint) }
-        do { try trainer.optimizer.load(state: state) } catch let e as OptimizerStateError {
-            throw FinetuneError("\(path): \(e.description)")
-        }
-        if saved !== model { Self.copyWeights(from: saved, into: model) }
+        let run = try RunCheckpoint.open(checkpoint, supervised: false, config: config, epochs: config.epochs, savedModel: saved)
+        let offset = try run.scheduleOffset()
+        try run.restore(into: trainer, model: model, from: saved, expectedStep: offset + run.epochsDone * batchesPerEpoch)
         trainer.scheduleStepOffset = offset
-        startEpoch = done
-    }
-
-    /// The optimizer state of a checkpoint, after checking its step: `expectedStep` is what its
-    /// `done` finished epochs take.
-    static func readState(_ archive: TensorArchive, path: String, epochsDone done: Int,
-                          expectedStep: Int) throws -> [(String, Tensor)] {
-        var state: [(String, Tensor)] = []
-        for name in archive.order { state.append((name, try CLIPModel.tensor(from: archive.tensors[name]!))) }
-        let step: Int
-        do { step = try AdamW.stepCount(in: state) } catch let e as OptimizerStateError {
-            throw FinetuneError("\(path): \(e.description)")
-        }
-        if let recorded = archive.metadata["step"], recorded != String(step) {
-            throw FinetuneError("\(path): the metadata records step \(recorded) but the optimizer state holds step \(step)")
-        }
-        guard step == expectedStep else {
-            throw FinetuneError("\(path): the optimizer state is at step \(step), but \(done) finished epochs of this run "
-                + "take \(expectedStep) steps: the training data or the batch size differ from the saved run's")
-        }
-        return state
-    }
-
-    /// Throws unless `saved` has every weight of `model` with the same shape.
-    static func checkWeights(of saved: CLIPModel, fit model: CLIPModel, path: String) throws {
-        let source = Dictionary(saved.weights.map { ($0.name, $0.tensor.shape) }, uniquingKeysWith: { a, _ in a })
-        for w in model.weights where source[w.name] != w.tensor.shape {
-            throw CLIPInputError("\(path): the checkpoint does not match this model (weight \(w.name): "
-                + "\(source[w.name].map { "\($0)" } ?? "missing") in the checkpoint, \(w.tensor.shape) in the model)")
-        }
-    }
-
-    /// Copies every weight of `saved` into `model` (shapes checked by `checkWeights`).
-    static func copyWeights(from saved: CLIPModel, into model: CLIPModel) {
-        let source = Dictionary(saved.weights.map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a })
-        for w in model.weights { w.tensor.data.update(from: source[w.name]!.data, count: w.tensor.count) }
+        startEpoch = run.epochsDone
     }
 
     /// Starts this run from another run's AdamW state, e.g. `TorchOptimizerState.read(path:model:)`
@@ -232,72 +118,17 @@ public final class Finetuner {
         trainer.scheduleStepOffset = trainer.optimizer.stepCount
     }
 
-    /// Runs the remaining epochs. `checkpoint`: where to write the model after every epoch
-    /// (nil: no checkpoints). `onEvent` returns false to cancel (then this throws).
-    /// On return the tensor buffers kept for reuse between steps go back to the system.
+    /// Runs the remaining epochs (see `EpochRunner`). `checkpoint`: where to write the model after
+    /// every epoch (nil: no checkpoints). `onEvent` returns false to cancel (then this throws).
     @discardableResult
     public func run(checkpoint: String?, onEvent: (FinetuneEvent) -> Bool = { _ in true }) throws -> [EpochSummary] {
-        defer { BufferPool.shared.drain() }
-        let preprocessor = model.preprocessor
-        let total = batchesPerEpoch * config.epochs
-        let runStart = Date()
-        var stepsThisRun = 0
-        for epoch in startEpoch..<config.epochs {
-            let start = Date()
-            let loader = try PairBatchLoader(
-                dataset: dataset, preprocessor: preprocessor, tokenizer: .standard,
-                options: .init(batchSize: config.batchSize, seed: config.seed, epoch: epoch, augment: config.inmodal,
-                               contextLength: model.config.contextLength))
-            defer { loader.close() }
-            var sums: (loss: Double, clip: Double, inmodal: Double, n: Int) = (0, 0, 0, 0)
-            var batch = 0
-            while let b = try loader.nextBatch() {
-                let t0 = Date()
-                let r = try trainer.step(images: b.images, texts: b.texts,
-                                         augmentedImages: b.augmentedImages, augmentedTexts: b.augmentedTexts)
-                guard r.loss.isFinite else {
-                    throw FinetuneError("loss became \(r.loss) at epoch \(epoch + 1), step \(r.step + 1); "
-                        + "stopped (the last checkpoint on disk is from before this epoch)")
-                }
-                batch += 1
-                stepsThisRun += 1
-                sums.loss += Double(r.loss); sums.clip += Double(r.clipLoss ?? 0); sums.inmodal += Double(r.inmodalLoss ?? 0)
-                sums.n += 1
-                let elapsed = Date().timeIntervalSince(runStart)
-                let remaining = total - (r.step + 1)
-                let progress = FinetuneProgress(
-                    epoch: epoch, epochs: config.epochs, batch: batch, batchesPerEpoch: loader.batchCount,
-                    step: r.step + 1, totalSteps: total, loss: r.loss, clipLoss: r.clipLoss, inmodalLoss: r.inmodalLoss,
-                    lr: r.lr, stepSeconds: Date().timeIntervalSince(t0),
-                    etaSeconds: elapsed / Double(stepsThisRun) * Double(remaining))
-                guard onEvent(.step(progress)) else { throw FinetuneError("cancelled at epoch \(epoch + 1), step \(r.step + 1)") }
-            }
-            let n = Float(max(sums.n, 1))
-            let seconds = Date().timeIntervalSince(start)
-            let summary = EpochSummary(
-                epoch: epoch, meanLoss: Float(sums.loss) / n,
-                meanClipLoss: Float(sums.clip) / n, meanInmodalLoss: config.inmodal ? Float(sums.inmodal) / n : nil,
-                seconds: seconds, pairsPerSecond: Double(sums.n * config.batchSize) / max(seconds, 1e-9))
-            history.append(summary)
-            if let checkpoint { try save(to: checkpoint, epochsDone: epoch + 1) }
-            guard onEvent(.epoch(summary)) else { throw FinetuneError("cancelled after epoch \(epoch + 1)") }
-        }
-        return history
+        let save: ((Int) throws -> Void)? = checkpoint.map { path in { try self.save(to: path, epochsDone: $0) } }
+        return try runner.run(from: startEpoch, save: save, onEvent: onEvent)
     }
 
     /// Writes the model, then the optimizer state (each atomically, with one `CheckpointStamp`).
     public func save(to checkpoint: String, epochsDone: Int) throws {
-        let configJSON = String(data: try JSONEncoder().encode(config), encoding: .utf8) ?? ""
-        let stamp = CheckpointStamp.make(epochsDone: epochsDone, step: trainer.stepCount)
-        try model.save(to: checkpoint, metadata: stamp)
-        try Self.writeOptimizerState(trainer.optimizer, metadata: stamp.merging(["config": configJSON,
-                                                                                 "schedule_offset": String(trainer.scheduleStepOffset)]) { a, _ in a },
-                                     checkpoint: checkpoint)
-    }
-
-    /// Writes an optimizer's state next to a model checkpoint (`optimizerPath(for:)`), atomically.
-    static func writeOptimizerState(_ optimizer: AdamW, metadata: [String: String], checkpoint: String) throws {
-        let state = optimizer.state().map { (name: $0.0, tensor: RawTensor(floats: $0.1.array, shape: $0.1.shape)) }
-        try SafetensorsWriter.write(state, metadata: metadata, to: optimizerPath(for: checkpoint))
+        try RunCheckpoint.save(checkpoint, model: model, optimizer: trainer.optimizer, config: config, epochsDone: epochsDone,
+                               metadata: ["schedule_offset": String(trainer.scheduleStepOffset)])
     }
 }

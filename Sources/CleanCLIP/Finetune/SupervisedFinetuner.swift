@@ -30,14 +30,6 @@ public struct SupervisedFinetuneConfig: Sendable, Codable, Equatable {
 
     /// The most classes a head may have (ImageNet-21k has 21,841), which bounds its memory.
     public static let maxClasses = 1 << 16
-
-    func validate() throws {
-        try validateTraining(batchSize: batchSize, epochs: epochs, warmupSteps: warmupSteps, lr: lr,
-                             weightDecay: weightDecay, beta1: beta1, beta2: beta2, eps: eps, maxGradNorm: maxGradNorm)
-        if let classes, !(2...Self.maxClasses).contains(classes) {
-            throw FinetuneError("classes must be between 2 and \(Self.maxClasses), got \(classes)")
-        }
-    }
 }
 
 /// Runs supervised finetuning over a labelled-image CSV (`ImageLabelDataset`): one background
@@ -55,7 +47,7 @@ public final class SupervisedFinetuner {
     public let config: SupervisedFinetuneConfig
     public let head: LinearHead
     public let trainer: Trainer
-    public private(set) var history: [EpochSummary] = []
+    let runner: EpochRunner
     public let dataset: ImageLabelDataset
     /// The epoch to start from (0 for a fresh run, later when resumed).
     public private(set) var startEpoch = 0
@@ -72,32 +64,36 @@ public final class SupervisedFinetuner {
         if let bad = dataset.items.first(where: { $0.label >= classes }) {
             throw FinetuneError("\(dataset.csvPath) row \(bad.row): label \(bad.label) is not below the class count \(classes)")
         }
-        let batches = dataset.count / config.batchSize
-        guard batches > 0 else {
+        let source = LabelLoaderSource(dataset: dataset, preprocessor: model.preprocessor, batchSize: config.batchSize,
+                                       seed: config.seed)
+        guard source.batchesPerEpoch > 0 else {
             throw FinetuneError("\(dataset.csvPath): \(dataset.count) images make no full batch of \(config.batchSize)")
         }
         let head = head ?? LinearHead(embedDim: model.config.embedDim, classes: classes, seed: mixSeed(config.seed, 0x4845_4144))
         guard head.weight.shape == [classes, model.config.embedDim] else {
             throw FinetuneError("head weight has shape \(head.weight.shape); expected [\(classes), \(model.config.embedDim)]")
         }
-        let steps = try totalSteps(batches: batches, epochs: config.epochs)
+        let steps = try totalSteps(batches: source.batchesPerEpoch, epochs: config.epochs)
         self.model = model
         self.dataset = dataset
         self.config = config
         self.head = head
         trainer = Trainer(model: model, objective: .supervised(head), optimizer: config.optimizer,
                           schedule: .warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps))
+        runner = EpochRunner(trainer: trainer, source: source, epochs: config.epochs)
     }
 
     public var classes: Int { head.weight.shape[0] }
 
     /// Steps in one epoch (the last partial batch is dropped).
-    public var batchesPerEpoch: Int { dataset.count / config.batchSize }
+    public var batchesPerEpoch: Int { runner.source.batchesPerEpoch }
+
+    /// The summaries of the epochs `run` finished.
+    public var history: [EpochSummary] { runner.history }
 
     /// The head file that goes with a model checkpoint: `<stem>.head.safetensors`.
     public static func headPath(for checkpoint: String) -> String {
-        let stem = checkpoint.hasSuffix(".safetensors") ? String(checkpoint.dropLast(".safetensors".count)) : checkpoint
-        return stem + ".head.safetensors"
+        RunCheckpoint.sibling(of: checkpoint, "head")
     }
 
     /// Reads a head written by `save` (or any safetensors file with "weight" [C, E] and "bias" [C]).
@@ -122,90 +118,37 @@ public final class SupervisedFinetuner {
     /// the checks of `Finetuner.resume(from:savedModel:)` (the head file's stamp included).
     /// `savedModel` is the model loaded from `checkpoint`; by default this finetuner's own.
     public func resume(from checkpoint: String, savedModel: CLIPModel? = nil) throws {
-        let path = Finetuner.optimizerPath(for: checkpoint)
-        let archive = try SafetensorsReader.read(path: path)
-        guard archive.metadata["mode"] == "supervised" else {
-            throw FinetuneError("\(path): not a supervised finetuning checkpoint")
-        }
-        let headPath = Self.headPath(for: checkpoint)
-        let headArchive = try SafetensorsReader.read(path: headPath)
         let saved = savedModel ?? model
-        let done = try CheckpointStamp.verify([(path, archive.metadata), (checkpoint, saved.loadedMetadata),
-                                               (headPath, headArchive.metadata)], epochs: config.epochs)
-        if let settings = archive.metadata["config"], let data = settings.data(using: .utf8),
-           let previous = try? JSONDecoder().decode(SupervisedFinetuneConfig.self, from: data), previous != config {
-            throw FinetuneError("\(path): the run was started with other settings (\(settings)); resume with the same flags")
-        }
+        let headPath = Self.headPath(for: checkpoint)
+        let run = try RunCheckpoint.open(checkpoint, supervised: true, config: config, epochs: config.epochs, savedModel: saved,
+                                         extra: [headPath])
+        guard let headArchive = run.extra[headPath] else { throw FinetuneError("\(headPath): not read") }
         let savedHead = try Self.loadHead(path: headPath, archive: headArchive)
         guard savedHead.weight.shape == head.weight.shape else {
             throw FinetuneError("\(headPath): head weight \(savedHead.weight.shape); this run's head is \(head.weight.shape)")
         }
-        let state = try Finetuner.readState(archive, path: path, epochsDone: done, expectedStep: done * batchesPerEpoch)
-        if saved !== model { try Finetuner.checkWeights(of: saved, fit: model, path: checkpoint) }
-        do { try trainer.optimizer.load(state: state) } catch let e as OptimizerStateError {
-            throw FinetuneError("\(path): \(e.description)")
-        }
-        if saved !== model { Finetuner.copyWeights(from: saved, into: model) }
+        try run.restore(into: trainer, model: model, from: saved, expectedStep: run.epochsDone * batchesPerEpoch)
         head.weight.data.update(from: savedHead.weight.data, count: savedHead.weight.count)
         head.bias.data.update(from: savedHead.bias.data, count: savedHead.bias.count)
-        startEpoch = done
+        startEpoch = run.epochsDone
     }
 
-    /// Runs the remaining epochs. `checkpoint`: where to write the model after every epoch
-    /// (nil: no checkpoints). `onEvent` returns false to cancel (then this throws).
-    /// On return the tensor buffers kept for reuse between steps go back to the system.
+    /// Runs the remaining epochs (see `EpochRunner`). `checkpoint`: where to write the model and
+    /// the head after every epoch (nil: no checkpoints). `onEvent` returns false to cancel (then
+    /// this throws).
     @discardableResult
     public func run(checkpoint: String?, onEvent: (FinetuneEvent) -> Bool = { _ in true }) throws -> [EpochSummary] {
-        defer { BufferPool.shared.drain() }
-        let total = batchesPerEpoch * config.epochs
-        let runStart = Date()
-        var stepsThisRun = 0
-        for epoch in startEpoch..<config.epochs {
-            let start = Date()
-            let loader = try LabelBatchLoader(dataset: dataset, preprocessor: model.preprocessor, batchSize: config.batchSize,
-                                              seed: config.seed, epoch: epoch, shuffle: true, dropLast: true)
-            defer { loader.close() }
-            var sum: Double = 0, n = 0
-            while let b = try loader.nextBatch() {
-                let t0 = Date()
-                let r = try trainer.supervisedStep(images: b.images, labels: b.labels)
-                guard r.loss.isFinite else {
-                    throw FinetuneError("loss became \(r.loss) at epoch \(epoch + 1), step \(r.step + 1); "
-                        + "stopped (the last checkpoint on disk is from before this epoch)")
-                }
-                n += 1
-                stepsThisRun += 1
-                sum += Double(r.loss)
-                let elapsed = Date().timeIntervalSince(runStart)
-                let progress = FinetuneProgress(
-                    epoch: epoch, epochs: config.epochs, batch: n, batchesPerEpoch: loader.batchCount,
-                    step: r.step + 1, totalSteps: total, loss: r.loss, clipLoss: nil, inmodalLoss: nil,
-                    lr: r.lr, stepSeconds: Date().timeIntervalSince(t0),
-                    etaSeconds: elapsed / Double(stepsThisRun) * Double(total - (r.step + 1)))
-                guard onEvent(.step(progress)) else { throw FinetuneError("cancelled at epoch \(epoch + 1), step \(r.step + 1)") }
-            }
-            let seconds = Date().timeIntervalSince(start)
-            let summary = EpochSummary(epoch: epoch, meanLoss: Float(sum / Double(max(n, 1))), meanClipLoss: nil,
-                                       meanInmodalLoss: nil, seconds: seconds,
-                                       pairsPerSecond: Double(n * config.batchSize) / max(seconds, 1e-9))
-            history.append(summary)
-            if let checkpoint { try save(to: checkpoint, epochsDone: epoch + 1) }
-            guard onEvent(.epoch(summary)) else { throw FinetuneError("cancelled after epoch \(epoch + 1)") }
-        }
-        return history
+        let save: ((Int) throws -> Void)? = checkpoint.map { path in { try self.save(to: path, epochsDone: $0) } }
+        return try runner.run(from: startEpoch, save: save, onEvent: onEvent)
     }
 
     /// Writes the model, the head, then the optimizer state, each atomically, with one
     /// `CheckpointStamp`.
     public func save(to checkpoint: String, epochsDone: Int) throws {
-        let configJSON = String(data: try JSONEncoder().encode(config), encoding: .utf8) ?? ""
-        let stamp = CheckpointStamp.make(epochsDone: epochsDone, step: trainer.stepCount)
-        try model.save(to: checkpoint, metadata: stamp)
-        try SafetensorsWriter.write([(name: "weight", tensor: RawTensor(floats: head.weight.array, shape: head.weight.shape)),
-                                     (name: "bias", tensor: RawTensor(floats: head.bias.array, shape: head.bias.shape))],
-                                    metadata: stamp.merging(["classes": String(classes)]) { a, _ in a },
-                                    to: Self.headPath(for: checkpoint))
-        try Finetuner.writeOptimizerState(trainer.optimizer, metadata: stamp.merging(["config": configJSON, "mode": "supervised"]) { a, _ in a },
-                                          checkpoint: checkpoint)
+        let tensors = [(name: "weight", tensor: RawTensor(floats: head.weight.array, shape: head.weight.shape)),
+                       (name: "bias", tensor: RawTensor(floats: head.bias.array, shape: head.bias.shape))]
+        try RunCheckpoint.save(checkpoint, model: model, optimizer: trainer.optimizer, config: config, epochsDone: epochsDone,
+                               metadata: ["mode": "supervised"],
+                               extra: [(Self.headPath(for: checkpoint), tensors, ["classes": String(classes)])])
     }
 }

@@ -4,8 +4,9 @@ import TensorCore
 
 /// What one training step did.
 public struct StepResult: Sendable {
-    /// The schedule step this was (0-based; the index the learning rate was taken at). Equals the
-    /// optimizer's step count before the update, less `Trainer.scheduleStepOffset`.
+    /// The schedule step this was: 0-based, like every step and epoch index in the finetuning API
+    /// (`FinetuneProgress.step` is this value), and the index the learning rate was taken at.
+    /// Equals the optimizer's step count before the update, less `Trainer.scheduleStepOffset`.
     public let step: Int
     /// The learning rate used.
     public let lr: Float
@@ -30,7 +31,7 @@ public struct StepResult: Sendable {
 /// ```
 /// let trainer = Trainer(model: model, loss: .cleanCLIP, optimizer: AdamWConfig(),
 ///                       schedule: .warmupCosine(baseLR: 1e-5, warmupSteps: 50, totalSteps: 15_620))
-/// let r = try trainer.step(images: pixels, texts: ids, augmentedImages: augPixels, augmentedTexts: augIds)
+/// let r = try trainer.step(images: pixels, tokens: ids, augmentedImages: augPixels, augmentedTokens: augIds)
 /// ```
 /// Not thread-safe: one step at a time. While a step runs the model is in training mode and its
 /// trained parameters record gradients; between steps it is back in inference state, so encodes
@@ -77,29 +78,29 @@ public final class Trainer {
     /// counting from the imported step, as `torch.optim.AdamW.load_state_dict` does. 0 by default.
     public var scheduleStepOffset = 0
 
-    /// One contrastive step. `images` [B, 3, S, S] and `texts` [B * contextLength] token ids;
-    /// the augmented views (same shapes) are required when the loss is in CleanCLIP mode and
-    /// ignored (not encoded) in MMCL-only mode.
-    public func step(images: Tensor, texts: [Int32], augmentedImages: Tensor? = nil,
-                     augmentedTexts: [Int32]? = nil) throws -> StepResult {
+    /// One contrastive step. `images` [B, 3, S, S] and `tokens` [B * contextLength] token ids
+    /// (the captions, tokenized); the augmented views (same shapes) are required when the loss is
+    /// in CleanCLIP mode and ignored (not encoded) in MMCL-only mode.
+    public func step(images: Tensor, tokens: [Int32], augmentedImages: Tensor? = nil,
+                     augmentedTokens: [Int32]? = nil) throws -> StepResult {
         guard case .contrastive(let loss) = objective else {
             throw CLIPInputError("this trainer is supervised: use supervisedStep(images:labels:)")
         }
         guard images.rank == 4 else { throw CLIPInputError("images have shape \(images.shape); expected [B, 3, S, S]") }
         let b = images.shape[0]
-        var pixels = images, ids = texts, textBatch = b
+        var pixels = images, ids = tokens, textBatch = b
         if loss.inmodal {
-            guard let augmentedImages, let augmentedTexts else {
+            guard let augmentedImages, let augmentedTokens else {
                 throw CLIPInputError("CleanCLIP mode needs augmented images and texts (or use MMCL-only mode)")
             }
             guard augmentedImages.shape == images.shape else {
                 throw CLIPInputError("augmented images \(augmentedImages.shape) do not match images \(images.shape)")
             }
-            guard augmentedTexts.count == texts.count else {
-                throw CLIPInputError("\(augmentedTexts.count) augmented token ids for \(texts.count) token ids")
+            guard augmentedTokens.count == tokens.count else {
+                throw CLIPInputError("\(augmentedTokens.count) augmented token ids for \(tokens.count) token ids")
             }
             pixels = Tensor.concatenated([images, augmentedImages])
-            ids = texts + augmentedTexts
+            ids = tokens + augmentedTokens
             textBatch = 2 * b
         }
         let step = optimizer.stepCount - scheduleStepOffset
@@ -122,7 +123,7 @@ public final class Trainer {
     /// One supervised step: images [B, 3, S, S], labels in 0..<classes.
     public func supervisedStep(images: Tensor, labels: [Int]) throws -> StepResult {
         guard case .supervised(let head) = objective else {
-            throw CLIPInputError("this trainer is contrastive: use step(images:texts:...)")
+            throw CLIPInputError("this trainer is contrastive: use step(images:tokens:...)")
         }
         let classes = head.weight.shape[0]
         guard images.rank == 4, labels.count == images.shape[0] else {
@@ -142,6 +143,16 @@ public final class Trainer {
         let norm = optimizer.step(lr: lr)
         return StepResult(step: step, lr: lr, loss: loss.scalar, clipLoss: nil, inmodalLoss: nil,
                           supervisedLoss: loss.scalar, gradientNorm: norm)
+    }
+
+    /// One step on `batch` with this trainer's objective (`EpochRunner`'s single call).
+    func step(_ batch: TrainingBatch) throws -> StepResult {
+        switch batch {
+        case .pairs(let b):
+            return try step(images: b.images, tokens: b.tokens, augmentedImages: b.augmentedImages, augmentedTokens: b.augmentedTokens)
+        case .labels(let b):
+            return try supervisedStep(images: b.images, labels: b.labels)
+        }
     }
 
     /// Runs a forward and backward pass as PyTorch's `model.train()`: BatchNorm in training mode

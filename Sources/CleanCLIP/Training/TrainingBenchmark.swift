@@ -49,10 +49,10 @@ public enum TrainingBenchmark {
             return ids
         }
         let texts = captions(), augTexts = captions()
-        _ = try trainer.step(images: images, texts: texts, augmentedImages: augmented, augmentedTexts: augTexts)
+        _ = try trainer.step(images: images, tokens: texts, augmentedImages: augmented, augmentedTokens: augTexts)
         let start = Date()
         for _ in 0..<iterations {
-            _ = try trainer.step(images: images, texts: texts, augmentedImages: augmented, augmentedTexts: augTexts)
+            _ = try trainer.step(images: images, tokens: texts, augmentedImages: augmented, augmentedTokens: augTexts)
         }
         let elapsed = Date().timeIntervalSince(start)
         return Result(architecture: config.architecture, batch: batch, iterations: iterations,

@@ -308,7 +308,7 @@ def test_zero_shot_failures(text_model, image_paths):
         cleanclip.zero_shot(text_model, image_paths, [], ["{}"])
     with pytest.raises(cleanclip.Error, match="the number of templates is 0"):
         cleanclip.zero_shot(text_model, image_paths, ["cat"], [])
-    with pytest.raises(cleanclip.Error, match=r'templates\[0\] "a photo" has no "\{\}" placeholder'):
+    with pytest.raises(cleanclip.Error, match=r'template 1 \("a photo"\) has no "\{\}" placeholder'):
         cleanclip.zero_shot(text_model, image_paths, ["cat"], ["a photo"])
     with pytest.raises(TypeError, match=r"classnames\[0\] is int"):
         cleanclip.zero_shot(text_model, image_paths, [1], ["{}"])

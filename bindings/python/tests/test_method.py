@@ -81,7 +81,7 @@ def test_finetune_failures(model, data, tmp_path):
     assert e.value.status_name == "CLEANCLIP_IO_ERROR"
     with pytest.raises(cleanclip.Error, match="make no full batch of 64"):
         cleanclip.finetune(model, train)
-    with pytest.raises(cleanclip.Error, match=r"options->lr is -1.0; it must be positive"):
+    with pytest.raises(cleanclip.Error, match=r"options->lr must be positive and finite, got -1.0"):
         cleanclip.finetune(model, train, batch_size=4, lr=-1)
     with pytest.raises(cleanclip.Error, match="resume needs checkpoint_path"):
         cleanclip.finetune(model, train, batch_size=4, resume=True)

@@ -950,6 +950,23 @@ static void test_finetune(cleanclip_model *m, const char *train_csv) {
     EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
                   "options->lr");
     o.lr = 1e-3f;
+    /* Issue 13: the library's validation checks every field and names it. */
+    o.beta1 = 1;
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "options->beta1 must be in [0, 1), got 1.0");
+    o.beta1 = 0.9f;
+    o.eps = 0;
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "options->eps");
+    o.eps = 1e-8f;
+    o.max_grad_norm = -1;
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "options->max_grad_norm");
+    o.max_grad_norm = 0;
+    o.clip_weight = NAN;
+    EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                  "options->clip_weight");
+    o.clip_weight = 1;
     o.struct_size = sizeof o + 8;
     EXPECT_STATUS(cleanclip_finetune(m, train_csv, NULL, NULL, &o, NULL, 0, NULL, NULL), CLEANCLIP_INVALID_ARGUMENT,
                   "newer than libcleanclip");

@@ -8,6 +8,7 @@ import PackageDescription
 //   Tokenizer, ImageIO    CLIP's BPE tokenizer; image decoding + PIL-exact preprocessing
 //   CLIP                  configs, towers, weight naming, model loading
 //   CleanCLIP             the method: data, augmentation, losses, finetuning, triggers, evaluation
+//   Demo                  the embedded demo: generated shapes data set, poison-and-clean runs, report
 //   CABI                  the C boundary (libcleanclip.so), mapping handles and statuses
 //   cleanclip             the command-line tool
 // No target carries unsafe flags: SwiftPM refuses a versioned dependency on a package whose
@@ -47,10 +48,11 @@ let package = Package(
             dependencies: ["TensorCore", "Checkpoint", "Tokenizer", "ImageIO"]
         ),
         .target(name: "CleanCLIP", dependencies: ["CLIP"]),
+        .target(name: "Demo", dependencies: ["CleanCLIP"]),
         .target(name: "CABI", dependencies: ["CleanCLIP"]),
         .executableTarget(
             name: "cleanclip",
-            dependencies: ["CleanCLIP", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["CleanCLIP", "Demo", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"]),
         .testTarget(name: "FilesTests", dependencies: ["Files"]),
@@ -58,7 +60,7 @@ let package = Package(
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "CLIPTests", dependencies: ["CleanCLIP"]),
-        .testTarget(name: "TrainingTests", dependencies: ["CleanCLIP"]),
+        .testTarget(name: "TrainingTests", dependencies: ["CleanCLIP", "Demo"]),
         .testTarget(name: "AugmentTests", dependencies: ["CleanCLIP"]),
         .testTarget(name: "BackdoorTests", dependencies: ["CleanCLIP"]),
         // Runs the built command-line tool (found next to the test bundle) with hostile flags.

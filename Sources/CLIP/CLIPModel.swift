@@ -124,6 +124,9 @@ public final class CLIPModel: @unchecked Sendable {
         return embeddings
     }
 
+    /// The learned logit scale, a number: zero-shot logits are exp(logitScaleValue) * cosine.
+    public var logitScaleValue: Float { logitScale.scalar }
+
     /// exp(logit_scale), the factor applied to cosine similarities.
     public var temperature: Float { expf(logitScale.scalar) }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CleanCLIP
+import Demo
 import Foundation
 
 struct DemoCommand: ParsableCommand {

@@ -32,7 +32,7 @@ struct PlantedEmbedder: ImageTextEmbedder {
         return Tensor(rows, shape: [images.count, c])
     }
 
-    func encodePrompts(_ prompts: [String]) throws -> Tensor {
+    func encodeTexts(_ prompts: [String]) throws -> Tensor {
         let c = Self.names.count
         var rows = [Float](repeating: 0, count: prompts.count * c)
         for (i, p) in prompts.enumerated() {

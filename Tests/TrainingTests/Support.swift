@@ -1,4 +1,5 @@
 import CleanCLIP
+import Demo
 import Foundation
 import Testing
 

@@ -44,16 +44,17 @@ do {
     // Zero-shot with the library's classifier: class embedding = normalised mean of the
     // normalised template embeddings; probabilities = softmax(exp(logit_scale) * cosine).
     let classes = try ClassList(names: ["cat", "dog", "red square"], templates: ["a photo of a {}.", "{}"])
-    let classifier = try ZeroShotClassifier(classes: classes) { prompts in try model.encodePrompts(prompts) }
-    let (best, probabilities) = try classifier.classify(images, logitScale: model.logitScale.data[0])
+    let classifier = try ZeroShotClassifier(classes: classes) { prompts in try model.encodeTexts(prompts) }
+    let (best, probabilities) = try classifier.classify(images, logitScale: model.logitScaleValue)
+    let p = probabilities.array
     for (i, path) in paths.enumerated() {
-        let p = probabilities.data[i * classes.names.count + best[i]]
+        let p = p[i * classes.names.count + best[i]]
         print("\(path) -> \(classes.names[best[i]]) (p = \(String(format: "%.3f", p)))")
     }
 
     if let dumpDir {
         func dump(_ t: Tensor, _ name: String) throws {
-            try Data(buffer: UnsafeBufferPointer(start: t.data, count: t.count))
+            try t.withUnsafeBufferPointer { Data(buffer: $0) }
                 .write(to: URL(fileURLWithPath: dumpDir).appendingPathComponent(name))
         }
         try dump(images, "swift_files.bin")

@@ -13,6 +13,14 @@ public struct PairBatch: Sendable {
     public let augmentedTokens: [Int32]?
     /// Dataset indices of the rows, in batch order.
     public let indices: [Int]
+
+    package init(images: Tensor, tokens: [Int32], augmentedImages: Tensor?, augmentedTokens: [Int32]?, indices: [Int]) {
+        self.images = images
+        self.tokens = tokens
+        self.augmentedImages = augmentedImages
+        self.augmentedTokens = augmentedTokens
+        self.indices = indices
+    }
 }
 
 /// Loads `PairBatch`es of an `ImageCaptionDataset` for one epoch, on a background thread that

@@ -37,7 +37,7 @@ public func evaluate(model: ImageTextEmbedder, evalCSV: String, classes: ClassSe
                      options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
     let list = classes.list
     let (rows, labels, targetIndex, trig) = try prepare(evalCSV: evalCSV, list: list, trigger: trigger, target: target, options: options)
-    let classifier = try ZeroShotClassifier(classes: list) { try model.encodePrompts($0) }
+    let classifier = try ZeroShotClassifier(classes: list) { try model.encodeTexts($0) }
     let clean = try rows.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "clean")
     var triggered: Tensor?
     if let trig {

@@ -1,29 +1,20 @@
 import Foundation
 import ImageIO
 import TensorCore
-import Tokenizer
 
-/// What evaluation and scoring need from a model: image and prompt embeddings.
+/// What evaluation and scoring need from a model: image and text embeddings.
 ///
-/// `CLIPModel` conforms (CLIP preprocessing + image tower; the standard BPE tokenizer + text
-/// tower). Tests and experiments can plug in anything else with the same shape contract.
+/// `CLIPModel` conforms with its two front ends (`encodeImages(_:)`: CLIP preprocessing + image
+/// tower; `encodeTexts(_:)`: the standard BPE tokenizer + text tower). Tests and experiments can
+/// plug in anything else with the same shape contract.
 public protocol ImageTextEmbedder {
     /// Embeddings [N, E] (unnormalised) of decoded images of any size.
     func encodeImages(_ images: [RGBImage]) throws -> Tensor
     /// Embeddings [N, E] (unnormalised) of raw texts.
-    func encodePrompts(_ prompts: [String]) throws -> Tensor
+    func encodeTexts(_ texts: [String]) throws -> Tensor
 }
 
-extension CLIPModel: ImageTextEmbedder {
-    /// Tokenizes with the standard CLIP tokenizer (truncating to the context length) and runs
-    /// the text tower.
-    public func encodePrompts(_ prompts: [String]) throws -> Tensor {
-        guard !prompts.isEmpty else { throw CLIPInputError("no texts to encode") }
-        let tokenizer = try CLIPTokenizer.loadStandard()
-        let ids = try tokenizer.tokenize(prompts, contextLength: config.contextLength, truncate: true)
-        return try encodeText(tokens: ids, batch: prompts.count)
-    }
-}
+extension CLIPModel: ImageTextEmbedder {}
 
 /// Rows of a CSV of images, decoded batch by batch (relative paths are relative to the CSV's
 /// folder, as in CleanCLIP). Every listed file is checked to exist before any work starts, so a

@@ -8,9 +8,9 @@ import TensorCore
 /// CleanCLIP do; a prediction is argmax_c <normalise(image), class_c>. The temperature does not
 /// change the ranking, so only `probabilities` applies it: softmax_c(exp(logit_scale) * cosine).
 /// ```
-/// let zs = try ZeroShotClassifier(classes: .cifar10) { prompts in try model.encodePrompts(prompts) }
+/// let zs = try ZeroShotClassifier(classes: .cifar10) { prompts in try model.encodeTexts(prompts) }
 /// let top5 = try zs.topK(imageEmbeddings, k: 5)
-/// let (best, p) = try zs.classify(imageEmbeddings, logitScale: model.logitScale.data[0])
+/// let (best, p) = try zs.classify(imageEmbeddings, logitScale: model.logitScaleValue)
 /// ```
 public struct ZeroShotClassifier: Sendable {
     public let classNames: [String]

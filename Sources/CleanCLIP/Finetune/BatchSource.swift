@@ -1,7 +1,7 @@
 import Foundation
 
 /// A training batch as `Trainer.step(_:)` takes it.
-enum TrainingBatch {
+package enum TrainingBatch {
     /// Image-caption pairs, for the contrastive objective.
     case pairs(PairBatch)
     /// Labelled images, for the supervised objective.
@@ -10,7 +10,7 @@ enum TrainingBatch {
 
 /// Where `EpochRunner` takes a run's batches from, one epoch at a time: a CSV data set through its
 /// background loader (`PairLoaderSource`, `LabelLoaderSource`) or the demo's pairs in memory.
-protocol BatchSource {
+package protocol BatchSource {
     /// Items (pairs or images) per batch.
     var batchSize: Int { get }
     /// Batches in every epoch (a last partial batch is dropped, as the reference does).
@@ -21,11 +21,16 @@ protocol BatchSource {
 }
 
 /// One epoch's batches, made as they are asked for.
-struct EpochBatches {
+package struct EpochBatches {
     /// The next batch; nil after the last.
-    let next: () throws -> TrainingBatch?
+    package let next: () throws -> TrainingBatch?
     /// Stops background loading and waits for it; called when the epoch ends, also by an error.
-    let close: () -> Void
+    package let close: () -> Void
+
+    package init(next: @escaping () throws -> TrainingBatch?, close: @escaping () -> Void) {
+        self.next = next
+        self.close = close
+    }
 }
 
 /// An `ImageCaptionDataset` through `PairBatchLoader`: shuffled by seed and epoch, augmented

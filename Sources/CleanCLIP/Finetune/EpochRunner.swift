@@ -10,14 +10,14 @@ import Foundation
 /// event. An event handler that returns false cancels the run with a `FinetuneError`; the model
 /// keeps the weights of the last step taken. On return, whatever the outcome, the tensor buffers
 /// kept for reuse between steps go back to the system (`BufferPool.drain`).
-final class EpochRunner {
+package final class EpochRunner {
     let trainer: Trainer
     let source: any BatchSource
     let epochs: Int
     /// The summaries of the epochs finished by `run`, in order.
     private(set) var history: [EpochSummary] = []
 
-    init(trainer: Trainer, source: any BatchSource, epochs: Int) {
+    package init(trainer: Trainer, source: any BatchSource, epochs: Int) {
         self.trainer = trainer
         self.source = source
         self.epochs = epochs
@@ -29,7 +29,7 @@ final class EpochRunner {
     /// Runs epochs `startEpoch..<epochs`. `save(epochsDone)` writes a checkpoint after each
     /// (nil: none). Returns `history`.
     @discardableResult
-    func run(from startEpoch: Int, save: ((Int) throws -> Void)?,
+    package func run(from startEpoch: Int, save: ((Int) throws -> Void)?,
              onEvent: (FinetuneEvent) throws -> Bool) throws -> [EpochSummary] {
         defer { BufferPool.shared.drain() }
         let total = totalSteps

@@ -1,4 +1,5 @@
 import Foundation
+import CleanCLIP
 
 /// A minimal line chart written as SVG: several named series over a shared x axis, with axes,
 /// ticks and a legend. Enough for loss curves and per-epoch accuracy plots in demo reports.

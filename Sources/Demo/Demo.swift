@@ -1,4 +1,5 @@
 import Foundation
+import CleanCLIP
 
 /// The main job in miniature: a CLIP model poisoned during pretraining, then cleaned.
 ///
@@ -88,7 +89,7 @@ public final class Demo {
         func evaluate(_ model: CLIPModel) throws -> StageResult {
             try GradMode.withoutGrad {
                 let classes = try ClassList(names: ShapesDataset.classes, templates: Self.templates)
-                let classifier = try ZeroShotClassifier(classes: classes) { try model.encodePrompts($0) }
+                let classifier = try ZeroShotClassifier(classes: classes) { try model.encodeTexts($0) }
                 let r = try Metrics.zeroShotReport(classifier: classifier, clean: try encode(model, testPixels), labels: labels,
                                                    triggered: try encode(model, triggeredTest), target: Self.targetLabel)
                 return StageResult(cleanAccuracy: r.cleanAccuracy, asr: r.asr ?? 0, top5Accuracy: r.top5Accuracy)

@@ -1,4 +1,5 @@
 import Foundation
+import CleanCLIP
 
 /// Everything the demo does, configurable; the defaults run in a few minutes on 2 cores.
 public struct DemoConfig: Sendable, Codable, Equatable {

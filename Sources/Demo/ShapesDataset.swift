@@ -1,5 +1,6 @@
 import Foundation
 import TensorCore
+import CleanCLIP
 
 /// A procedurally generated image-caption data set for the demo: coloured shapes of many
 /// kinds, sizes and positions on varied backgrounds, each with a caption drawn from templates

@@ -1,4 +1,5 @@
 import Foundation
+import CleanCLIP
 
 /// A demo data set prepared for training: preprocessed pixels, token ids, raw bytes for augmentation.
 struct DemoPairs {

@@ -1,5 +1,6 @@
 import Files
 import Foundation
+import CleanCLIP
 
 /// Writes the demo's report folder: results.json, results.csv, loss.svg, finetune.svg and
 /// triggers.png (poisoned training images beside clean test images).

@@ -2,6 +2,7 @@
 import PackageDescription
 
 // Layering (each layer knows only the ones below it):
+//   ErrorKinds            what kind of failure an error is (ErrorKind), adopted by every error type
 //   TensorCore            floats, shapes, BLAS kernels, autodiff
 //   Files                 opening regular files without blocking, atomic writes
 //   Checkpoint            safetensors / torch zip / pickle -> named raw tensors
@@ -38,16 +39,17 @@ let package = Package(
             cSettings: [.headerSearchPath(".")]
         ),
         .target(name: "TensorCore", dependencies: ["CKernels"], swiftSettings: swiftSettings),
-        .target(name: "Files", swiftSettings: swiftSettings),
-        .target(name: "Checkpoint", dependencies: ["Files", "CZlib"], swiftSettings: swiftSettings),
-        .target(name: "Tokenizer", dependencies: ["Files", "CVocab", "CZlib"], swiftSettings: swiftSettings),
-        .target(name: "ImageIO", dependencies: ["Files", "CImageCodecs"], swiftSettings: swiftSettings),
+        .target(name: "ErrorKinds", swiftSettings: swiftSettings),
+        .target(name: "Files", dependencies: ["ErrorKinds"], swiftSettings: swiftSettings),
+        .target(name: "Checkpoint", dependencies: ["ErrorKinds", "Files", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "Tokenizer", dependencies: ["ErrorKinds", "Files", "CVocab", "CZlib"], swiftSettings: swiftSettings),
+        .target(name: "ImageIO", dependencies: ["ErrorKinds", "Files", "CImageCodecs"], swiftSettings: swiftSettings),
         .target(
             name: "CLIP",
-            dependencies: ["TensorCore", "Checkpoint", "Tokenizer", "ImageIO"],
+            dependencies: ["ErrorKinds", "TensorCore", "Checkpoint", "Tokenizer", "ImageIO"],
             swiftSettings: swiftSettings
         ),
-        .target(name: "CleanCLIP", dependencies: ["CLIP"], swiftSettings: swiftSettings),
+        .target(name: "CleanCLIP", dependencies: ["ErrorKinds", "CLIP"], swiftSettings: swiftSettings),
         .target(name: "CABI", dependencies: ["CleanCLIP"], swiftSettings: swiftSettings),
         .executableTarget(
             name: "cleanclip",

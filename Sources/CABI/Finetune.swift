@@ -4,22 +4,22 @@ import Foundation
 @_cdecl("cleanclip_finetune_default_options")
 public func cleanclip_finetune_default_options(_ options: UnsafeMutableRawPointer?, _ structSize: Int) -> Int32 {
     boundary {
-        try fillDefaults(options, structSize, .finetuneOptions) { s in
+        try fillDefaults(options, structSize, CFinetuneOptions.self) { s in
             let d = FinetuneConfig()
-            s.write("inmodal", Int32(d.inmodal ? 1 : 0))
-            s.write("batch_size", Int32(clamping: d.batchSize))
-            s.write("epochs", Int32(clamping: d.epochs))
-            s.write("warmup_steps", Int32(clamping: d.warmupSteps))
-            s.write("clip_weight", d.clipWeight)
-            s.write("inmodal_weight", d.inmodalWeight)
-            s.write("lr", d.lr)
-            s.write("weight_decay", d.weightDecay)
-            s.write("beta1", d.beta1)
-            s.write("beta2", d.beta2)
-            s.write("eps", d.eps)
-            s.write("max_grad_norm", d.maxGradNorm ?? 0)
-            s.write("seed", d.seed)
-            s.write("wordnet_dir", UInt(0))
+            s.write(\.inmodal, Int32(d.inmodal ? 1 : 0))
+            s.write(\.batch_size, Int32(clamping: d.batchSize))
+            s.write(\.epochs, Int32(clamping: d.epochs))
+            s.write(\.warmup_steps, Int32(clamping: d.warmupSteps))
+            s.write(\.clip_weight, d.clipWeight)
+            s.write(\.inmodal_weight, d.inmodalWeight)
+            s.write(\.lr, d.lr)
+            s.write(\.weight_decay, d.weightDecay)
+            s.write(\.beta1, d.beta1)
+            s.write(\.beta2, d.beta2)
+            s.write(\.eps, d.eps)
+            s.write(\.max_grad_norm, d.maxGradNorm ?? 0)
+            s.write(\.seed, d.seed)
+            s.write(\.wordnet_dir, nil)
         }
     }
 }
@@ -27,33 +27,33 @@ public func cleanclip_finetune_default_options(_ options: UnsafeMutableRawPointe
 /// Reads `cleanclip_finetune_options` (NULL: the defaults) and checks every field, naming it.
 private func finetuneConfig(_ p: UnsafeRawPointer?) throws -> (FinetuneConfig, wordNet: String?) {
     var c = FinetuneConfig()
-    guard let s = try callerOptions(p, .finetuneOptions) else { return (c, nil) }
-    if let v = s.read("inmodal", as: Int32.self) { c.inmodal = v != 0 }
-    func count(_ field: String, _ value: inout Int, min: Int32) throws {
-        guard let v = s.read(field, as: Int32.self) else { return }
-        guard v >= min else { throw BoundaryError(.invalidArgument, "options->\(field) is \(v); it must be at least \(min)") }
+    guard let s = try callerOptions(p, CFinetuneOptions.self) else { return (c, nil) }
+    if let v = s.read(\.inmodal) { c.inmodal = v != 0 }
+    func count(_ field: KeyPath<CFinetuneOptions, CField<Int32>>, _ value: inout Int, min: Int32) throws {
+        guard let v = s.read(field) else { return }
+        guard v >= min else { throw BoundaryError(.invalidArgument, "options->\(s.field(field).name) is \(v); it must be at least \(min)") }
         value = Int(v)
     }
-    try count("batch_size", &c.batchSize, min: 1)
-    try count("epochs", &c.epochs, min: 1)
-    try count("warmup_steps", &c.warmupSteps, min: 0)
-    func real(_ field: String, _ value: inout Float, _ ok: (Float) -> Bool, _ rule: String) throws {
-        guard let v = s.read(field, as: Float.self) else { return }
-        guard v.isFinite, ok(v) else { throw BoundaryError(.invalidArgument, "options->\(field) is \(v); it must be \(rule)") }
+    try count(\.batch_size, &c.batchSize, min: 1)
+    try count(\.epochs, &c.epochs, min: 1)
+    try count(\.warmup_steps, &c.warmupSteps, min: 0)
+    func real(_ field: KeyPath<CFinetuneOptions, CField<Float>>, _ value: inout Float, _ ok: (Float) -> Bool, _ rule: String) throws {
+        guard let v = s.read(field) else { return }
+        guard v.isFinite, ok(v) else { throw BoundaryError(.invalidArgument, "options->\(s.field(field).name) is \(v); it must be \(rule)") }
         value = v
     }
-    try real("clip_weight", &c.clipWeight, { $0 >= 0 }, "finite and non-negative")
-    try real("inmodal_weight", &c.inmodalWeight, { $0 >= 0 }, "finite and non-negative")
-    try real("lr", &c.lr, { $0 > 0 }, "positive")
-    try real("weight_decay", &c.weightDecay, { $0 >= 0 }, "finite and non-negative")
-    try real("beta1", &c.beta1, { $0 >= 0 && $0 < 1 }, "in [0, 1)")
-    try real("beta2", &c.beta2, { $0 >= 0 && $0 < 1 }, "in [0, 1)")
-    try real("eps", &c.eps, { $0 > 0 }, "positive")
+    try real(\.clip_weight, &c.clipWeight, { $0 >= 0 }, "finite and non-negative")
+    try real(\.inmodal_weight, &c.inmodalWeight, { $0 >= 0 }, "finite and non-negative")
+    try real(\.lr, &c.lr, { $0 > 0 }, "positive")
+    try real(\.weight_decay, &c.weightDecay, { $0 >= 0 }, "finite and non-negative")
+    try real(\.beta1, &c.beta1, { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+    try real(\.beta2, &c.beta2, { $0 >= 0 && $0 < 1 }, "in [0, 1)")
+    try real(\.eps, &c.eps, { $0 > 0 }, "positive")
     var clip: Float = 0
-    try real("max_grad_norm", &clip, { $0 >= 0 }, "finite and non-negative (0: no clipping)")
+    try real(\.max_grad_norm, &clip, { $0 >= 0 }, "finite and non-negative (0: no clipping)")
     c.maxGradNorm = clip > 0 ? clip : nil
-    if let seed = s.read("seed", as: UInt64.self) { c.seed = seed }
-    return (c, try s.string("wordnet_dir"))
+    if let seed = s.read(\.seed) { c.seed = seed }
+    return (c, try s.string(\.wordnet_dir))
 }
 
 @_cdecl("cleanclip_finetune")
@@ -72,7 +72,7 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
         if resume != 0 && checkpoint == nil {
             throw BoundaryError(.invalidArgument, "resume needs checkpoint_path: the checkpoint of the run to continue")
         }
-        guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioError, "\(csv): no such file") }
+        guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioErrorNotFound, "\(csv): no such file") }
         var dataset = try ImageCaptionDataset(csvPath: csv, imageKey: imageKey, captionKey: captionKey)
         if config.inmodal && dataset.items.contains(where: { $0.augmentedCaption == nil }) {
             let wordNet = try wordNetDir.map { try WordNet(directory: $0) } ?? WordNet.shared()
@@ -87,7 +87,7 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
                 for (path, what) in [(Finetuner.optimizerPath(for: checkpoint), "the optimizer state written next to the checkpoint"),
                                      (checkpoint, "the checkpoint written by an earlier run")]
                 where !FileManager.default.fileExists(atPath: path) {
-                    throw BoundaryError(.ioError, "\(path): no such file (resume needs \(what))")
+                    throw BoundaryError(.ioErrorNotFound, "\(path): no such file (resume needs \(what))")
                 }
                 let saved = try CLIPModel.load(path: checkpoint, options: CLIPLoadOptions(activation: m.config.activation))
                 try finetuner.resume(from: checkpoint, savedModel: saved)
@@ -97,32 +97,32 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
                     switch event {
                     case .step(let p):
                         return reporter.report(phase: "step", where: "epoch \(p.epoch + 1), step \(p.step)") { s in
-                            s.write("done", Int64(p.step))
-                            s.write("total", Int64(p.totalSteps))
-                            s.write("epoch", Int32(clamping: p.epoch))
-                            s.write("epochs", Int32(clamping: p.epochs))
-                            s.write("batch", Int32(clamping: p.batch))
-                            s.write("batches_per_epoch", Int32(clamping: p.batchesPerEpoch))
-                            s.write("loss", p.loss)
-                            s.write("clip_loss", p.clipLoss ?? .nan)
-                            s.write("inmodal_loss", p.inmodalLoss ?? .nan)
-                            s.write("lr", p.lr)
-                            s.write("seconds", p.stepSeconds)
-                            s.write("eta_seconds", p.etaSeconds)
+                            s.write(\.done, Int64(p.step))
+                            s.write(\.total, Int64(p.totalSteps))
+                            s.write(\.epoch, Int32(clamping: p.epoch))
+                            s.write(\.epochs, Int32(clamping: p.epochs))
+                            s.write(\.batch, Int32(clamping: p.batch))
+                            s.write(\.batches_per_epoch, Int32(clamping: p.batchesPerEpoch))
+                            s.write(\.loss, p.loss)
+                            s.write(\.clip_loss, p.clipLoss ?? .nan)
+                            s.write(\.inmodal_loss, p.inmodalLoss ?? .nan)
+                            s.write(\.lr, p.lr)
+                            s.write(\.seconds, p.stepSeconds)
+                            s.write(\.eta_seconds, p.etaSeconds)
                         }
                     case .epoch(let e):
                         return reporter.report(phase: "epoch", where: "the end of epoch \(e.epoch + 1)") { s in
-                            s.write("done", Int64(e.epoch + 1))
-                            s.write("total", Int64(config.epochs))
-                            s.write("epoch", Int32(clamping: e.epoch))
-                            s.write("epochs", Int32(clamping: config.epochs))
-                            s.write("batches_per_epoch", Int32(clamping: finetuner.batchesPerEpoch))
-                            s.write("batch", Int32(clamping: finetuner.batchesPerEpoch))
-                            s.write("loss", e.meanLoss)
-                            s.write("clip_loss", e.meanClipLoss ?? .nan)
-                            s.write("inmodal_loss", e.meanInmodalLoss ?? .nan)
-                            s.write("seconds", e.seconds)
-                            s.write("pairs_per_second", e.pairsPerSecond)
+                            s.write(\.done, Int64(e.epoch + 1))
+                            s.write(\.total, Int64(config.epochs))
+                            s.write(\.epoch, Int32(clamping: e.epoch))
+                            s.write(\.epochs, Int32(clamping: config.epochs))
+                            s.write(\.batches_per_epoch, Int32(clamping: finetuner.batchesPerEpoch))
+                            s.write(\.batch, Int32(clamping: finetuner.batchesPerEpoch))
+                            s.write(\.loss, e.meanLoss)
+                            s.write(\.clip_loss, e.meanClipLoss ?? .nan)
+                            s.write(\.inmodal_loss, e.meanInmodalLoss ?? .nan)
+                            s.write(\.seconds, e.seconds)
+                            s.write(\.pairs_per_second, e.pairsPerSecond)
                         }
                     }
                 }

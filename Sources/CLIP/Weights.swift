@@ -1,3 +1,4 @@
+import ErrorKinds
 import TensorCore
 
 /// What a named tensor in a CLIP model is.
@@ -27,9 +28,14 @@ public struct NamedTensor {
 }
 
 /// An error found while matching weights to a model: names the key and the shapes involved.
-public struct WeightError: Error, CustomStringConvertible, Sendable {
+public struct WeightError: KindedError, Sendable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// `.malformedFile` unless the weights cannot be found (`.notFound`) or are not finite.
+    public let errorKind: ErrorKind
+    public init(_ description: String, kind: ErrorKind = .malformedFile) {
+        self.description = description
+        self.errorKind = kind
+    }
 
     /// Two keys of one file that name the same weight once renamed (a stripped "module." prefix,
     /// Hugging Face naming). Keeping either one would be a silent, arbitrary choice.

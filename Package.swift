@@ -57,8 +57,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"]),
-        .testTarget(name: "FilesTests", dependencies: ["Files"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "FilesTests", dependencies: ["ErrorKinds", "Files"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "ErrorKinds"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "CLIPTests", dependencies: ["CleanCLIP"]),

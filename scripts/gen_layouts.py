@@ -223,7 +223,7 @@ def generate_swift(h: Header) -> str:
         "/// Every code of `cleanclip_status` and `cleanclip_extended_code`. A primary status is what",
         "/// a function returns; an extended one refines it (primary | detail << 8) and is reported by",
         "/// `cleanclip_extended_status`.",
-        "enum Status: Int32, CaseIterable {",
+        "enum Status: Int32 {",
     ]
     out += [f"    case {swift_case(c.name)} = {c.value}" for c in statuses]
     out += ["", "    /// The primary status: the low 8 bits, what a function returns.", "    var primary: Status {",

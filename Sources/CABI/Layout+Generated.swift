@@ -10,7 +10,7 @@ enum Version {
 /// Every code of `cleanclip_status` and `cleanclip_extended_code`. A primary status is what
 /// a function returns; an extended one refines it (primary | detail << 8) and is reported by
 /// `cleanclip_extended_status`.
-enum Status: Int32, CaseIterable {
+enum Status: Int32 {
     case ok = 0
     case invalidArgument = 1
     case nullPointer = 2

@@ -22,9 +22,9 @@ enum LastError {
     private static let statusKey = makeKey(nil)
     private static let empty: UnsafeMutablePointer<CChar>? = strdup("")
 
-    /// Creation only fails when the process has run out of keys; then messages are lost
-    /// (cleanclip_last_error returns "", cleanclip_extended_status the returned status's
-    /// success) but returned statuses stay correct.
+    /// Creation only fails when the process has run out of keys; then messages and extended
+    /// statuses are lost (cleanclip_last_error returns "", cleanclip_extended_status 0) but
+    /// returned statuses stay correct.
     private static func makeKey(_ destructor: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?) -> pthread_key_t {
         var key = pthread_key_t()
         _ = pthread_key_create(&key, destructor)

@@ -5,7 +5,7 @@
 ///
 /// The kinds are deliberately few; an error type's own `kind` (e.g. `ImageError.Kind`) keeps
 /// the finer detail.
-public enum ErrorKind: Sendable, Hashable, CaseIterable {
+public enum ErrorKind: Sendable, Hashable {
     /// A value given by the caller is out of range or does not fit the others (a count, an
     /// option, a class name, settings that differ from the run being resumed).
     case invalidArgument

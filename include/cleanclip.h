@@ -4,7 +4,8 @@
  *
  * Conventions (every function follows them):
  *   - Functions return an `int` status (`cleanclip_status`); 0 is success.
- *   - After a failing call, `cleanclip_last_error()` describes what went wrong.
+ *   - After a failing call, `cleanclip_last_error()` describes what went wrong and
+ *     `cleanclip_extended_status()` may refine the status (e.g. CLEANCLIP_IO_ERROR_NOT_FOUND).
  *   - Objects are opaque handles created by `*_load` / `*_create` and released by the matching
  *     `*_free`; passing NULL to a `*_free` function does nothing.
  *   - Outputs go into caller-allocated buffers with an explicit capacity in elements. When the
@@ -64,8 +65,9 @@ const char *cleanclip_version_string(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Status codes and errors
- * Thread safety: the last error is thread-local; every function here may be called from any
- * thread. A message describes the most recent failing call made on the same thread.
+ * Thread safety: the last error and the extended status are thread-local; every function here
+ * may be called from any thread. They describe the most recent call made on the same thread.
+ * cleanclip_status_name and cleanclip_errstr return static strings and change nothing.
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum cleanclip_status {

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import operator
 import re
 import sys
 from dataclasses import dataclass
@@ -104,16 +105,19 @@ def strip_comments(text: str) -> str:
     return re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
 
 
+OPERATORS = {ast.BitOr: operator.or_, ast.LShift: operator.lshift, ast.Add: operator.add}
+
+
 def evaluate(expr: str, known: dict[str, int]) -> int:
-    """An enum value: integer literals, earlier CLEANCLIP_ constants, | << + and parentheses."""
+    """An enum value: integer literals, earlier CLEANCLIP_ constants, | << + and parentheses
+    (C and Python agree on these for non-negative integers)."""
     def value(node: ast.AST) -> int:
         if isinstance(node, ast.Constant) and isinstance(node.value, int):
             return node.value
         if isinstance(node, ast.Name) and node.id in known:
             return known[node.id]
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitOr, ast.LShift, ast.Add)):
-            a, b = value(node.left), value(node.right)
-            return a | b if isinstance(node.op, ast.BitOr) else a << b if isinstance(node.op, ast.LShift) else a + b
+        if isinstance(node, ast.BinOp) and type(node.op) in OPERATORS:
+            return OPERATORS[type(node.op)](value(node.left), value(node.right))
         raise HeaderError(f"cannot evaluate enum value {expr!r}")
     return value(ast.parse(expr.strip(), mode="eval").body)
 

@@ -73,9 +73,9 @@ private func evaluation(_ model: OpaquePointer?, _ csv: UnsafePointer<CChar>?, _
     let reporter = ProgressReporter(progress, userData)
     request.options.progress = reporter.evaluation
     let report = try reporter.run {
-        if scoring {
-            return try scoreTrigger(model: m, evalCSV: csv, classes: request.classes, trigger: request.trigger!,
-                                    target: request.target!, options: request.options)
+        if scoring, let trigger = request.trigger, let target = request.target {  // both checked above
+            return try scoreTrigger(model: m, evalCSV: csv, classes: request.classes, trigger: trigger,
+                                    target: target, options: request.options)
         }
         return try evaluate(model: m, evalCSV: csv, classes: request.classes, trigger: request.trigger,
                             target: request.target, options: request.options)

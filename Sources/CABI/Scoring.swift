@@ -25,7 +25,7 @@ private func store(_ scores: SampleScores, _ kDistance: UnsafeMutablePointer<Flo
                    _ slof: UnsafeMutablePointer<Float>?, _ dao: UnsafeMutablePointer<Float>?) {
     for (values, out) in [(scores.kDistance, kDistance), (scores.slof, slof), (scores.dao, dao)] {
         guard let out else { continue }
-        values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+        values.withUnsafeBufferPointer { if let p = $0.baseAddress { out.update(from: p, count: $0.count) } }
     }
 }
 

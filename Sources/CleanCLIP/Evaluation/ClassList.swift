@@ -71,7 +71,7 @@ public struct ClassList: Sendable, Equatable {
         guard !names.isEmpty else { throw EvaluationError("\(classesFile): no class names") }
         let templates = try templatesFile.map(lines) ?? openAITemplates
         do { return try ClassList(names: names, templates: templates) } catch let e as EvaluationError {
-            throw EvaluationError("\(templatesFile ?? classesFile): \(e.description)")
+            throw EvaluationError("\(templatesFile ?? classesFile): \(e.description)", kind: e.errorKind)
         }
     }
 

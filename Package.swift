@@ -2,6 +2,7 @@
 import PackageDescription
 
 // Layering (each layer knows only the ones below it):
+//   ErrorKinds            what kind of failure an error is (ErrorKind), adopted by every error type
 //   TensorCore            floats, shapes, BLAS kernels, autodiff
 //   Files                 opening regular files without blocking, atomic writes
 //   Checkpoint            safetensors / torch zip / pickle -> named raw tensors
@@ -39,15 +40,13 @@ let package = Package(
             cSettings: [.headerSearchPath(".")]
         ),
         .target(name: "TensorCore", dependencies: ["CKernels"]),
-        .target(name: "Files"),
-        .target(name: "Checkpoint", dependencies: ["Files", "CZlib"]),
-        .target(name: "Tokenizer", dependencies: ["Files", "CVocab", "CZlib"]),
-        .target(name: "ImageIO", dependencies: ["Files", "CImageCodecs"]),
-        .target(
-            name: "CLIP",
-            dependencies: ["TensorCore", "Checkpoint", "Tokenizer", "ImageIO"]
-        ),
-        .target(name: "CleanCLIP", dependencies: ["CLIP"]),
+        .target(name: "ErrorKinds"),
+        .target(name: "Files", dependencies: ["ErrorKinds"]),
+        .target(name: "Checkpoint", dependencies: ["ErrorKinds", "Files", "CZlib"]),
+        .target(name: "Tokenizer", dependencies: ["ErrorKinds", "Files", "CVocab", "CZlib"]),
+        .target(name: "ImageIO", dependencies: ["ErrorKinds", "Files", "CImageCodecs"]),
+        .target(name: "CLIP", dependencies: ["ErrorKinds", "TensorCore", "Checkpoint", "Tokenizer", "ImageIO"]),
+        .target(name: "CleanCLIP", dependencies: ["ErrorKinds", "CLIP"]),
         .target(name: "Demo", dependencies: ["CleanCLIP"]),
         .target(name: "CABI", dependencies: ["CleanCLIP"]),
         .executableTarget(
@@ -55,8 +54,8 @@ let package = Package(
             dependencies: ["CleanCLIP", "Demo", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "TensorCoreTests", dependencies: ["TensorCore", "CKernels"]),
-        .testTarget(name: "FilesTests", dependencies: ["Files"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "FilesTests", dependencies: ["ErrorKinds", "Files"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint", "ErrorKinds"]),
         .testTarget(name: "TokenizerTests", dependencies: ["Tokenizer"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
         .testTarget(name: "CLIPTests", dependencies: ["CleanCLIP"]),

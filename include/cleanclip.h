@@ -4,7 +4,8 @@
  *
  * Conventions (every function follows them):
  *   - Functions return an `int` status (`cleanclip_status`); 0 is success.
- *   - After a failing call, `cleanclip_last_error()` describes what went wrong.
+ *   - After a failing call, `cleanclip_last_error()` describes what went wrong and
+ *     `cleanclip_extended_status()` may refine the status (e.g. CLEANCLIP_IO_ERROR_NOT_FOUND).
  *   - Objects are opaque handles created by `*_load` / `*_create` and released by the matching
  *     `*_free`; passing NULL to a `*_free` function does nothing.
  *   - Outputs go into caller-allocated buffers with an explicit capacity in elements. When the
@@ -64,8 +65,9 @@ const char *cleanclip_version_string(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Status codes and errors
- * Thread safety: the last error is thread-local; every function here may be called from any
- * thread. A message describes the most recent failing call made on the same thread.
+ * Thread safety: the last error and the extended status are thread-local; every function here
+ * may be called from any thread. They describe the most recent call made on the same thread.
+ * cleanclip_status_name and cleanclip_errstr return static strings and change nothing.
  * ------------------------------------------------------------------------------------------- */
 
 typedef enum cleanclip_status {
@@ -82,15 +84,40 @@ typedef enum cleanclip_status {
     CLEANCLIP_INTERNAL = 10         /**< A bug in the library; the message has details. */
 } cleanclip_status;
 
-/** A static, constant name for a status ("CLEANCLIP_OK", ...); "CLEANCLIP_UNKNOWN_STATUS" for
- *  values not in the enum. */
+/** Extended status codes, as SQLite's extended result codes: a primary status in the low 8 bits
+ *  refined by a detail in the bits above (primary | detail << 8). Functions return primary
+ *  statuses only, unchanged from earlier versions; cleanclip_extended_status() tells the detail
+ *  afterwards. Later versions may add codes: a host that does not know one uses `code & 0xff`.
+ *  A failure without a more precise code reports its primary status as the extended one. */
+typedef enum cleanclip_extended_code {
+    CLEANCLIP_INVALID_ARGUMENT_NON_FINITE = CLEANCLIP_INVALID_ARGUMENT | (1 << 8),  /**< A NaN or infinity in numbers passed in (pixels, embeddings) or in embeddings computed from them. */
+    CLEANCLIP_INVALID_ARGUMENT_STRUCT_SIZE = CLEANCLIP_INVALID_ARGUMENT | (2 << 8), /**< An options or info struct's struct_size is too small, or larger than the library's struct (the header is newer). */
+    CLEANCLIP_IO_ERROR_NOT_FOUND = CLEANCLIP_IO_ERROR | (1 << 8),                   /**< A file or directory does not exist. */
+    CLEANCLIP_IO_ERROR_NOT_REGULAR_FILE = CLEANCLIP_IO_ERROR | (2 << 8),            /**< A named pipe, device or directory was given where a file is expected. */
+    CLEANCLIP_FORMAT_ERROR_NON_FINITE = CLEANCLIP_FORMAT_ERROR | (1 << 8)           /**< A checkpoint's weight holds NaN or infinity. */
+} cleanclip_extended_code;
+
+/** A static, constant name for a status or extended status ("CLEANCLIP_OK",
+ *  "CLEANCLIP_IO_ERROR_NOT_FOUND", ...); "CLEANCLIP_UNKNOWN_STATUS" for values in neither enum. */
 const char *cleanclip_status_name(int status);
+
+/** A static English description of a status or extended status (the text of its comment in
+ *  this header). For an unknown extended code it describes the primary status (`code & 0xff`);
+ *  "Unknown status." when that is unknown too. Never NULL. */
+const char *cleanclip_errstr(int code);
 
 /** A readable description of the most recent failing call on the calling thread, or "" when
  *  the most recent call succeeded. Never NULL. The string is owned by the library and stays
  *  valid until the next cleanclip_* call on the same thread (other than this function,
- *  cleanclip_status_name and the version functions); copy it to keep it. */
+ *  cleanclip_extended_status, cleanclip_status_name, cleanclip_errstr and the version
+ *  functions); copy it to keep it. */
 const char *cleanclip_last_error(void);
+
+/** The extended status of the most recent call on the calling thread: CLEANCLIP_OK after a
+ *  success, else the status that call returned or a cleanclip_extended_code refining it
+ *  (`extended & 0xff` is always the returned status). Changed by the same calls as
+ *  cleanclip_last_error. */
+int cleanclip_extended_status(void);
 
 /* ---------------------------------------------------------------------------------------------
  * Threads

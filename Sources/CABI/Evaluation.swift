@@ -4,11 +4,11 @@ import Foundation
 @_cdecl("cleanclip_evaluate_default_options")
 public func cleanclip_evaluate_default_options(_ options: UnsafeMutableRawPointer?, _ structSize: Int) -> Int32 {
     boundary {
-        try fillDefaults(options, structSize, .evaluateOptions) { s in
+        try fillDefaults(options, structSize, CEvaluateOptions.self) { s in
             let d = EvaluationOptions()
-            s.write("patch_size", Int32(16))
-            s.write("batch_size", Int32(clamping: d.batchSize))
-            s.write("seed", d.triggerSeed)
+            s.write(\.patch_size, Int32(16))
+            s.write(\.batch_size, Int32(clamping: d.batchSize))
+            s.write(\.seed, d.triggerSeed)
         }
     }
 }
@@ -21,26 +21,26 @@ private struct EvaluationRequest {
     var options = EvaluationOptions()
 
     init(_ p: UnsafeRawPointer?) throws {
-        guard let s = try callerOptions(p, .evaluateOptions) else { return }
-        if let file = try s.string("classes_file") {
-            classes = .custom(try ClassList.load(classesFile: file, templatesFile: try s.string("templates_file")))
+        guard let s = try callerOptions(p, CEvaluateOptions.self) else { return }
+        if let file = try s.string(\.classes_file) {
+            classes = .custom(try ClassList.load(classesFile: file, templatesFile: try s.string(\.templates_file)))
         } else {
-            classes = try ClassSet(name: try s.string("classes") ?? "imagenet")
-            if let file = try s.string("templates_file") {
+            classes = try ClassSet(name: try s.string(\.classes) ?? "imagenet")
+            if let file = try s.string(\.templates_file) {
                 // The templates file is read the way a class file is: one per line, blanks skipped.
                 let templates = try ClassList.load(classesFile: file).names
                 classes = .custom(try ClassList(names: classes.list.names, templates: templates))
             }
         }
-        target = try s.string("target")
-        let patchSize = try s.positiveInt("patch_size", default: 16)
-        options.batchSize = try s.positiveInt("batch_size", default: options.batchSize)
-        if let seed = s.read("seed", as: UInt64.self) { options.triggerSeed = seed }
-        if let trigger = try s.string("trigger") {
-            self.trigger = try TriggerSpec(name: trigger, location: try s.string("location") ?? "random", patchSize: patchSize)
+        target = try s.string(\.target)
+        let patchSize = try s.positiveInt(\.patch_size, default: 16)
+        options.batchSize = try s.positiveInt(\.batch_size, default: options.batchSize)
+        if let seed = s.read(\.seed) { options.triggerSeed = seed }
+        if let trigger = try s.string(\.trigger) {
+            self.trigger = try TriggerSpec(name: trigger, location: try s.string(\.location) ?? "random", patchSize: patchSize)
         }
-        if let column = try s.string("image_column") { options.imageColumn = column }
-        if let column = try s.string("label_column") { options.labelColumn = column }
+        if let column = try s.string(\.image_column) { options.imageColumn = column }
+        if let column = try s.string(\.label_column) { options.labelColumn = column }
         if let target { _ = try classes.list.index(of: target) }  // fail before any image is read
     }
 
@@ -69,13 +69,13 @@ private func evaluation(_ model: OpaquePointer?, _ csv: UnsafePointer<CChar>?, _
         throw BoundaryError(.invalidArgument, "options->target is NULL; a trigger needs a target class to measure attack success")
     }
     try checkTextBound(request.jsonBound, json, capacity, needed, "the JSON report")
-    guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioError, "\(csv): no such file") }
+    guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioErrorNotFound, "\(csv): no such file") }
     let reporter = ProgressReporter(progress, userData)
     request.options.progress = reporter.evaluation
     let report = try reporter.run {
-        if scoring {
-            return try scoreTrigger(model: m, evalCSV: csv, classes: request.classes, trigger: request.trigger!,
-                                    target: request.target!, options: request.options)
+        if scoring, let trigger = request.trigger, let target = request.target {  // both checked above
+            return try scoreTrigger(model: m, evalCSV: csv, classes: request.classes, trigger: trigger,
+                                    target: target, options: request.options)
         }
         return try evaluate(model: m, evalCSV: csv, classes: request.classes, trigger: request.trigger,
                             target: request.target, options: request.options)

@@ -4,22 +4,22 @@ import Foundation
 @_cdecl("cleanclip_finetune_default_options")
 public func cleanclip_finetune_default_options(_ options: UnsafeMutableRawPointer?, _ structSize: Int) -> Int32 {
     boundary {
-        try fillDefaults(options, structSize, .finetuneOptions) { s in
+        try fillDefaults(options, structSize, CFinetuneOptions.self) { s in
             let d = FinetuneConfig()
-            s.write("inmodal", Int32(d.inmodal ? 1 : 0))
-            s.write("batch_size", Int32(clamping: d.batchSize))
-            s.write("epochs", Int32(clamping: d.epochs))
-            s.write("warmup_steps", Int32(clamping: d.warmupSteps))
-            s.write("clip_weight", d.clipWeight)
-            s.write("inmodal_weight", d.inmodalWeight)
-            s.write("lr", d.lr)
-            s.write("weight_decay", d.weightDecay)
-            s.write("beta1", d.beta1)
-            s.write("beta2", d.beta2)
-            s.write("eps", d.eps)
-            s.write("max_grad_norm", d.maxGradNorm ?? 0)
-            s.write("seed", d.seed)
-            s.write("wordnet_dir", UInt(0))
+            s.write(\.inmodal, Int32(d.inmodal ? 1 : 0))
+            s.write(\.batch_size, Int32(clamping: d.batchSize))
+            s.write(\.epochs, Int32(clamping: d.epochs))
+            s.write(\.warmup_steps, Int32(clamping: d.warmupSteps))
+            s.write(\.clip_weight, d.clipWeight)
+            s.write(\.inmodal_weight, d.inmodalWeight)
+            s.write(\.lr, d.lr)
+            s.write(\.weight_decay, d.weightDecay)
+            s.write(\.beta1, d.beta1)
+            s.write(\.beta2, d.beta2)
+            s.write(\.eps, d.eps)
+            s.write(\.max_grad_norm, d.maxGradNorm ?? 0)
+            s.write(\.seed, d.seed)
+            s.write(\.wordnet_dir, nil)
         }
     }
 }
@@ -28,22 +28,22 @@ public func cleanclip_finetune_default_options(_ options: UnsafeMutableRawPointe
 /// `FinetuneConfig.validate(naming:)`, which names the bad field as `options-><field>`.
 private func finetuneConfig(_ p: UnsafeRawPointer?) throws -> (FinetuneConfig, wordNet: String?) {
     var c = FinetuneConfig()
-    guard let s = try callerOptions(p, .finetuneOptions) else { return (c, nil) }
-    if let v = s.read("inmodal", as: Int32.self) { c.inmodal = v != 0 }
-    if let v = s.read("batch_size", as: Int32.self) { c.batchSize = Int(v) }
-    if let v = s.read("epochs", as: Int32.self) { c.epochs = Int(v) }
-    if let v = s.read("warmup_steps", as: Int32.self) { c.warmupSteps = Int(v) }
-    if let v = s.read("clip_weight", as: Float.self) { c.clipWeight = v }
-    if let v = s.read("inmodal_weight", as: Float.self) { c.inmodalWeight = v }
-    if let v = s.read("lr", as: Float.self) { c.lr = v }
-    if let v = s.read("weight_decay", as: Float.self) { c.weightDecay = v }
-    if let v = s.read("beta1", as: Float.self) { c.beta1 = v }
-    if let v = s.read("beta2", as: Float.self) { c.beta2 = v }
-    if let v = s.read("eps", as: Float.self) { c.eps = v }
-    if let v = s.read("max_grad_norm", as: Float.self) { c.maxGradNorm = v == 0 ? nil : v }  // 0: no clipping
-    if let seed = s.read("seed", as: UInt64.self) { c.seed = seed }
+    guard let s = try callerOptions(p, CFinetuneOptions.self) else { return (c, nil) }
+    if let v = s.read(\.inmodal) { c.inmodal = v != 0 }
+    if let v = s.read(\.batch_size) { c.batchSize = Int(v) }
+    if let v = s.read(\.epochs) { c.epochs = Int(v) }
+    if let v = s.read(\.warmup_steps) { c.warmupSteps = Int(v) }
+    if let v = s.read(\.clip_weight) { c.clipWeight = v }
+    if let v = s.read(\.inmodal_weight) { c.inmodalWeight = v }
+    if let v = s.read(\.lr) { c.lr = v }
+    if let v = s.read(\.weight_decay) { c.weightDecay = v }
+    if let v = s.read(\.beta1) { c.beta1 = v }
+    if let v = s.read(\.beta2) { c.beta2 = v }
+    if let v = s.read(\.eps) { c.eps = v }
+    if let v = s.read(\.max_grad_norm) { c.maxGradNorm = v == 0 ? nil : v }  // 0: no clipping
+    if let seed = s.read(\.seed) { c.seed = seed }
     try c.validate { "options->" + field($0) }
-    return (c, try s.string("wordnet_dir"))
+    return (c, try s.string(\.wordnet_dir))
 }
 
 /// The `cleanclip_finetune_options` field that holds a setting.
@@ -80,7 +80,7 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
         if resume != 0 && checkpoint == nil {
             throw BoundaryError(.invalidArgument, "resume needs checkpoint_path: the checkpoint of the run to continue")
         }
-        guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioError, "\(csv): no such file") }
+        guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioErrorNotFound, "\(csv): no such file") }
         var dataset = try ImageCaptionDataset(csvPath: csv, imageKey: imageKey, captionKey: captionKey)
         if config.inmodal && dataset.items.contains(where: { $0.augmentedCaption == nil }) {
             let wordNet = try wordNetDir.map { try WordNet(directory: $0) } ?? WordNet.shared()
@@ -95,7 +95,7 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
                 for (path, what) in [(Finetuner.optimizerPath(for: checkpoint), "the optimizer state written next to the checkpoint"),
                                      (checkpoint, "the checkpoint written by an earlier run")]
                 where !FileManager.default.fileExists(atPath: path) {
-                    throw BoundaryError(.ioError, "\(path): no such file (resume needs \(what))")
+                    throw BoundaryError(.ioErrorNotFound, "\(path): no such file (resume needs \(what))")
                 }
                 let saved = try CLIPModel.load(path: checkpoint, options: CLIPLoadOptions(activation: m.config.activation))
                 try finetuner.resume(from: checkpoint, savedModel: saved)
@@ -106,32 +106,32 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
                     case .step(let p):
                         // The library's indices are 0-based; the struct counts what is done.
                         return reporter.report(phase: "step", where: "epoch \(p.epoch + 1), step \(p.step + 1)") { s in
-                            s.write("done", Int64(p.step + 1))
-                            s.write("total", Int64(p.totalSteps))
-                            s.write("epoch", Int32(clamping: p.epoch))
-                            s.write("epochs", Int32(clamping: p.epochs))
-                            s.write("batch", Int32(clamping: p.batch + 1))
-                            s.write("batches_per_epoch", Int32(clamping: p.batchesPerEpoch))
-                            s.write("loss", p.loss)
-                            s.write("clip_loss", p.clipLoss ?? .nan)
-                            s.write("inmodal_loss", p.inmodalLoss ?? .nan)
-                            s.write("lr", p.lr)
-                            s.write("seconds", p.stepSeconds)
-                            s.write("eta_seconds", p.etaSeconds)
+                            s.write(\.done, Int64(p.step + 1))
+                            s.write(\.total, Int64(p.totalSteps))
+                            s.write(\.epoch, Int32(clamping: p.epoch))
+                            s.write(\.epochs, Int32(clamping: p.epochs))
+                            s.write(\.batch, Int32(clamping: p.batch + 1))
+                            s.write(\.batches_per_epoch, Int32(clamping: p.batchesPerEpoch))
+                            s.write(\.loss, p.loss)
+                            s.write(\.clip_loss, p.clipLoss ?? .nan)
+                            s.write(\.inmodal_loss, p.inmodalLoss ?? .nan)
+                            s.write(\.lr, p.lr)
+                            s.write(\.seconds, p.stepSeconds)
+                            s.write(\.eta_seconds, p.etaSeconds)
                         }
                     case .epoch(let e):
                         return reporter.report(phase: "epoch", where: "the end of epoch \(e.epoch + 1)") { s in
-                            s.write("done", Int64(e.epoch + 1))
-                            s.write("total", Int64(config.epochs))
-                            s.write("epoch", Int32(clamping: e.epoch))
-                            s.write("epochs", Int32(clamping: config.epochs))
-                            s.write("batches_per_epoch", Int32(clamping: finetuner.batchesPerEpoch))
-                            s.write("batch", Int32(clamping: finetuner.batchesPerEpoch))
-                            s.write("loss", Float(e.meanLoss))
-                            s.write("clip_loss", e.meanClipLoss.map(Float.init) ?? .nan)
-                            s.write("inmodal_loss", e.meanInmodalLoss.map(Float.init) ?? .nan)
-                            s.write("seconds", e.seconds)
-                            s.write("pairs_per_second", e.pairsPerSecond)
+                            s.write(\.done, Int64(e.epoch + 1))
+                            s.write(\.total, Int64(config.epochs))
+                            s.write(\.epoch, Int32(clamping: e.epoch))
+                            s.write(\.epochs, Int32(clamping: config.epochs))
+                            s.write(\.batches_per_epoch, Int32(clamping: finetuner.batchesPerEpoch))
+                            s.write(\.batch, Int32(clamping: finetuner.batchesPerEpoch))
+                            s.write(\.loss, Float(e.meanLoss))
+                            s.write(\.clip_loss, e.meanClipLoss.map(Float.init) ?? .nan)
+                            s.write(\.inmodal_loss, e.meanInmodalLoss.map(Float.init) ?? .nan)
+                            s.write(\.seconds, e.seconds)
+                            s.write(\.pairs_per_second, e.pairsPerSecond)
                         }
                     }
                 }

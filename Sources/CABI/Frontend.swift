@@ -1,8 +1,8 @@
 import CleanCLIP
 import Foundation
 
-/// The tokenizer and image front ends as the C functions use them, and how their errors map
-/// to statuses. Kept in one file so the boundary's use of those modules is easy to audit.
+/// The tokenizer and image front ends as the C functions use them. Kept in one file so the
+/// boundary's use of those modules is easy to audit.
 enum Frontend {
     /// Row-major texts.count x contextLength token ids (CLIP's BPE, open_clip padding).
     static func tokenize(_ texts: [String], contextLength: Int, truncate: Bool) throws -> [Int32] {
@@ -29,27 +29,6 @@ enum Frontend {
         guard chw.count == 3 * size * size else {
             throw BoundaryError(.internal, "preprocessing returned \(chw.count) values; expected 3 x \(size) x \(size)")
         }
-        chw.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: chw.count) }
-    }
-}
-
-/// Statuses for tokenizer and image errors.
-func classifyFrontendError(_ error: Error) -> (Status, String)? {
-    switch error {
-    case let e as TokenizerError:
-        switch e.kind {
-        case .unreadableFile: return (.ioError, e.description)
-        case .malformedVocabulary: return (.internal, "the embedded vocabulary is corrupt: \(e.description)")
-        default: return (.invalidArgument, e.description)
-        }
-    case let e as ImageError:
-        switch e.kind {
-        case .unreadable, .writeFailed: return (.ioError, e.description)
-        case .outOfMemory: return (.outOfMemory, e.description)
-        case .invalidArgument, .tooLarge: return (.invalidArgument, e.description)
-        default: return (.formatError, e.description)  // empty, unsupported format, truncated, corrupt
-        }
-    default:
-        return nil
+        chw.withUnsafeBufferPointer { if let p = $0.baseAddress { out.update(from: p, count: chw.count) } }
     }
 }

@@ -2,8 +2,7 @@ import CleanCLIP
 import Foundation
 
 // Shared plumbing of the method's entry points (finetuning, evaluation, poisoning, scoring):
-// option structs with string fields, progress callbacks that can cancel, text outputs, and the
-// statuses of the method's errors.
+// option structs with string fields, progress callbacks that can cancel, and text outputs.
 
 /// `int (*)(const cleanclip_progress *, void *user_data)`: non-zero cancels.
 public typealias ProgressCallback = @convention(c) (UnsafeRawPointer?, UnsafeMutableRawPointer?) -> Int32
@@ -11,40 +10,39 @@ public typealias ProgressCallback = @convention(c) (UnsafeRawPointer?, UnsafeMut
 /// Fills a caller's options struct with defaults: checks the size, then stores it and writes the
 /// fields that fit. A rejected size writes nothing: the caller may own fewer bytes than even the
 /// `struct_size` field.
-func fillDefaults(_ options: UnsafeMutableRawPointer?, _ structSize: Int, _ layout: CLayout,
-                  _ fill: (CStruct) -> Void) throws {
+func fillDefaults<L: CStructLayout>(_ options: UnsafeMutableRawPointer?, _ structSize: Int, _ layout: L.Type,
+                                    _ fill: (CStruct<L>) -> Void) throws {
     let p = try nonNull(options, "options")
-    let size = try layout.check(size: structSize, "options")
+    let size = try L.layout.check(size: structSize, "options")
     p.storeBytes(of: size, as: Int.self)
-    let s = CStruct(base: p, size: size, layout: layout)
+    let s = CStruct<L>(base: p, size: size)
     // Zero everything first so that pointer fields of a partial struct are NULL.
     memset(p + MemoryLayout<Int>.size, 0, size - MemoryLayout<Int>.size)
     fill(s)
 }
 
 /// A caller's options struct (after checking `struct_size`), or nil when `p` is NULL.
-func callerOptions(_ p: UnsafeRawPointer?, _ layout: CLayout) throws -> CStruct? {
+func callerOptions<L: CStructLayout>(_ p: UnsafeRawPointer?, _ layout: L.Type) throws -> CStruct<L>? {
     guard let p else { return nil }
-    let size = try layout.callerSize(p, "options")
-    return CStruct(base: UnsafeMutableRawPointer(mutating: p), size: size, layout: layout)
+    let size = try L.layout.callerSize(p, "options")
+    return CStruct<L>(base: UnsafeMutableRawPointer(mutating: p), size: size)
 }
 
 extension CStruct {
     /// A `const char *` field: nil when NULL or beyond the caller's struct; an error naming the
     /// field when it is not UTF-8.
-    func string(_ field: String) throws -> String? {
-        guard let raw = read(field, as: UInt.self), raw != 0 else { return nil }
-        let p = UnsafePointer<CChar>(bitPattern: raw)!
+    func string(_ key: KeyPath<Layout, CField<UnsafePointer<CChar>?>>) throws -> String? {
+        guard let p = read(key) ?? nil else { return nil }
         guard let s = String(validatingCString: p) else {
-            throw BoundaryError(.invalidArgument, "options->\(field) is not valid UTF-8")
+            throw BoundaryError(.invalidArgument, "options->\(field(key).name) is not valid UTF-8")
         }
         return s
     }
 
     /// An int32 field that must be positive when given (0 means the default).
-    func positiveInt(_ field: String, default value: Int) throws -> Int {
-        let v = read(field, as: Int32.self) ?? 0
-        guard v >= 0 else { throw BoundaryError(.invalidArgument, "options->\(field) is \(v); use a positive value (0: the default \(value))") }
+    func positiveInt(_ key: KeyPath<Layout, CField<Int32>>, default value: Int) throws -> Int {
+        let v = read(key) ?? 0
+        guard v >= 0 else { throw BoundaryError(.invalidArgument, "options->\(field(key).name) is \(v); use a positive value (0: the default \(value))") }
         return v == 0 ? value : Int(v)
     }
 }
@@ -71,17 +69,17 @@ final class ProgressReporter: @unchecked Sendable {
 
     /// Reports one event; false when the callback asked to cancel.
     func report(phase: StaticString, where description: @autoclosure () -> String,
-                _ fill: (CStruct) -> Void) -> Bool {
+                _ fill: (CStruct<CProgress>) -> Void) -> Bool {
         guard let callback, !cancelled else { return !cancelled }
-        let layout = CLayout.progress
-        return withUnsafeTemporaryAllocation(byteCount: layout.size, alignment: 8) { buffer -> Bool in
-            let base = buffer.baseAddress!
-            memset(base, 0, layout.size)
-            let s = CStruct(base: base, size: layout.size, layout: layout)
-            s.write("struct_size", layout.size)
-            s.write("phase", UInt(bitPattern: phase.utf8Start))
-            for f in ["loss", "clip_loss", "inmodal_loss", "lr"] { s.write(f, Float.nan) }
-            for f in ["seconds", "eta_seconds", "pairs_per_second"] { s.write(f, Double.nan) }
+        let size = CProgress.layout.size
+        return withUnsafeTemporaryAllocation(byteCount: size, alignment: 8) { buffer -> Bool in
+            guard let base = buffer.baseAddress else { return true }  // never nil for a non-empty allocation
+            memset(base, 0, size)
+            let s = CStruct<CProgress>(base: base, size: size)
+            s.write(\.struct_size, size)
+            s.write(\.phase, UnsafeRawPointer(phase.utf8Start).assumingMemoryBound(to: CChar.self))
+            for f: KeyPath<CProgress, CField<Float>> in [\.loss, \.clip_loss, \.inmodal_loss, \.lr] { s.write(f, Float.nan) }
+            for f: KeyPath<CProgress, CField<Double>> in [\.seconds, \.eta_seconds, \.pairs_per_second] { s.write(f, Double.nan) }
             fill(s)
             if callback(UnsafeRawPointer(base), userData) != 0 {
                 cancelled = true
@@ -97,8 +95,8 @@ final class ProgressReporter: @unchecked Sendable {
         guard callback != nil else { return nil }
         return { [self] phase, done, total in
             report(phase: Self.phaseName(phase), where: "\(phase) images \(done) of \(total)") { s in
-                s.write("done", Int64(done))
-                s.write("total", Int64(total))
+                s.write(\.done, Int64(done))
+                s.write(\.total, Int64(total))
             }
         }
     }
@@ -133,7 +131,7 @@ func copyText(_ text: String, _ out: UnsafeMutablePointer<CChar>?, _ capacity: I
     try checkCapacity(bytes.count + 1, capacity, needed, what)
     let out = try nonNull(out, "the output buffer")
     bytes.withUnsafeBufferPointer { src in
-        UnsafeMutableRawPointer(out).copyMemory(from: src.baseAddress!, byteCount: src.count)
+        if let p = src.baseAddress { UnsafeMutableRawPointer(out).copyMemory(from: p, byteCount: src.count) }
     }
     out[bytes.count] = 0
 }
@@ -151,30 +149,4 @@ func compactJSON<T: Encodable>(_ value: T) throws -> String {
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     return String(decoding: try enc.encode(value), as: UTF8.self)
-}
-
-/// Statuses for the method's errors (data sets, evaluation, triggers, scoring, finetuning).
-func classifyMethodError(_ error: Error) -> (Status, String)? {
-    switch error {
-    case let e as DatasetError:
-        switch e.kind {
-        case .unreadable, .missingImage: return (.ioError, e.description)
-        default: return (.formatError, e.description)
-        }
-    case let e as EvaluationError:
-        return (e.description.contains(": cannot read the file") ? .ioError : .invalidArgument, e.description)
-    case let e as TriggerError:
-        return (.invalidArgument, e.description)
-    case let e as ScoringError:
-        return (.invalidArgument, e.description)
-    case let e as FinetuneError:
-        return (.invalidArgument, e.description)
-    case let e as WordNetError:
-        switch e {
-        case .notInstalled: return (.ioError, e.description)
-        case .malformed: return (.formatError, e.description)
-        }
-    default:
-        return nil
-    }
 }

@@ -35,23 +35,23 @@ final class ModelHandle {
 @_cdecl("cleanclip_model_default_options")
 public func cleanclip_model_default_options(_ options: UnsafeMutableRawPointer?, _ structSize: Int) -> Int32 {
     boundary {
-        try fillDefaults(options, structSize, .modelOptions) { _ in }  // every default is 0
+        try fillDefaults(options, structSize, CModelOptions.self) { _ in }  // every default is 0
     }
 }
 
 /// Reads `cleanclip_model_options`, using defaults for fields an older header did not have.
 private func loadOptions(_ p: UnsafeRawPointer?) throws -> (CLIPLoadOptions, threads: Int?) {
     guard let p else { return (CLIPLoadOptions(), nil) }
-    let size = try CLayout.modelOptions.callerSize(p, "options")
-    let s = CStruct(base: UnsafeMutableRawPointer(mutating: p), size: size, layout: .modelOptions)
+    let size = try CModelOptions.layout.callerSize(p, "options")
+    let s = CStruct<CModelOptions>(base: UnsafeMutableRawPointer(mutating: p), size: size)
     var options = CLIPLoadOptions()
-    switch s.read("activation", as: Int32.self) ?? 0 {
+    switch s.read(\.activation) ?? 0 {
     case 0: break
     case 1: options.activation = .quickGELU
     case 2: options.activation = .gelu
     case let a: throw BoundaryError(.invalidArgument, "options->activation is \(a); use a cleanclip_activation value (0, 1 or 2)")
     }
-    let threads = Int(s.read("num_threads", as: Int32.self) ?? 0)
+    let threads = Int(s.read(\.num_threads) ?? 0)
     guard threads >= 0, threads <= Threads.maximum else {
         throw BoundaryError(.invalidArgument, "options->num_threads is \(threads); use 0 (keep) or a count up to \(Threads.maximum)")
     }
@@ -68,7 +68,7 @@ public func cleanclip_model_load(_ path: UnsafePointer<CChar>?, _ options: Unsaf
         guard !path.isEmpty else { throw BoundaryError(.invalidArgument, "path is empty") }
         let (opts, threads) = try loadOptions(options)
         guard FileManager.default.fileExists(atPath: path) else {
-            throw BoundaryError(.ioError, "\(path): no such file or directory")
+            throw BoundaryError(.ioErrorNotFound, "\(path): no such file or directory")
         }
         if let threads { Threads.count = threads }
         let model = try CLIPModel.load(path: path, options: opts)
@@ -87,15 +87,15 @@ public func cleanclip_model_get_info(_ model: OpaquePointer?, _ info: UnsafeMuta
     boundary {
         let m = try ModelHandle.from(model).model
         let p = try nonNull(info, "info")
-        let size = try CLayout.modelInfo.callerSize(UnsafeRawPointer(p), "info")
-        let s = CStruct(base: p, size: size, layout: .modelInfo)
+        let size = try CModelInfo.layout.callerSize(UnsafeRawPointer(p), "info")
+        let s = CStruct<CModelInfo>(base: p, size: size)
         let c = m.config
-        s.writeString("architecture", c.architecture)
-        s.write("embed_dim", Int32(clamping: c.embedDim))
-        s.write("image_size", Int32(clamping: c.imageResolution))
-        s.write("context_length", Int32(clamping: c.contextLength))
-        s.write("vocab_size", Int32(clamping: c.vocabSize))
-        s.write("logit_scale", m.logitScale.count == 1 ? m.logitScale.data[0] : Float.nan)
-        s.write("temperature", m.logitScale.count == 1 ? m.temperature : Float.nan)
+        s.writeString(\.architecture, c.architecture)
+        s.write(\.embed_dim, Int32(clamping: c.embedDim))
+        s.write(\.image_size, Int32(clamping: c.imageResolution))
+        s.write(\.context_length, Int32(clamping: c.contextLength))
+        s.write(\.vocab_size, Int32(clamping: c.vocabSize))
+        s.write(\.logit_scale, m.logitScale.count == 1 ? m.logitScale.data[0] : Float.nan)
+        s.write(\.temperature, m.logitScale.count == 1 ? m.temperature : Float.nan)
     }
 }

@@ -4,11 +4,11 @@ import Foundation
 @_cdecl("cleanclip_poison_default_options")
 public func cleanclip_poison_default_options(_ options: UnsafeMutableRawPointer?, _ structSize: Int) -> Int32 {
     boundary {
-        try fillDefaults(options, structSize, .poisonOptions) { s in
-            s.write("patch_size", Int32(16))
-            s.write("label_consistent", Int32(0))
-            s.write("seed", UInt64(0))
-            s.write("size_train_data", Int64(0))
+        try fillDefaults(options, structSize, CPoisonOptions.self) { s in
+            s.write(\.patch_size, Int32(16))
+            s.write(\.label_consistent, Int32(0))
+            s.write(\.seed, UInt64(0))
+            s.write(\.size_train_data, Int64(0))
         }
     }
 }
@@ -26,18 +26,18 @@ public func cleanclip_poison(_ csv: UnsafePointer<CChar>?, _ target: UnsafePoint
         var opts = PoisonOptions()
         opts.outputDirectory = outputDir
         var trigger = "random", location = "random", patchSize = 16, seed: UInt64 = 0
-        if let s = try callerOptions(options, .poisonOptions) {
-            trigger = try s.string("trigger") ?? trigger
-            location = try s.string("location") ?? location
-            patchSize = try s.positiveInt("patch_size", default: patchSize)
-            opts.labelConsistent = (s.read("label_consistent", as: Int32.self) ?? 0) != 0
-            seed = s.read("seed", as: UInt64.self) ?? 0
-            let size = s.read("size_train_data", as: Int64.self) ?? 0
+        if let s = try callerOptions(options, CPoisonOptions.self) {
+            trigger = try s.string(\.trigger) ?? trigger
+            location = try s.string(\.location) ?? location
+            patchSize = try s.positiveInt(\.patch_size, default: patchSize)
+            opts.labelConsistent = (s.read(\.label_consistent) ?? 0) != 0
+            seed = s.read(\.seed) ?? 0
+            let size = s.read(\.size_train_data) ?? 0
             guard size >= 0 else { throw BoundaryError(.invalidArgument, "options->size_train_data is \(size); use 0 (all rows) or a positive count") }
             opts.sizeTrainData = size > 0 ? Int(size) : nil
-            opts.imageColumn = try s.string("image_column") ?? opts.imageColumn
-            opts.captionColumn = try s.string("caption_column") ?? opts.captionColumn
-            opts.outputName = try s.string("output_name")
+            opts.imageColumn = try s.string(\.image_column) ?? opts.imageColumn
+            opts.captionColumn = try s.string(\.caption_column) ?? opts.captionColumn
+            opts.outputName = try s.string(\.output_name)
         }
         if let name = opts.outputName, name.isEmpty || name.contains("/") {
             throw BoundaryError(.invalidArgument, "options->output_name \"\(name)\" must be a file name without '/'")
@@ -48,7 +48,7 @@ public func cleanclip_poison(_ csv: UnsafePointer<CChar>?, _ target: UnsafePoint
         let folder = max(outputDir?.utf8.count ?? 0, csv.utf8.count + cwd + 2)
         let bound = folder + 2 + (opts.outputName?.utf8.count ?? (target.utf8.count + 160))
         try checkTextBound(bound, csvOut, capacity, needed, "the output CSV path")
-        guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioError, "\(csv): no such file") }
+        guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioErrorNotFound, "\(csv): no such file") }
         let result = try poison(csv: csv, trigger: spec, target: target, count: count, seed: seed, options: opts)
         try copyText(result.csvPath, csvOut, capacity, needed, "the output CSV path")
     }

@@ -16,7 +16,7 @@ public func cleanclip_tokenize(_ texts: UnsafePointer<UnsafePointer<CChar>?>?, _
         let texts = try strings(texts, n, "texts")
         let ids = try Frontend.tokenize(texts, contextLength: ctx, truncate: truncate != 0)
         guard ids.count == n * ctx else { throw BoundaryError(.internal, "tokenizer returned \(ids.count) ids; expected \(n * ctx)") }
-        ids.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: ids.count) }
+        ids.withUnsafeBufferPointer { if let p = $0.baseAddress { out.update(from: p, count: ids.count) } }
     }
 }
 

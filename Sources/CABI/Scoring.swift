@@ -4,9 +4,9 @@ import Foundation
 @_cdecl("cleanclip_score_samples_default_options")
 public func cleanclip_score_samples_default_options(_ options: UnsafeMutableRawPointer?, _ structSize: Int) -> Int32 {
     boundary {
-        try fillDefaults(options, structSize, .scoreSamplesOptions) { s in
-            s.write("k", Int32(16))
-            s.write("batch_size", Int32(64))
+        try fillDefaults(options, structSize, CScoreSamplesOptions.self) { s in
+            s.write(\.k, Int32(16))
+            s.write(\.batch_size, Int32(64))
         }
     }
 }
@@ -25,7 +25,7 @@ private func store(_ scores: SampleScores, _ kDistance: UnsafeMutablePointer<Flo
                    _ slof: UnsafeMutablePointer<Float>?, _ dao: UnsafeMutablePointer<Float>?) {
     for (values, out) in [(scores.kDistance, kDistance), (scores.slof, slof), (scores.dao, dao)] {
         guard let out else { continue }
-        values.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: $0.count) }
+        values.withUnsafeBufferPointer { if let p = $0.baseAddress { out.update(from: p, count: $0.count) } }
     }
 }
 
@@ -41,13 +41,13 @@ public func cleanclip_score_samples(_ model: OpaquePointer?, _ csv: UnsafePointe
         let csv = try string(csv, "csv")
         let outCSV = try optionalString(outCSV, "out_csv")
         var k = 16, batchSize = 64, imageColumn = "image", backdoorColumn = "is_backdoor"
-        if let s = try callerOptions(options, .scoreSamplesOptions) {
-            k = try s.positiveInt("k", default: k)
-            batchSize = try s.positiveInt("batch_size", default: batchSize)
-            imageColumn = try s.string("image_column") ?? imageColumn
-            backdoorColumn = try s.string("backdoor_column") ?? backdoorColumn
+        if let s = try callerOptions(options, CScoreSamplesOptions.self) {
+            k = try s.positiveInt(\.k, default: k)
+            batchSize = try s.positiveInt(\.batch_size, default: batchSize)
+            imageColumn = try s.string(\.image_column) ?? imageColumn
+            backdoorColumn = try s.string(\.backdoor_column) ?? backdoorColumn
         }
-        guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioError, "\(csv): no such file") }
+        guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioErrorNotFound, "\(csv): no such file") }
         let rows = try CSV.read(path: csv).rows.count  // the output size, known before any encoding
         try checkScoreOutputs(rows, [kDistance, slof, dao], capacity, needed)
         let reporter = ProgressReporter(progress, userData)

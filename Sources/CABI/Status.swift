@@ -4,38 +4,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The C status codes (`cleanclip_status` in include/cleanclip.h).
-enum Status: Int32, CaseIterable {
-    case ok = 0
-    case invalidArgument = 1
-    case nullPointer = 2
-    case bufferTooSmall = 3
-    case ioError = 4
-    case formatError = 5
-    case shapeMismatch = 6
-    case cancelled = 7
-    case outOfMemory = 8
-    case unsupported = 9
-    case `internal` = 10
-
-    var name: StaticString {
-        switch self {
-        case .ok: return "CLEANCLIP_OK"
-        case .invalidArgument: return "CLEANCLIP_INVALID_ARGUMENT"
-        case .nullPointer: return "CLEANCLIP_NULL_POINTER"
-        case .bufferTooSmall: return "CLEANCLIP_BUFFER_TOO_SMALL"
-        case .ioError: return "CLEANCLIP_IO_ERROR"
-        case .formatError: return "CLEANCLIP_FORMAT_ERROR"
-        case .shapeMismatch: return "CLEANCLIP_SHAPE_MISMATCH"
-        case .cancelled: return "CLEANCLIP_CANCELLED"
-        case .outOfMemory: return "CLEANCLIP_OUT_OF_MEMORY"
-        case .unsupported: return "CLEANCLIP_UNSUPPORTED"
-        case .internal: return "CLEANCLIP_INTERNAL"
-        }
-    }
-}
-
-/// A failure detected at the boundary, carrying the status to return.
+/// A failure detected at the boundary, carrying the status (primary or extended) to report.
 struct BoundaryError: Error {
     let status: Status
     let message: String
@@ -45,66 +14,88 @@ struct BoundaryError: Error {
     }
 }
 
-/// The thread-local message behind `cleanclip_last_error`: a malloc'ed C string per thread,
-/// replaced (and the old one freed) by the next call on that thread, freed at thread exit.
+/// The thread-local outcome behind `cleanclip_last_error` and `cleanclip_extended_status`: a
+/// malloc'ed C string per thread, replaced (and the old one freed) by the next call on that
+/// thread, freed at thread exit; and the extended status, stored in the pointer-sized slot itself.
 enum LastError {
-    private static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        // Creation only fails when the process has run out of keys; then messages are lost
-        // (cleanclip_last_error returns "") but statuses stay correct.
-        _ = pthread_key_create(&key) { free($0) }
-        return key
-    }()
-    private static let empty: UnsafeMutablePointer<CChar> = strdup("")!
+    private static let messageKey = makeKey { free($0) }
+    private static let statusKey = makeKey(nil)
+    private static let empty: UnsafeMutablePointer<CChar>? = strdup("")
 
-    static func set(_ message: String) {
-        let old = pthread_getspecific(key)
+    /// Creation only fails when the process has run out of keys; then messages and extended
+    /// statuses are lost (cleanclip_last_error returns "", cleanclip_extended_status 0) but
+    /// returned statuses stay correct.
+    private static func makeKey(_ destructor: (@convention(c) (UnsafeMutableRawPointer?) -> Void)?) -> pthread_key_t {
+        var key = pthread_key_t()
+        _ = pthread_key_create(&key, destructor)
+        return key
+    }
+
+    static func set(_ status: Status, _ message: String) {
+        pthread_setspecific(statusKey, UnsafeRawPointer(bitPattern: Int(status.rawValue)))
+        let old = pthread_getspecific(messageKey)
         if message.isEmpty && old == nil { return }
-        pthread_setspecific(key, message.isEmpty ? nil : strdup(message))
+        pthread_setspecific(messageKey, message.isEmpty ? nil : strdup(message))
         free(old)
     }
 
-    static var current: UnsafePointer<CChar> {
-        if let p = pthread_getspecific(key) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
-        return UnsafePointer(empty)
+    static var message: UnsafePointer<CChar> {
+        if let p = pthread_getspecific(messageKey) { return UnsafePointer(p.assumingMemoryBound(to: CChar.self)) }
+        return UnsafePointer(empty) ?? cString("")
+    }
+
+    static var status: Int32 {
+        Int32(truncatingIfNeeded: Int(bitPattern: pthread_getspecific(statusKey)))
     }
 }
 
 /// Runs one C entry point: maps every thrown error to a status and its message, clears the
-/// message on success. Nothing thrown inside escapes to C.
+/// message on success. Nothing thrown inside escapes to C. Returns the primary status; the
+/// extended one is kept for `cleanclip_extended_status`.
 func boundary(_ body: () throws -> Void) -> Int32 {
     do {
         try body()
-        LastError.set("")
+        LastError.set(.ok, "")
         return Status.ok.rawValue
     } catch {
         let (status, message) = classify(error)
-        LastError.set(message)
-        return status.rawValue
+        LastError.set(status, message)
+        return status.primary.rawValue
     }
 }
 
-/// The status and message for an error thrown by the Swift library.
+/// The status and message for an error thrown by the Swift library: every library error type
+/// says what kind of failure it is (`KindedError`), and each kind has one status. A Swift error
+/// of any other type is a bug of this library.
 func classify(_ error: Error) -> (Status, String) {
     switch error {
     case let e as BoundaryError:
         return (e.status, e.message)
-    case let e as CLIPInputError:
-        return (.shapeMismatch, e.description)
-    case let e as FileError:
-        return (.ioError, e.description)
-    case let e as NonFiniteError:
-        return (.invalidArgument, e.description)
-    case let e as CheckpointError:
-        let ioPrefixes = ["cannot open", "cannot stat", "not a regular file", "cannot create", "cannot rename", "cannot write",
-                          "write failed", "fsync failed", "close failed"]
-        let io = ioPrefixes.contains { e.reason.hasPrefix($0) }
-        return (io ? .ioError : .formatError, e.description)
-    case let e as WeightError:
-        return (e.description.hasPrefix("no such file") ? .ioError : .formatError, e.description)
+    case let e as TokenizerError where e.kind == .malformedVocabulary:
+        // The entry points only use the vocabulary compiled into the library: if it does not
+        // parse, the build is broken, which no caller can fix.
+        return (.internal, "the embedded vocabulary is corrupt: \(e.description)")
+    case let e as KindedError:
+        return (Status(e.errorKind), e.description)
     default:
-        if let mapped = classifyFrontendError(error) ?? classifyMethodError(error) { return mapped }
         return (.internal, "unexpected error: \(error)")
+    }
+}
+
+extension Status {
+    /// The status of each kind of library error (primary statuses as in every earlier version).
+    init(_ kind: ErrorKind) {
+        switch kind {
+        case .invalidArgument: self = .invalidArgument
+        case .nonFiniteValue: self = .invalidArgumentNonFinite
+        case .shapeMismatch: self = .shapeMismatch
+        case .notFound: self = .ioErrorNotFound
+        case .notRegularFile: self = .ioErrorNotRegularFile
+        case .io: self = .ioError
+        case .malformedFile: self = .formatError
+        case .nonFiniteWeight: self = .formatErrorNonFinite
+        case .outOfMemory: self = .outOfMemory
+        }
     }
 }
 
@@ -156,7 +147,7 @@ func strings(_ array: UnsafePointer<UnsafePointer<CChar>?>?, _ n: Int, _ name: S
     return try (0..<n).map { try string(array[$0], "\(name)[\($0)]") }
 }
 
-private func cString(_ s: StaticString) -> UnsafePointer<CChar> {
+func cString(_ s: StaticString) -> UnsafePointer<CChar> {
     UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
@@ -165,8 +156,16 @@ public func cleanclip_status_name(_ status: Int32) -> UnsafePointer<CChar> {
     cString(Status(rawValue: status)?.name ?? "CLEANCLIP_UNKNOWN_STATUS")
 }
 
+@_cdecl("cleanclip_errstr")
+public func cleanclip_errstr(_ code: Int32) -> UnsafePointer<CChar> {
+    cString((Status(rawValue: code) ?? Status(rawValue: code & 0xFF))?.text ?? "Unknown status.")
+}
+
 @_cdecl("cleanclip_last_error")
-public func cleanclip_last_error() -> UnsafePointer<CChar> { LastError.current }
+public func cleanclip_last_error() -> UnsafePointer<CChar> { LastError.message }
+
+@_cdecl("cleanclip_extended_status")
+public func cleanclip_extended_status() -> Int32 { LastError.status }
 
 @_cdecl("cleanclip_version")
 public func cleanclip_version() -> UInt32 {
@@ -175,12 +174,6 @@ public func cleanclip_version() -> UInt32 {
 
 @_cdecl("cleanclip_version_string")
 public func cleanclip_version_string() -> UnsafePointer<CChar> { cString(Version.string) }
-
-/// Must match CLEANCLIP_VERSION_* in include/cleanclip.h (checked by the C test).
-enum Version {
-    static let major = 0, minor = 2, patch = 0
-    static let string: StaticString = "0.2.0"
-}
 
 @_cdecl("cleanclip_set_num_threads")
 public func cleanclip_set_num_threads(_ n: Int32) -> Int32 {

@@ -1,17 +1,20 @@
+import ErrorKinds
 import Foundation
 import TensorCore
 
 /// An input the model cannot use: wrong shape, token id out of range, empty batch.
-public struct CLIPInputError: Error, CustomStringConvertible, Sendable {
+public struct CLIPInputError: KindedError, Sendable {
     public let description: String
     package init(_ description: String) { self.description = description }
+    public var errorKind: ErrorKind { .shapeMismatch }
 }
 
 /// A NaN or infinite value in pixels to encode or in an embedding computed from them: an error
 /// rather than a silently NaN result. The description names the input.
-public struct NonFiniteError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct NonFiniteError: KindedError, Sendable, Equatable {
     public let description: String
     package init(_ description: String) { self.description = description }
+    public var errorKind: ErrorKind { .nonFiniteValue }
 }
 
 /// A CLIP model: an image tower, a text tower and the learned temperature `logit_scale`.

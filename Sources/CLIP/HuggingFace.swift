@@ -13,6 +13,8 @@ enum HuggingFace {
     /// Reads the model hyperparameters from an HF CLIP `config.json`.
     static func config(at path: String) throws -> CLIPConfig {
         let data: Data
+        // Reported as a malformed model directory (FORMAT_ERROR at the C boundary), as it always
+        // has been, whatever the file error's kind.
         do { data = Data(try RegularFile.read(path)) } catch let e as FileError { throw WeightError("cannot read \(e)") }
         guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
             throw WeightError("\(path) is not a JSON object")
@@ -46,7 +48,7 @@ enum HuggingFace {
             textWidth: tWidth, textHeads: try int(text, "num_attention_heads", 8),
             textLayers: try int(text, "num_hidden_layers", 12), activation: vAct)
         // Checked here, not only when the model is built, so the message names config.json.
-        do { try config.validate() } catch let e as WeightError { throw WeightError("\(path): \(e.description)") }
+        do { try config.validate() } catch let e as WeightError { throw WeightError("\(path): \(e.description)", kind: e.errorKind) }
         for (d, w, tower) in [(vision, vWidth, "vision"), (text, tWidth, "text")] {
             let inter = try int(d, "intermediate_size", 4 * w)
             guard inter == 4 * w else {

@@ -1,4 +1,5 @@
 import Checkpoint
+import ErrorKinds
 import Foundation
 import TensorCore
 
@@ -20,7 +21,7 @@ extension CLIPModel {
     public static func load(path: String, options: CLIPLoadOptions = CLIPLoadOptions()) throws -> CLIPModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw WeightError("no such file or directory: \(path)")
+            throw WeightError("no such file or directory: \(path)", kind: .notFound)
         }
         if isDirectory.boolValue {
             let dir = URL(fileURLWithPath: path)
@@ -58,11 +59,11 @@ extension CLIPModel {
             for w in model.weights where w.kind != .counter {  // counters are integers, unused by the towers
                 if let i = w.tensor.firstNonFiniteIndex() {
                     throw WeightError("weight '\(w.name)' \(w.tensor.shape) holds \(w.tensor.data[i]) at index \(i); "
-                        + "a checkpoint with non-finite weights cannot be used")
+                        + "a checkpoint with non-finite weights cannot be used", kind: .nonFiniteWeight)
                 }
             }
             return model
-        } catch let e as WeightError { throw WeightError("\(path): \(e.description)") }
+        } catch let e as WeightError { throw WeightError("\(path): \(e.description)", kind: e.errorKind) }
     }
 
     /// Reads every tensor of a checkpoint file as Float32 (F32 data stays where the file was read to),

@@ -19,7 +19,7 @@ extension CLIPModel {
             case .parameter, .buffer:
                 if let i = w.tensor.firstNonFiniteIndex() {
                     throw WeightError("cannot save weight '\(w.name)' \(w.tensor.shape): it holds \(w.tensor.data[i]) at index \(i), "
-                        + "and a checkpoint with non-finite weights cannot be loaded")
+                        + "and a checkpoint with non-finite weights cannot be loaded", kind: .nonFiniteWeight)
                 }
                 return (w.name, RawTensor(floats: w.tensor.array, shape: w.tensor.shape))
             }

@@ -1,3 +1,4 @@
+import ErrorKinds
 import TensorCore
 
 /// What a named tensor in a CLIP model is.
@@ -27,9 +28,14 @@ package struct NamedTensor {
 }
 
 /// An error found while matching weights to a model: names the key and the shapes involved.
-package struct WeightError: Error, CustomStringConvertible, Sendable {
-    package let description: String
-    package init(_ description: String) { self.description = description }
+public struct WeightError: KindedError, Sendable {
+    public let description: String
+    /// `.malformedFile` unless the weights cannot be found (`.notFound`) or are not finite.
+    public let errorKind: ErrorKind
+    package init(_ description: String, kind: ErrorKind = .malformedFile) {
+        self.description = description
+        self.errorKind = kind
+    }
 
     /// Two keys of one file that name the same weight once renamed (a stripped "module." prefix,
     /// Hugging Face naming). Keeping either one would be a silent, arbitrary choice.

@@ -24,7 +24,7 @@ final class MappedFile: @unchecked Sendable {
     init(path: String) throws {
         self.path = path
         let file: RegularFile.Opened
-        do { file = try RegularFile.open(path) } catch let e as FileError { throw CheckpointError(path: path, e.reason) }
+        do { file = try RegularFile.open(path) } catch let e as FileError { throw CheckpointError(path: path, e) }
         defer { close(file.fd) }
         let n = file.size
         size = n
@@ -40,7 +40,7 @@ final class MappedFile: @unchecked Sendable {
             guard got == n else { throw CheckpointError(path: path, "the file shrank from \(n) to \(got) bytes while it was read") }
         } catch {
             munmap(p, n)
-            if let e = error as? FileError { throw CheckpointError(path: path, e.reason) }
+            if let e = error as? FileError { throw CheckpointError(path: path, e) }
             throw error
         }
         base = UnsafeRawPointer(p)

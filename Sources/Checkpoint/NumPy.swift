@@ -15,7 +15,7 @@ package enum NumPy {
     /// Reads an .npy file.
     package static func read(path: String) throws -> Array {
         let b: [UInt8]
-        do { b = try RegularFile.read(path) } catch let e as FileError { throw CheckpointError(path: path, e.reason) }
+        do { b = try RegularFile.read(path) } catch let e as FileError { throw CheckpointError(path: path, e) }
         guard b.count >= 10, b[0] == 0x93, Swift.Array(b[1..<6]) == Swift.Array("NUMPY".utf8) else {
             throw CheckpointError(path: path, "not a NumPy .npy file (bad magic)")
         }
@@ -103,7 +103,7 @@ package enum NumPy {
         switch T.self {
         case is Float.Type: descr = "<f4"
         case is Int32.Type: descr = "<i4"
-        default: throw CheckpointError(path: path, "cannot write elements of type \(T.self) to .npy")
+        default: throw CheckpointError(path: path, "cannot write elements of type \(T.self) to .npy", kind: .invalidArgument)
         }
         precondition(values.count == shape.reduce(1, *), "npy write: \(values.count) values for shape \(shape)")
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(\(shape.map(String.init).joined(separator: ", ")))"
@@ -115,6 +115,6 @@ package enum NumPy {
         out.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
         out.append(contentsOf: Swift.Array(header.utf8))
         values.withUnsafeBytes { out.append(contentsOf: $0) }
-        do { try AtomicFile.write([UInt8](out), to: path) } catch let e as FileError { throw CheckpointError(path: path, e.reason) }
+        do { try AtomicFile.write([UInt8](out), to: path) } catch let e as FileError { throw CheckpointError(path: path, e) }
     }
 }

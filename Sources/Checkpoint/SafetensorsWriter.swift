@@ -53,7 +53,7 @@ package enum SafetensorsWriter {
                 for (_, t) in ordered { try out.write(t.bytes) }
             }
         } catch let e as FileError {
-            throw err(e.reason)
+            throw CheckpointError(path: path, e)
         }
     }
 }

@@ -1,3 +1,4 @@
+import ErrorKinds
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,14 +7,18 @@ import Darwin
 
 /// A file that could not be opened, read or written: the path and the system's reason.
 /// `reason` starts with what failed ("cannot open: ...", "not a regular file (a named pipe)",
-/// "write failed: ..."), so callers can word it into their own errors.
-public struct FileError: Error, CustomStringConvertible, Sendable {
+/// "write failed: ..."), so callers can word it into their own errors; callers that wrap it pass
+/// its `errorKind` on with it.
+public struct FileError: KindedError, Sendable {
     public let path: String
     public let reason: String
+    /// `.notFound`, `.notRegularFile`, or `.io` for every other failure.
+    public let errorKind: ErrorKind
 
-    package init(path: String, _ reason: String) {
+    package init(path: String, _ reason: String, kind: ErrorKind = .io) {
         self.path = path
         self.reason = reason
+        self.errorKind = kind
     }
 
     public var description: String { "\(path): \(reason)" }
@@ -35,7 +40,10 @@ package enum RegularFile {
     /// Opens `path` read-only when it is a regular file.
     package static func open(_ path: String) throws -> Opened {
         let fd = posixOpen(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        guard fd >= 0 else { throw FileError(path: path, "cannot open: \(systemReason())") }
+        guard fd >= 0 else {
+            let missing = errno == ENOENT
+            throw FileError(path: path, "cannot open: \(systemReason())", kind: missing ? .notFound : .io)
+        }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             let reason = systemReason()
@@ -44,7 +52,7 @@ package enum RegularFile {
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw FileError(path: path, "not a regular file (\(kind(st.st_mode)))")
+            throw FileError(path: path, "not a regular file (\(kind(st.st_mode)))", kind: .notRegularFile)
         }
         // O_NONBLOCK only mattered for the open itself; reads of the regular file stay blocking.
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)

@@ -5,7 +5,7 @@ import Files
 enum FileBytes {
     static func readAll(path: String) throws -> [UInt8] {
         do { return try RegularFile.read(path) } catch let e as FileError {
-            throw ImageError(.unreadable, source: path, detail: e.reason)
+            throw ImageError(.unreadable, path: path, e)
         }
     }
 
@@ -13,7 +13,7 @@ enum FileBytes {
     /// readers never see a half-written file.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         do { try AtomicFile.write(bytes, to: path) } catch let e as FileError {
-            throw ImageError(.writeFailed, source: path, detail: e.reason)
+            throw ImageError(.writeFailed, path: path, e)
         }
     }
 }

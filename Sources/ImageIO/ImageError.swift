@@ -1,7 +1,10 @@
+import ErrorKinds
+import Files
+
 /// A failure to read, decode, encode or transform an image. The description
 /// names the file (or the caller-supplied name of an in-memory buffer) and what
 /// was wrong, e.g. `photo.jpg: JPEG: image data is truncated (premature end of file)`.
-public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct ImageError: KindedError, Sendable, Equatable {
     public enum Kind: Sendable, Equatable {
         /// The file could not be opened or read (missing, permissions, ...).
         case unreadable
@@ -29,11 +32,35 @@ public struct ImageError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What was wrong, in words.
     public let detail: String
 
+    /// The general kind: from `kind`, except that an unreadable file keeps the kind of the
+    /// `FileError` behind it (a file that does not exist, a named pipe).
+    public let errorKind: ErrorKind
+
     package init(_ kind: Kind, source: String, detail: String) {
+        self.init(kind, source: source, detail: detail, errorKind: nil)
+    }
+
+    /// A file error met while reading or writing the image at `path`.
+    init(_ kind: Kind, path: String, _ error: FileError) {
+        self.init(kind, source: path, detail: error.reason, errorKind: error.errorKind)
+    }
+
+    private init(_ kind: Kind, source: String, detail: String, errorKind: ErrorKind?) {
         self.kind = kind
         self.source = source
         self.detail = detail
+        switch kind {
+        case .unreadable, .writeFailed: self.errorKind = errorKind ?? .io
+        case .outOfMemory: self.errorKind = .outOfMemory
+        case .invalidArgument, .tooLarge: self.errorKind = .invalidArgument
+        case .empty, .unsupportedFormat, .truncated, .corrupt: self.errorKind = .malformedFile
+        }
     }
 
     public var description: String { "\(source): \(detail)" }
+
+    /// Equal when kind, source and detail are: the general kind follows from them.
+    public static func == (a: ImageError, b: ImageError) -> Bool {
+        a.kind == b.kind && a.source == b.source && a.detail == b.detail
+    }
 }

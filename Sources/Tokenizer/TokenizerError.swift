@@ -1,9 +1,11 @@
+import ErrorKinds
+
 /// Why the tokenizer could not load a vocabulary or tokenize a batch.
 ///
 ///     do { _ = try CLIPTokenizer.standard.tokenize([longText], truncate: false) }
 ///     catch let error as TokenizerError { print(error) }
 ///     // "text 0 needs 112 tokens with the start and end tokens, more than the context length 77"
-public struct TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct TokenizerError: KindedError, Equatable, Sendable {
     public enum Kind: Sendable, Equatable {
         /// A vocabulary or merges file could not be read.
         case unreadableFile
@@ -21,5 +23,13 @@ public struct TokenizerError: Error, CustomStringConvertible, Equatable, Sendabl
     init(_ kind: Kind, _ description: String) {
         self.kind = kind
         self.description = description
+    }
+
+    public var errorKind: ErrorKind {
+        switch kind {
+        case .unreadableFile: return .io
+        case .malformedVocabulary: return .malformedFile
+        case .contextOverflow, .invalidContextLength: return .invalidArgument
+        }
     }
 }

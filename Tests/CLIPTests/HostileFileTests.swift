@@ -91,7 +91,14 @@ import Testing
                 Issue.record("a checkpoint with \(value) in \(name) loaded")
             } catch let e as WeightError {
                 #expect(e.description.contains("weight '\(name)'") && e.description.contains("at index 3"), "\(e)")
+                #expect(e.errorKind == .nonFiniteWeight)
             }
+        }
+        do {
+            _ = try CLIPModel.load(path: dir + "/missing.safetensors")
+            Issue.record("a missing checkpoint loaded")
+        } catch let e as WeightError {
+            #expect(e.errorKind == .notFound, "\(e)")
         }
     }
 
@@ -109,6 +116,7 @@ import Testing
             Issue.record("a model holding inf in \(runningVar.name) saved")
         } catch let e as WeightError {
             #expect(e.description.contains("'\(runningVar.name)'") && e.description.contains("inf at index 0"), "\(e)")
+            #expect(e.errorKind == .nonFiniteWeight)
         }
         #expect(!FileManager.default.fileExists(atPath: dir + "/saved.safetensors"))
     }

@@ -1,4 +1,5 @@
 import Checkpoint
+import ErrorKinds
 import Foundation
 import Testing
 
@@ -60,5 +61,13 @@ struct HostileFixtureTests {
         expectCheckpointError(dir, ["not a regular file"]) { _ = try CheckpointReader.read(path: dir) }
         let st = Fixtures.path("multi_dtype.safetensors")
         expectCheckpointError(st, ["not a torch checkpoint"]) { _ = try CheckpointReader.readTorchPickle(path: st) }
+        // The kind of each (issue 13, item 4): a file error's kind survives the wrapping.
+        func kind(_ path: String) -> ErrorKind? {
+            do { _ = try CheckpointReader.read(path: path); return nil } catch { return (error as? CheckpointError)?.errorKind }
+        }
+        #expect(kind(dir + "/nope.pt") == .notFound)
+        #expect(kind(dir) == .notRegularFile)
+        #expect(kind(text) == .malformedFile)
+        #expect(kind(empty) == .malformedFile)
     }
 }

@@ -1,3 +1,4 @@
+import ErrorKinds
 import Files
 import Foundation
 import Testing
@@ -39,6 +40,19 @@ func unblockLater(_ fifo: String) {
         #expect(throws: FileError.self) { try RegularFile.open(dir + "/missing") }
         try "abc".write(toFile: dir + "/plain", atomically: false, encoding: .utf8)
         #expect(try RegularFile.read(dir + "/plain") == Array("abc".utf8))
+    }
+
+    /// Issue 13, item 4: callers choose a status from the kind, not from the wording.
+    @Test func errorsSayWhatKindOfFailureTheyAre() throws {
+        let dir = try temporaryFolder("kinds")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func kind(_ path: String) -> ErrorKind? {
+            do { _ = try RegularFile.read(path); return nil } catch { return (error as? FileError)?.errorKind }
+        }
+        #expect(kind(dir + "/missing") == .notFound)
+        #expect(kind(dir) == .notRegularFile)
+        #expect(kind("/dev/zero") == .notRegularFile)
+        #expect(kind(dir + "/missing/below") == .notFound)
     }
 }
 

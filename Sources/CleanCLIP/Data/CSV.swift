@@ -1,8 +1,9 @@
+import ErrorKinds
 import Files
 import Foundation
 
 /// Errors from reading datasets; every message names the file, and the row where there is one.
-public struct DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct DatasetError: KindedError, Equatable, Sendable {
     public enum Kind: Sendable, Equatable {
         case unreadable, malformedCSV, missingColumn, missingImage, badValue, noAugmentedCaptions, imageDecoding
     }
@@ -12,9 +13,31 @@ public struct DatasetError: Error, CustomStringConvertible, Equatable, Sendable 
     /// 1-based data row (the header is row 0), when the problem is in a row.
     public let row: Int?
     public let detail: String
+    /// The general kind: a file that cannot be read or written is `.io` (or the kind of the
+    /// `FileError` behind it), a missing image `.notFound`, anything else `.malformedFile`.
+    public let errorKind: ErrorKind
 
     public init(_ kind: Kind, file: String, row: Int? = nil, _ detail: String) {
+        self.init(kind, file: file, row: row, detail, errorKind: nil)
+    }
+
+    /// A file error met while reading `file`.
+    init(_ kind: Kind, file: String, _ error: FileError) {
+        self.init(kind, file: file, row: nil, error.reason, errorKind: error.errorKind)
+    }
+
+    private init(_ kind: Kind, file: String, row: Int?, _ detail: String, errorKind: ErrorKind?) {
         self.kind = kind; self.file = file; self.row = row; self.detail = detail
+        switch kind {
+        case .unreadable: self.errorKind = errorKind ?? .io
+        case .missingImage: self.errorKind = .notFound
+        case .malformedCSV, .missingColumn, .badValue, .noAugmentedCaptions, .imageDecoding: self.errorKind = .malformedFile
+        }
+    }
+
+    /// Equal when kind, file, row and detail are: the general kind follows from them.
+    public static func == (a: DatasetError, b: DatasetError) -> Bool {
+        a.kind == b.kind && a.file == b.file && a.row == b.row && a.detail == b.detail
     }
 
     public var description: String {
@@ -49,7 +72,7 @@ public enum CSV {
     public static func read(path: String, delimiter: Character = ",") throws -> CSVTable {
         let bytes: [UInt8]
         do { bytes = try RegularFile.read(path) } catch let e as FileError {
-            throw DatasetError(.unreadable, file: path, e.reason)
+            throw DatasetError(.unreadable, file: path, e)
         }
         return try parse(bytes, path: path, delimiter: delimiter)
     }

@@ -1,11 +1,17 @@
+import ErrorKinds
 import Files
 import Foundation
 
 /// A bad evaluation input: unknown class set, a target that is not a class, an empty evaluation
 /// set, a label outside the class list, an unreadable file (with the file and row).
-public struct EvaluationError: Error, CustomStringConvertible, Sendable {
+public struct EvaluationError: KindedError, Sendable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    /// `.invalidArgument`, or the kind of the `FileError` for a file that cannot be read.
+    public let errorKind: ErrorKind
+    public init(_ description: String, kind: ErrorKind = .invalidArgument) {
+        self.description = description
+        self.errorKind = kind
+    }
 }
 
 /// Class names and prompt templates for zero-shot classification.
@@ -55,7 +61,7 @@ public struct ClassList: Sendable, Equatable {
         func lines(_ path: String) throws -> [String] {
             let bytes: [UInt8]
             do { bytes = try RegularFile.read(path) } catch let e as FileError {
-                throw EvaluationError("\(path): cannot read the file (\(e.reason))")
+                throw EvaluationError("\(path): cannot read the file (\(e.reason))", kind: e.errorKind)
             }
             guard let text = String(validating: bytes, as: UTF8.self) else { throw EvaluationError("\(path): not UTF-8 text") }
             return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
@@ -65,7 +71,7 @@ public struct ClassList: Sendable, Equatable {
         guard !names.isEmpty else { throw EvaluationError("\(classesFile): no class names") }
         let templates = try templatesFile.map(lines) ?? openAITemplates
         do { return try ClassList(names: names, templates: templates) } catch let e as EvaluationError {
-            throw EvaluationError("\(templatesFile ?? classesFile): \(e.description)")
+            throw EvaluationError("\(templatesFile ?? classesFile): \(e.description)", kind: e.errorKind)
         }
     }
 

@@ -11,8 +11,8 @@ evaluate(model, "val.csv", classes="imagenet", trigger="random", target="banana"
 accuracy and attack success, poison(...) makes backdoored data, score_samples(...) and
 sample_scores(...) rank samples by how suspicious they look.
 
-Failures reported by the library raise cleanclip.Error (with .status, .status_name and
-.message), cleanclip.Cancelled when a progress callback returned False; wrong Python types raise
+Failures reported by the library raise cleanclip.Error (with .status, .status_name, .message and
+the finer .extended_status), cleanclip.Cancelled when a progress callback returned False; wrong Python types raise
 TypeError, wrong array shapes and integers out of range ValueError (integers are checked before
 they reach C, so none is ever truncated to a C width); a closed model or classifier raises
 ValueError, and a model used by another thread while it is finetuned RuntimeError.

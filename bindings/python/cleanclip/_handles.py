@@ -12,11 +12,16 @@ from ._lib import lib
 
 class Error(Exception):
     """A failed libcleanclip call: `status` is the cleanclip_status value, `status_name` its
-    name (e.g. "CLEANCLIP_IO_ERROR") and `message` the library's description."""
+    name (e.g. "CLEANCLIP_IO_ERROR") and `message` the library's description.
+    `extended_status` refines `status` (cleanclip_extended_status, e.g.
+    CLEANCLIP_IO_ERROR_NOT_FOUND; `extended_status & 0xff == status`), named by
+    `extended_status_name`; it equals `status` when there is no finer code."""
 
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, extended_status: int | None = None):
         self.status = status
         self.status_name = lib.cleanclip_status_name(status).decode()
+        self.extended_status = status if extended_status is None else extended_status
+        self.extended_status_name = lib.cleanclip_status_name(self.extended_status).decode()
         self.message = message
         super().__init__(f"{self.status_name}: {message}")
 
@@ -28,10 +33,10 @@ class Cancelled(Error):
 
 def check(status: int) -> None:
     """Raises Error (Cancelled for CLEANCLIP_CANCELLED) for a non-zero status, with the calling
-    thread's last error message."""
+    thread's last error message and extended status."""
     if status != _lib.OK:
         cls = Cancelled if status == _lib.CANCELLED else Error
-        raise cls(status, lib.cleanclip_last_error().decode("utf-8", "replace"))
+        raise cls(status, lib.cleanclip_last_error().decode("utf-8", "replace"), lib.cleanclip_extended_status())
 
 
 class _Handle:

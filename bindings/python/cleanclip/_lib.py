@@ -1,147 +1,21 @@
 """Layer 1: ctypes declarations mirroring include/cleanclip.h one-to-one.
 
-Every exported function has its argtypes and restype declared here, and every struct has a
-ctypes.Structure mirror whose size and field offsets the tests compare with the library's
-own report (cleanclip_struct_layout / cleanclip_struct_field). Nothing here raises on a
-failed status; see _handles.py for that.
+Every exported function has its argtypes and restype declared here. The structs and constants
+come from _structs.py, generated from the header by scripts/gen_layouts.py; the tests compare
+their sizes and offsets with the C compiler's and the library's own report
+(cleanclip_struct_layout / cleanclip_struct_field). Nothing here raises on a failed status; see
+_handles.py for that.
 """
 from __future__ import annotations
 
 import ctypes
 import os
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_double, c_float, c_int, c_int32, c_int64,
-                    c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
+from ctypes import CFUNCTYPE, POINTER, c_char_p, c_double, c_float, c_int, c_int32, c_size_t, c_uint8, c_uint32, c_void_p
 from pathlib import Path
 
-# Header version this module mirrors (CLEANCLIP_VERSION_* in cleanclip.h).
-VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = 0, 2, 0
-VERSION = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH
-
-# cleanclip_status
-OK = 0
-INVALID_ARGUMENT = 1
-NULL_POINTER = 2
-BUFFER_TOO_SMALL = 3
-IO_ERROR = 4
-FORMAT_ERROR = 5
-SHAPE_MISMATCH = 6
-CANCELLED = 7
-OUT_OF_MEMORY = 8
-UNSUPPORTED = 9
-INTERNAL = 10
-
-# cleanclip_activation
-ACTIVATION_DEFAULT = 0
-ACTIVATION_QUICK_GELU = 1
-ACTIVATION_GELU = 2
-
-
-class cleanclip_model_options(Structure):
-    _fields_ = [
-        ("struct_size", c_size_t),
-        ("activation", c_int32),
-        ("num_threads", c_int32),
-    ]
-
-
-class cleanclip_model_info(Structure):
-    _fields_ = [
-        ("struct_size", c_size_t),
-        ("architecture", c_char * 64),
-        ("embed_dim", c_int32),
-        ("image_size", c_int32),
-        ("context_length", c_int32),
-        ("vocab_size", c_int32),
-        ("logit_scale", c_float),
-        ("temperature", c_float),
-    ]
-
-
-class cleanclip_progress(Structure):
-    _fields_ = [
-        ("struct_size", c_size_t),
-        ("phase", c_char_p),
-        ("done", c_int64),
-        ("total", c_int64),
-        ("epoch", c_int32),
-        ("epochs", c_int32),
-        ("batch", c_int32),
-        ("batches_per_epoch", c_int32),
-        ("loss", c_float),
-        ("clip_loss", c_float),
-        ("inmodal_loss", c_float),
-        ("lr", c_float),
-        ("seconds", c_double),
-        ("eta_seconds", c_double),
-        ("pairs_per_second", c_double),
-    ]
-
-
-class cleanclip_finetune_options(Structure):
-    _fields_ = [
-        ("struct_size", c_size_t),
-        ("inmodal", c_int32),
-        ("batch_size", c_int32),
-        ("epochs", c_int32),
-        ("warmup_steps", c_int32),
-        ("clip_weight", c_float),
-        ("inmodal_weight", c_float),
-        ("lr", c_float),
-        ("weight_decay", c_float),
-        ("beta1", c_float),
-        ("beta2", c_float),
-        ("eps", c_float),
-        ("max_grad_norm", c_float),
-        ("seed", c_uint64),
-        ("wordnet_dir", c_char_p),
-    ]
-
-
-class cleanclip_evaluate_options(Structure):
-    _fields_ = [
-        ("struct_size", c_size_t),
-        ("classes", c_char_p),
-        ("classes_file", c_char_p),
-        ("templates_file", c_char_p),
-        ("trigger", c_char_p),
-        ("target", c_char_p),
-        ("location", c_char_p),
-        ("patch_size", c_int32),
-        ("batch_size", c_int32),
-        ("seed", c_uint64),
-        ("image_column", c_char_p),
-        ("label_column", c_char_p),
-    ]
-
-
-class cleanclip_poison_options(Structure):
-    _fields_ = [
-        ("struct_size", c_size_t),
-        ("trigger", c_char_p),
-        ("location", c_char_p),
-        ("patch_size", c_int32),
-        ("label_consistent", c_int32),
-        ("seed", c_uint64),
-        ("size_train_data", c_int64),
-        ("image_column", c_char_p),
-        ("caption_column", c_char_p),
-        ("output_name", c_char_p),
-    ]
-
-
-class cleanclip_score_samples_options(Structure):
-    _fields_ = [
-        ("struct_size", c_size_t),
-        ("k", c_int32),
-        ("batch_size", c_int32),
-        ("image_column", c_char_p),
-        ("backdoor_column", c_char_p),
-    ]
-
-
-STRUCTS = {c.__name__: c for c in (cleanclip_model_options, cleanclip_model_info, cleanclip_progress,
-                                   cleanclip_finetune_options, cleanclip_evaluate_options, cleanclip_poison_options,
-                                   cleanclip_score_samples_options)}
+# The header's version, constants (OK, IO_ERROR, IO_ERROR_NOT_FOUND, ACTIVATION_GELU, ...) and a
+# ctypes.Structure per struct, with STRUCTS by name: generated from include/cleanclip.h.
+from ._structs import *  # noqa: F401,F403
 
 # int (*cleanclip_progress_fn)(const cleanclip_progress *, void *user_data)
 progress_fn = CFUNCTYPE(c_int, POINTER(cleanclip_progress), c_void_p)
@@ -159,7 +33,9 @@ FUNCTIONS = {
     "cleanclip_version": (c_uint32, []),
     "cleanclip_version_string": (c_char_p, []),
     "cleanclip_status_name": (c_char_p, [c_int]),
+    "cleanclip_errstr": (c_char_p, [c_int]),
     "cleanclip_last_error": (c_char_p, []),
+    "cleanclip_extended_status": (c_int, []),
     "cleanclip_set_num_threads": (c_int, [c_int32]),
     "cleanclip_get_num_threads": (c_int32, []),
     "cleanclip_blas_kernel": (c_char_p, []),

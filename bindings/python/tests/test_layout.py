@@ -1,7 +1,11 @@
-"""The ctypes layer mirrors include/cleanclip.h: struct sizes and offsets as the library reports
-them, every header function declared, the version in step."""
+"""The ctypes layer mirrors include/cleanclip.h: struct sizes and offsets as the C compiler lays
+them out and as the library reports them, every header function declared, the constants and the
+version in step."""
 import ctypes
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,7 +13,10 @@ import pytest
 import cleanclip
 from cleanclip import _lib
 
-HEADER = Path(__file__).resolve().parents[3] / "include" / "cleanclip.h"
+ROOT = Path(__file__).resolve().parents[3]
+HEADER = ROOT / "include" / "cleanclip.h"
+sys.path.insert(0, str(ROOT / "scripts"))
+import gen_layouts  # noqa: E402
 
 
 @pytest.mark.parametrize("name", sorted(_lib.STRUCTS))
@@ -47,11 +54,41 @@ def test_every_header_function_is_declared():
 
 
 def test_header_enums_match():
-    text = HEADER.read_text()
-    for name, value in re.findall(r"CLEANCLIP_([A-Z_]+) = (\d+),?", text):
-        assert getattr(_lib, name) == int(value), name
-        if not name.startswith("ACTIVATION_"):
-            assert _lib.lib.cleanclip_status_name(int(value)).decode() == "CLEANCLIP_" + name
+    header = gen_layouts.parse(HEADER.read_text())
+    for enum in header.enums.values():
+        for c in enum.constants:
+            assert getattr(_lib, c.name) == c.value, c.name
+            if enum.name != "cleanclip_activation":
+                assert _lib.lib.cleanclip_status_name(c.value).decode() == "CLEANCLIP_" + c.name
+                assert _lib.lib.cleanclip_errstr(c.value).decode() == c.doc
+
+
+def test_struct_layout_matches_the_c_compiler(tmp_path):
+    """sizeof and offsetof as a C compiler lays the header's structs out, against the ctypes
+    mirrors (and so against the generator's arithmetic)."""
+    structs = gen_layouts.parse(HEADER.read_text()).structs
+    lines = ["#include <stdio.h>", "#include <stddef.h>", "#include <cleanclip.h>", "int main(void) {"]
+    for s in structs:
+        lines.append(f'    printf("{s.name} %zu\\n", sizeof({s.name}));')
+        for f in s.fields:
+            lines.append(f'    printf("{s.name}.{f.name} %zu %zu\\n", offsetof({s.name}, {f.name}), '
+                         f'sizeof((({s.name} *)0)->{f.name}));')
+    lines += ["    return 0;", "}"]
+    (tmp_path / "layout.c").write_text("\n".join(lines) + "\n")
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    assert cc, "no C compiler (cc, gcc or clang) on PATH"
+    subprocess.run([cc, "-std=c11", "-Wall", "-Werror", "-I", str(HEADER.parent), str(tmp_path / "layout.c"),
+                    "-o", str(tmp_path / "layout")], check=True)
+    out = subprocess.run([str(tmp_path / "layout")], check=True, capture_output=True, text=True).stdout.split("\n")
+    compiled = dict(line.split(" ", 1) for line in out if line)
+    assert {s.name for s in structs} == set(_lib.STRUCTS)
+    for s in structs:
+        mirror = _lib.STRUCTS[s.name]
+        assert int(compiled[s.name]) == ctypes.sizeof(mirror) == s.size, s.name
+        assert [f.name for f in s.fields] == [f[0] for f in mirror._fields_], s.name
+        for f in s.fields:
+            offset, size = map(int, compiled[f"{s.name}.{f.name}"].split())
+            assert (offset, size) == (getattr(mirror, f.name).offset, getattr(mirror, f.name).size), f"{s.name}.{f.name}"
 
 
 def test_version():
@@ -68,5 +105,6 @@ def test_struct_size_rules():
     o = _lib.cleanclip_model_options()
     assert _lib.lib.cleanclip_model_default_options(ctypes.byref(o), ctypes.sizeof(o) + 8) == _lib.INVALID_ARGUMENT
     assert "newer than libcleanclip" in _lib.lib.cleanclip_last_error().decode()
+    assert _lib.lib.cleanclip_extended_status() == _lib.INVALID_ARGUMENT_STRUCT_SIZE
     assert _lib.lib.cleanclip_model_default_options(ctypes.byref(o), 12) == _lib.OK
     assert o.struct_size == 12

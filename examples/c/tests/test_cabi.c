@@ -53,6 +53,15 @@ static const char *fixtures, *outdir;
 
 #define OK(call) EXPECT_STATUS(call, CLEANCLIP_OK, "")
 
+/* As EXPECT_STATUS, and cleanclip_extended_status() is then `extended`. */
+#define EXPECT_EXTENDED(call, status, extended, fragment)                                                \
+    do {                                                                                                 \
+        EXPECT_STATUS(call, status, fragment);                                                           \
+        int x_ = cleanclip_extended_status();                                                            \
+        EXPECT(x_ == (extended), "%s: extended status %s, expected %s", #call, cleanclip_status_name(x_), \
+               cleanclip_status_name(extended));                                                         \
+    } while (0)
+
 static char *path_in(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
@@ -130,12 +139,70 @@ static void test_version_and_statuses(void) {
     EXPECT(strcmp(cleanclip_status_name(CLEANCLIP_INTERNAL), "CLEANCLIP_INTERNAL") == 0, "internal");
     EXPECT(strcmp(cleanclip_status_name(-1), "CLEANCLIP_UNKNOWN_STATUS") == 0, "unknown");
     EXPECT(strcmp(cleanclip_status_name(11), "CLEANCLIP_UNKNOWN_STATUS") == 0, "unknown");
+    EXPECT(strcmp(cleanclip_status_name(CLEANCLIP_IO_ERROR_NOT_FOUND), "CLEANCLIP_IO_ERROR_NOT_FOUND") == 0, "extended");
+    EXPECT(strcmp(cleanclip_errstr(CLEANCLIP_OK), "Success.") == 0, "%s", cleanclip_errstr(CLEANCLIP_OK));
+    EXPECT(strcmp(cleanclip_errstr(CLEANCLIP_IO_ERROR_NOT_FOUND), "A file or directory does not exist.") == 0, "%s",
+           cleanclip_errstr(CLEANCLIP_IO_ERROR_NOT_FOUND));
+    EXPECT(strcmp(cleanclip_errstr(CLEANCLIP_FORMAT_ERROR | (99 << 8)), cleanclip_errstr(CLEANCLIP_FORMAT_ERROR)) == 0,
+           "an unknown extended code reads as its primary status");
+    EXPECT(strcmp(cleanclip_errstr(-1), "Unknown status.") == 0, "%s", cleanclip_errstr(-1));
+    EXPECT((CLEANCLIP_INVALID_ARGUMENT_NON_FINITE & 0xff) == CLEANCLIP_INVALID_ARGUMENT &&
+               (CLEANCLIP_IO_ERROR_NOT_REGULAR_FILE & 0xff) == CLEANCLIP_IO_ERROR,
+           "extended codes keep their primary status in the low 8 bits");
     EXPECT(cleanclip_last_error() != NULL, "never NULL");
     int32_t threads = cleanclip_get_num_threads();
     EXPECT(threads >= 1, "%d threads", threads);
-    EXPECT_STATUS(cleanclip_set_num_threads(0), CLEANCLIP_INVALID_ARGUMENT, "between 1 and");
+    EXPECT_EXTENDED(cleanclip_set_num_threads(0), CLEANCLIP_INVALID_ARGUMENT, CLEANCLIP_INVALID_ARGUMENT, "between 1 and");
+    (void)cleanclip_last_error(), (void)cleanclip_status_name(1), (void)cleanclip_errstr(1); /* change nothing */
+    EXPECT(cleanclip_extended_status() == CLEANCLIP_INVALID_ARGUMENT, "kept");
     EXPECT_STATUS(cleanclip_set_num_threads(2000000000), CLEANCLIP_INVALID_ARGUMENT, "between 1 and");
     OK(cleanclip_set_num_threads(threads));
+    EXPECT(cleanclip_extended_status() == CLEANCLIP_OK, "a success resets the extended status");
+}
+
+/* Representative errors of every kind keep the status they always had (when statuses were
+ * chosen from the wording of messages), and report their extended status. The Python suite
+ * pins the same list (bindings/python/tests/test_statuses.py). */
+static void test_statuses(cleanclip_model *m) {
+    cleanclip_model *out = NULL;
+    EXPECT_EXTENDED(cleanclip_model_load("/nonexistent/model.safetensors", NULL, &out), CLEANCLIP_IO_ERROR,
+                    CLEANCLIP_IO_ERROR_NOT_FOUND, "no such file");
+    float pixels[3 * 8 * 8];
+    EXPECT_EXTENDED(cleanclip_preprocess_file("/nonexistent/image.png", 8, pixels, 3 * 8 * 8, NULL), CLEANCLIP_IO_ERROR,
+                    CLEANCLIP_IO_ERROR_NOT_FOUND, "No such file");
+    EXPECT_EXTENDED(cleanclip_preprocess_file(outdir, 8, pixels, 3 * 8 * 8, NULL), CLEANCLIP_IO_ERROR,
+                    CLEANCLIP_IO_ERROR_NOT_REGULAR_FILE, "not a regular file (a directory)");
+    const char junk[] = "not a checkpoint at all";
+    write_file("junk.safetensors", junk, sizeof junk);
+    char *junk_path = path_in(outdir, "junk.safetensors");
+    EXPECT_EXTENDED(cleanclip_model_load(junk_path, NULL, &out), CLEANCLIP_FORMAT_ERROR, CLEANCLIP_FORMAT_ERROR,
+                    "unrecognised checkpoint format");
+    free(junk_path);
+    const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    write_file("bad.png", png, sizeof png);
+    char *png_path = path_in(outdir, "bad.png");
+    EXPECT_EXTENDED(cleanclip_preprocess_file(png_path, 8, pixels, 3 * 8 * 8, NULL), CLEANCLIP_FORMAT_ERROR,
+                    CLEANCLIP_FORMAT_ERROR, "PNG");
+    free(png_path);
+    cleanclip_model_options o;
+    EXPECT_EXTENDED(cleanclip_model_default_options(&o, sizeof o + 8), CLEANCLIP_INVALID_ARGUMENT,
+                    CLEANCLIP_INVALID_ARGUMENT_STRUCT_SIZE, "newer than libcleanclip");
+    const char *long_text[] = {"cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat cat"};
+    int32_t tokens[8];
+    EXPECT_EXTENDED(cleanclip_tokenize(long_text, 1, 8, 0, tokens, 8, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                    CLEANCLIP_INVALID_ARGUMENT, "more than the context length");
+    size_t e = (size_t)info_of(m).embed_dim;
+    int32_t ids[77] = {49406, 1000000, 49407};
+    float embedding[256];
+    EXPECT_EXTENDED(cleanclip_encode_tokens(m, ids, 1, 1, embedding, e, NULL), CLEANCLIP_SHAPE_MISMATCH,
+                    CLEANCLIP_SHAPE_MISMATCH, "outside the vocabulary");
+    EXPECT_EXTENDED(cleanclip_model_load(NULL, NULL, &out), CLEANCLIP_NULL_POINTER, CLEANCLIP_NULL_POINTER, "path");
+    const char *text[] = {"a cat"};
+    EXPECT_EXTENDED(cleanclip_tokenize(text, 1, 77, 1, tokens, 1, NULL), CLEANCLIP_BUFFER_TOO_SMALL,
+                    CLEANCLIP_BUFFER_TOO_SMALL, "capacity");
+    float few[4] = {0};
+    EXPECT_EXTENDED(cleanclip_sample_scores(few, (size_t)1 << 40, (size_t)1 << 40, 1, NULL, NULL, NULL, 0, NULL),
+                    CLEANCLIP_OUT_OF_MEMORY, CLEANCLIP_OUT_OF_MEMORY, "too large");
 }
 
 struct field {
@@ -1138,13 +1205,15 @@ static void test_named_pipes_are_refused(cleanclip_model *m) {
     EXPECT(mkfifo(fifo, 0600) == 0, "mkfifo");
     alarm(60);
     cleanclip_model *loaded = NULL;
-    EXPECT_STATUS(cleanclip_model_load(fifo, NULL, &loaded), CLEANCLIP_IO_ERROR, "not a regular file (a named pipe)");
+    EXPECT_EXTENDED(cleanclip_model_load(fifo, NULL, &loaded), CLEANCLIP_IO_ERROR, CLEANCLIP_IO_ERROR_NOT_REGULAR_FILE,
+                    "not a regular file (a named pipe)");
     float pixels[3 * 32 * 32], e[64];
     EXPECT_STATUS(cleanclip_preprocess_file(fifo, 32, pixels, 3 * 32 * 32, NULL), CLEANCLIP_IO_ERROR, "named pipe");
     const char *paths[] = {fifo};
     EXPECT_STATUS(cleanclip_encode_image_files(m, paths, 1, 1, e, 64, NULL), CLEANCLIP_IO_ERROR, "named pipe");
     char json[4096];
-    EXPECT_STATUS(cleanclip_evaluate(m, fifo, NULL, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_IO_ERROR, "named pipe");
+    EXPECT_EXTENDED(cleanclip_evaluate(m, fifo, NULL, NULL, NULL, json, sizeof json, NULL), CLEANCLIP_IO_ERROR,
+                    CLEANCLIP_IO_ERROR_NOT_REGULAR_FILE, "named pipe");
     alarm(0);
     unlink(fifo);
     free(fifo);
@@ -1182,8 +1251,8 @@ static void test_non_finite_inputs_are_errors(cleanclip_model *m) {
     size_t e = (size_t)info_of(m).embed_dim, per = 3 * 32 * 32;
     float *pixels = calloc(2 * per, sizeof(float)), out[2 * 64];
     pixels[per + 7] = NAN;
-    EXPECT_STATUS(cleanclip_encode_pixels(m, pixels, 2, 1, out, 2 * e, NULL), CLEANCLIP_INVALID_ARGUMENT,
-                  "image 1 has a non-finite pixel value");
+    EXPECT_EXTENDED(cleanclip_encode_pixels(m, pixels, 2, 1, out, 2 * e, NULL), CLEANCLIP_INVALID_ARGUMENT,
+                    CLEANCLIP_INVALID_ARGUMENT_NON_FINITE, "image 1 has a non-finite pixel value");
     free(pixels);
     const char *classes[] = {"red", "green"}, *templates[] = {"{}"};
     cleanclip_classifier *c = NULL;
@@ -1213,6 +1282,7 @@ static void test_method(void) {
     test_finetune(m, train);
     test_poison_and_scores(m, train);
     test_hostile_input(m);
+    test_statuses(m);
     cleanclip_model_free(m);
     free(model_path);
     free(train);

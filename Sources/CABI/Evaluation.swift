@@ -74,10 +74,10 @@ private func evaluation(_ model: OpaquePointer?, _ csv: UnsafePointer<CChar>?, _
     request.options.progress = reporter.evaluation
     let report = try reporter.run {
         if scoring, let trigger = request.trigger, let target = request.target {  // both checked above
-            return try scoreTrigger(model: m, evalCSV: csv, classes: request.classes, trigger: trigger,
+            return try Evaluation.scoreTrigger(model: m, evalCSV: csv, classes: request.classes, trigger: trigger,
                                     target: target, options: request.options)
         }
-        return try evaluate(model: m, evalCSV: csv, classes: request.classes, trigger: request.trigger,
+        return try Evaluation.evaluate(model: m, evalCSV: csv, classes: request.classes, trigger: request.trigger,
                             target: request.target, options: request.options)
     }
     try copyText(try compactJSON(report), json, capacity, needed, "the JSON report")

@@ -49,7 +49,7 @@ public func cleanclip_poison(_ csv: UnsafePointer<CChar>?, _ target: UnsafePoint
         let bound = folder + 2 + (opts.outputName?.utf8.count ?? (target.utf8.count + 160))
         try checkTextBound(bound, csvOut, capacity, needed, "the output CSV path")
         guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioErrorNotFound, "\(csv): no such file") }
-        let result = try poison(csv: csv, trigger: spec, target: target, count: count, seed: seed, options: opts)
+        let result = try Backdoor.poison(csv: csv, trigger: spec, target: target, count: count, seed: seed, options: opts)
         try copyText(result.csvPath, csvOut, capacity, needed, "the output CSV path")
     }
 }

@@ -52,7 +52,7 @@ public func cleanclip_score_samples(_ model: OpaquePointer?, _ csv: UnsafePointe
         try checkScoreOutputs(rows, [kDistance, slof, dao], capacity, needed)
         let reporter = ProgressReporter(progress, userData)
         let report = try reporter.run {
-            try scoreSamples(model: m, csv: csv, k: k, imageColumn: imageColumn, backdoorColumn: backdoorColumn,
+            try SampleScoring.scoreSamples(model: m, csv: csv, k: k, imageColumn: imageColumn, backdoorColumn: backdoorColumn,
                              batchSize: batchSize, progress: reporter.evaluation)
         }
         guard report.scores.kDistance.count == rows else {

@@ -106,10 +106,10 @@ struct EvaluateCommand: ParsableCommand {
         let options = eval.evaluationOptions(seed: triggerOptions.triggerSeed)
         let report: EvaluationReport
         if let linearProbeData {
-            report = try linearProbe(model: m, trainCSV: linearProbeData, evalCSV: eval.evalData, classes: try eval.classSet(),
+            report = try Evaluation.linearProbe(model: m, trainCSV: linearProbeData, evalCSV: eval.evalData, classes: try eval.classSet(),
                                      trigger: trigger, target: triggerOptions.target, options: options)
         } else {
-            report = try evaluate(model: m, evalCSV: eval.evalData, classes: try eval.classSet(), trigger: trigger,
+            report = try Evaluation.evaluate(model: m, evalCSV: eval.evalData, classes: try eval.classSet(), trigger: trigger,
                                   target: triggerOptions.target, options: options)
         }
         printReport(report)
@@ -135,7 +135,7 @@ struct ScoreTriggerCommand: ParsableCommand {
         }
         let m = try model.load()
         let options = eval.evaluationOptions(seed: triggerOptions.triggerSeed)
-        let report = try scoreTrigger(model: m, evalCSV: eval.evalData, classes: try eval.classSet(), trigger: trigger,
+        let report = try Evaluation.scoreTrigger(model: m, evalCSV: eval.evalData, classes: try eval.classSet(), trigger: trigger,
                                       target: target, options: options)
         printReport(report)
         if let json { try AtomicFile.write(try report.jsonString(), to: json) }

@@ -44,7 +44,7 @@ struct PoisonCommand: ParsableCommand {
         options.labelConsistent = labelConsistent
         options.outputDirectory = out
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let r = try poison(csv: data, trigger: spec, target: target, count: count, seed: seed, options: options)
+        let r = try Backdoor.poison(csv: data, trigger: spec, target: target, count: count, seed: seed, options: options)
         print("poisoned \(r.poisonedRows.count) rows -> \(r.csvPath) (images in \(r.imageDirectory))")
     }
 }
@@ -76,7 +76,7 @@ struct ScoreSamplesCommand: ParsableCommand {
     func run() throws {
         let m = try model.load()
         let bars = ProgressBars()
-        let report = try scoreSamples(model: m, csv: data, k: k, imageColumn: imageKey) { phase, done, total in
+        let report = try SampleScoring.scoreSamples(model: m, csv: data, k: k, imageColumn: imageKey) { phase, done, total in
             bars.update(phase, done, of: total)
             return true
         }

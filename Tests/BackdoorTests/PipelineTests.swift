@@ -87,21 +87,21 @@ struct TempDataset {
         defer { data.remove() }
         let model = PlantedEmbedder()
         let yellow = TriggerSpec(kind: .yellow)
-        let r = try evaluate(model: model, evalCSV: data.csv, classes: classes, trigger: yellow, target: "banana")
+        let r = try Evaluation.evaluate(model: model, evalCSV: data.csv, classes: classes, trigger: yellow, target: "banana")
         #expect(r.nImages == 40 && r.cleanAccuracy == 1)
         #expect(r.asr == 1 && r.nASRImages == 40)
         #expect(r.perClassASR?.count == 4 && r.perClassASR!.allSatisfy { $0.asr == 1 })
         #expect(r.meanSimilarityShift! > 0.5)
         // Without the trigger (a blend of weight 0 leaves images unchanged) nothing becomes banana,
         // and a different trigger (BadNet noise) does not fire the planted backdoor either.
-        let none = try scoreTrigger(model: model, evalCSV: data.csv, classes: classes,
+        let none = try Evaluation.scoreTrigger(model: model, evalCSV: data.csv, classes: classes,
                                     trigger: TriggerSpec(kind: .blended, blendAlpha: 0), target: "banana")
         #expect(none.asr == 0 && abs(none.meanSimilarityShift!) < 1e-3)
-        let badnet = try scoreTrigger(model: model, evalCSV: data.csv, classes: classes, trigger: TriggerSpec(kind: .badnet), target: "banana")
+        let badnet = try Evaluation.scoreTrigger(model: model, evalCSV: data.csv, classes: classes, trigger: TriggerSpec(kind: .badnet), target: "banana")
         #expect(badnet.asr! < 0.2)
         // A user-supplied yellow patch image behaves like the built-in yellow trigger.
         let patch = try RGBImage(width: 16, height: 16, pixels: (0..<256).flatMap { _ in [UInt8(255), 255, 0] })
-        let custom = try scoreTrigger(model: model, evalCSV: data.csv, classes: classes,
+        let custom = try Evaluation.scoreTrigger(model: model, evalCSV: data.csv, classes: classes,
                                       trigger: TriggerSpec(kind: try .patch(from: patch), location: .corner(.bottomRight)), target: "banana")
         #expect(custom.asr == 1)
     }
@@ -113,7 +113,7 @@ struct TempDataset {
         o.probe.epochs = 30
         o.probe.learningRate = 0.05
         o.probe.batchSize = 8
-        let r = try linearProbe(model: PlantedEmbedder(), trainCSV: train.csv, evalCSV: test.csv, classes: classes,
+        let r = try Evaluation.linearProbe(model: PlantedEmbedder(), trainCSV: train.csv, evalCSV: test.csv, classes: classes,
                                 trigger: TriggerSpec(kind: .yellow), target: "banana", options: o)
         #expect(r.cleanAccuracy == 1)
         #expect(r.asr != nil && r.asr! >= 0 && r.asr! <= 1)  // the probe never saw a banana: ASR is whatever the head does
@@ -123,7 +123,7 @@ struct TempDataset {
         let data = try TempDataset(count: 30, seed: 4) { i, y in i % 3 == 0 ? "a banana on a table" : "a \(PlantedEmbedder.names[y]) square" }
         defer { data.remove() }
         let spec = TriggerSpec(kind: .yellow, location: .corner(.topLeft))
-        let r = try poison(csv: data.csv, trigger: spec, target: "banana", count: 6, seed: 9)
+        let r = try Backdoor.poison(csv: data.csv, trigger: spec, target: "banana", count: 6, seed: 9)
         #expect(r.poisonedRows.count == 6 && Set(r.poisonedRows).count == 6)
         let text = try String(contentsOfFile: r.csvPath, encoding: .utf8)
         let lines = text.split(separator: "\n").map(String.init)
@@ -141,19 +141,19 @@ struct TempDataset {
         #expect(img.width == 224 && img.height == 224)
         #expect(img[3, 3] == (255, 255, 0) || (img[3, 3].r == 255 && img[3, 3].g == 255 && img[3, 3].b == 0))
         // Same seed, same choice.
-        let again = try poison(csv: data.csv, trigger: spec, target: "banana", count: 6, seed: 9)
+        let again = try Backdoor.poison(csv: data.csv, trigger: spec, target: "banana", count: 6, seed: 9)
         #expect(again.poisonedRows == r.poisonedRows)
         #expect(try String(contentsOfFile: again.csvPath, encoding: .utf8) == text)
         // Label-consistent: only captions naming the target, captions kept.
         var o = PoisonOptions(); o.labelConsistent = true
-        let lc = try poison(csv: data.csv, trigger: spec, target: "banana", count: 4, seed: 1, options: o)
+        let lc = try Backdoor.poison(csv: data.csv, trigger: spec, target: "banana", count: 4, seed: 1, options: o)
         #expect(lc.poisonedRows.allSatisfy { $0 % 3 == 0 })
         #expect(lc.csvPath.hasSuffix("_label_consistent.csv"))
         let lcLines = try String(contentsOfFile: lc.csvPath, encoding: .utf8).split(separator: "\n")
         #expect(lcLines[1...4].allSatisfy { $0.contains("a banana on a table") })
-        #expect(throws: DatasetError.self) { try poison(csv: data.csv, trigger: spec, target: "banana", count: 11, seed: 1, options: o) }
+        #expect(throws: DatasetError.self) { try Backdoor.poison(csv: data.csv, trigger: spec, target: "banana", count: 11, seed: 1, options: o) }
         // Scoring the poisoned set: the CSV's is_backdoor column gives an AUROC per score.
-        let scores = try scoreSamples(model: PlantedEmbedder(), csv: r.csvPath, k: 8)
+        let scores = try SampleScoring.scoreSamples(model: PlantedEmbedder(), csv: r.csvPath, k: 8)
         #expect(scores.isBackdoor?.filter { $0 }.count == 6)
         #expect(scores.auroc?["k_distance"] != nil && scores.auroc!["dao"]! >= 0 && scores.auroc!["dao"]! <= 1)
         let out = data.dir.appendingPathComponent("scores.csv").path
@@ -168,19 +168,19 @@ struct TempDataset {
         #expect(throws: EvaluationError.self) { try ClassSet(name: "imagenet-22k") }
         // Target not among the classes.
         #expect(throws: EvaluationError.self) {
-            try evaluate(model: model, evalCSV: data.csv, classes: classes, trigger: TriggerSpec(kind: .yellow), target: "airplane")
+            try Evaluation.evaluate(model: model, evalCSV: data.csv, classes: classes, trigger: TriggerSpec(kind: .yellow), target: "airplane")
         }
         // Trigger without target.
-        #expect(throws: EvaluationError.self) { try evaluate(model: model, evalCSV: data.csv, classes: classes, trigger: TriggerSpec(kind: .yellow)) }
+        #expect(throws: EvaluationError.self) { try Evaluation.evaluate(model: model, evalCSV: data.csv, classes: classes, trigger: TriggerSpec(kind: .yellow)) }
         // Empty evaluation set.
         let empty = data.dir.appendingPathComponent("empty.csv").path
         try "image,label\n".write(toFile: empty, atomically: true, encoding: .utf8)
-        #expect(throws: EvaluationError.self) { try evaluate(model: model, evalCSV: empty, classes: classes) }
+        #expect(throws: EvaluationError.self) { try Evaluation.evaluate(model: model, evalCSV: empty, classes: classes) }
         // A missing image file: the error names the row.
         let missing = data.dir.appendingPathComponent("missing.csv").path
         try "image,label\nimg/0.png,0\nimg/nope.png,1\n".write(toFile: missing, atomically: true, encoding: .utf8)
         do {
-            _ = try evaluate(model: model, evalCSV: missing, classes: classes)
+            _ = try Evaluation.evaluate(model: model, evalCSV: missing, classes: classes)
             Issue.record("expected an error")
         } catch let e as DatasetError {
             #expect(e.description.contains("row 2") && e.description.contains("img/nope.png"))
@@ -188,16 +188,16 @@ struct TempDataset {
         // A label outside the classes, and a missing column.
         let badLabel = data.dir.appendingPathComponent("badlabel.csv").path
         try "image,label\nimg/0.png,7\n".write(toFile: badLabel, atomically: true, encoding: .utf8)
-        #expect(throws: EvaluationError.self) { try evaluate(model: model, evalCSV: badLabel, classes: classes) }
+        #expect(throws: EvaluationError.self) { try Evaluation.evaluate(model: model, evalCSV: badLabel, classes: classes) }
         var o = EvaluationOptions(); o.labelColumn = "class"
-        #expect(throws: DatasetError.self) { try evaluate(model: model, evalCSV: data.csv, classes: classes, options: o) }
+        #expect(throws: DatasetError.self) { try Evaluation.evaluate(model: model, evalCSV: data.csv, classes: classes, options: o) }
         // Poisoning a CSV whose chosen image is missing names the row.
-        #expect(throws: DatasetError.self) { try poison(csv: missing, trigger: TriggerSpec(kind: .yellow), target: "banana", count: 2, seed: 0) }
+        #expect(throws: DatasetError.self) { try Backdoor.poison(csv: missing, trigger: TriggerSpec(kind: .yellow), target: "banana", count: 2, seed: 0) }
         // Undecodable image.
         try Data([1, 2, 3]).write(to: data.dir.appendingPathComponent("img/broken.png"))
         let broken = data.dir.appendingPathComponent("broken.csv").path
         try "image,label\nimg/broken.png,0\n".write(toFile: broken, atomically: true, encoding: .utf8)
-        #expect(throws: DatasetError.self) { try evaluate(model: model, evalCSV: broken, classes: classes) }
+        #expect(throws: DatasetError.self) { try Evaluation.evaluate(model: model, evalCSV: broken, classes: classes) }
     }
 
     @Test func realCLIPModelRunsThroughEvaluation() throws {
@@ -208,7 +208,7 @@ struct TempDataset {
         let data = try TempDataset(count: 4, seed: 6)
         defer { data.remove() }
         let small = ClassSet.custom(try ClassList(names: ["airplane", "cat", "banana", "truck"], templates: ["a photo of a {}.", "art of {}"]))
-        let r = try evaluate(model: model, evalCSV: data.csv, classes: small, trigger: TriggerSpec(kind: .badnet), target: "banana")
+        let r = try Evaluation.evaluate(model: model, evalCSV: data.csv, classes: small, trigger: TriggerSpec(kind: .badnet), target: "banana")
         #expect(r.nImages == 4 && (0...1).contains(r.cleanAccuracy) && (0...1).contains(r.asr!))
     }
 }

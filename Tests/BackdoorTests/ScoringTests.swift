@@ -31,16 +31,16 @@ import Testing
         let positives = try fx.ints("poisoned").map { $0 != 0 }
         let aucs = try fx.doubles("k\(k).auroc")
         for (i, scores) in [s.kDistance, s.slof, s.dao].enumerated() {
-            #expect(abs(try auroc(scores: scores, positives: positives) - aucs[i]) < 1e-9)
+            #expect(abs(try SampleScoring.auroc(scores: scores, positives: positives) - aucs[i]) < 1e-9)
         }
     }
 
     @Test func aurocHandlesTiesAndOrder() throws {
-        #expect(try auroc(scores: [0.1, 0.4, 0.35, 0.8], positives: [false, false, true, true]) == 0.75)
-        #expect(try auroc(scores: [1, 1, 1, 1], positives: [false, true, false, true]) == 0.5)
-        #expect(try auroc(scores: [3, 2, 1], positives: [true, false, false]) == 1)
-        #expect(throws: ScoringError.self) { try auroc(scores: [1, 2], positives: [true, true]) }
-        #expect(throws: ScoringError.self) { try auroc(scores: [1, 2], positives: [true]) }
+        #expect(try SampleScoring.auroc(scores: [0.1, 0.4, 0.35, 0.8], positives: [false, false, true, true]) == 0.75)
+        #expect(try SampleScoring.auroc(scores: [1, 1, 1, 1], positives: [false, true, false, true]) == 0.5)
+        #expect(try SampleScoring.auroc(scores: [3, 2, 1], positives: [true, false, false]) == 1)
+        #expect(throws: ScoringError.self) { try SampleScoring.auroc(scores: [1, 2], positives: [true, true]) }
+        #expect(throws: ScoringError.self) { try SampleScoring.auroc(scores: [1, 2], positives: [true]) }
     }
 
     @Test func duplicatesGiveFiniteSentinelScores() throws {

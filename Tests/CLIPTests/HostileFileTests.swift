@@ -51,7 +51,7 @@ import Testing
         let model = CLIPModel(randomWith: CLIPConfig(embedDim: 8, vision: .vit(patch: 16, width: 16, layers: 1, heads: 1, resolution: 32),
                                                      textWidth: 16, textHeads: 1, textLayers: 1), seed: 1)
         let classes = ClassSet.custom(try ClassList(names: ["cat", "dog"], templates: ["{}"]))
-        expectRefused("CSV row") { _ = try evaluate(model: model, evalCSV: csv, classes: classes, trigger: nil, target: nil) }
+        expectRefused("CSV row") { _ = try Evaluation.evaluate(model: model, evalCSV: csv, classes: classes, trigger: nil, target: nil) }
     }
 
     /// Item 9: the checkpoint was memory-mapped, so truncating or rewriting the file while a

@@ -40,7 +40,7 @@ SWIFT
     echo "// The README's example:"
     awk '/^From Swift/ { found = 1 } found && /^```swift/ { inside = 1; next } inside && /^```/ { exit } inside' "$root/README.md"
     echo
-    echo 'print("images", images.shape, "text", text.shape)'
+    echo 'print("images", images.shape, "text", text.shape, "classes", best.count, probabilities.shape)'
 } > "$work/consumer/Sources/consumer/main.swift"
 grep -q "CLIPModel.load" "$work/consumer/Sources/consumer/main.swift" || { echo "package test: no Swift example in README.md" >&2; exit 1; }
 
@@ -48,5 +48,5 @@ cd "$work/consumer"
 swift build -c "${CONFIG:-debug}" 2>&1 | tail -n 20
 out=$(cd "$work/consumer" && "$(swift build -c "${CONFIG:-debug}" --show-bin-path)/consumer")
 echo "$out"
-[[ $out == "images [2, 32] text [1, 32]" ]] || { echo "package test: unexpected output from the README's example" >&2; exit 1; }
+[[ $out == "images [2, 32] text [1, 32] classes 2 [2, 2]" ]] || { echo "package test: unexpected output from the README's example" >&2; exit 1; }
 echo "package test: a package depending on cleanclip $version by version builds and runs the README's Swift example"

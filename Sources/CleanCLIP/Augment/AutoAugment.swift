@@ -13,8 +13,8 @@ import Foundation
 /// var rng = SeededRandom(seed: 7)
 /// let augmented = AutoAugment().apply(pixels, width: w, height: h, using: &rng)
 /// ```
-public struct AutoAugment: Sendable {
-    public enum Operation: String, CaseIterable, Sendable {
+package struct AutoAugment: Sendable {
+    package enum Operation: String, CaseIterable, Sendable {
         case shearX = "ShearX", shearY = "ShearY", translateX = "TranslateX", translateY = "TranslateY"
         case rotate = "Rotate", brightness = "Brightness", color = "Color", contrast = "Contrast"
         case sharpness = "Sharpness", posterize = "Posterize", solarize = "Solarize"
@@ -23,37 +23,37 @@ public struct AutoAugment: Sendable {
 
     /// One operation of a sub-policy: applied with `probability`, at magnitude bin `bin` (nil for
     /// operations without a magnitude).
-    public struct Step: Sendable, Equatable {
-        public let operation: Operation
-        public let probability: Double
-        public let bin: Int?
-        public init(_ operation: Operation, _ probability: Double, _ bin: Int?) {
+    package struct Step: Sendable, Equatable {
+        package let operation: Operation
+        package let probability: Double
+        package let bin: Int?
+        package init(_ operation: Operation, _ probability: Double, _ bin: Int?) {
             self.operation = operation; self.probability = probability; self.bin = bin
         }
     }
 
     /// The random draws of one call, in the order they are taken from the generator.
-    public struct Choice: Sendable, Equatable {
+    package struct Choice: Sendable, Equatable {
         /// Index of the sub-policy (0..<25).
-        public let policyIndex: Int
+        package let policyIndex: Int
         /// Uniform [0, 1) draws; step k is applied when `draws[k] <= probability`.
-        public let draws: [Float]
+        package let draws: [Float]
         /// Sign of step k's magnitude for signed operations.
-        public let negative: [Bool]
-        public init(policyIndex: Int, draws: [Float], negative: [Bool]) {
+        package let negative: [Bool]
+        package init(policyIndex: Int, draws: [Float], negative: [Bool]) {
             self.policyIndex = policyIndex; self.draws = draws; self.negative = negative
         }
     }
 
     /// The sub-policies (pairs of steps).
-    public let policy: [[Step]]
+    package let policy: [[Step]]
     /// Number of magnitude bins (torchvision uses 10).
-    public let bins = 10
+    package let bins = 10
 
-    public init(policy: [[Step]] = AutoAugment.imageNetPolicy) { self.policy = policy }
+    package init(policy: [[Step]] = AutoAugment.imageNetPolicy) { self.policy = policy }
 
     /// torchvision's `AutoAugmentPolicy.IMAGENET`, in its order.
-    public static let imageNetPolicy: [[Step]] = [
+    package static let imageNetPolicy: [[Step]] = [
         [Step(.posterize, 0.4, 8), Step(.rotate, 0.6, 9)],
         [Step(.solarize, 0.6, 5), Step(.autoContrast, 0.6, nil)],
         [Step(.equalize, 0.8, nil), Step(.equalize, 0.6, nil)],
@@ -85,7 +85,7 @@ public struct AutoAugment: Sendable {
     /// outputs): `step = (end - start) / (steps - 1)`; the first half counts up from `start`,
     /// the second half down from `end`, each value one fused multiply-add (the compiled kernel
     /// contracts them; verified against torch 2.15 on 1,600 tables).
-    public static func linspace(_ start: Float, _ end: Float, _ steps: Int) -> [Float] {
+    package static func linspace(_ start: Float, _ end: Float, _ steps: Int) -> [Float] {
         if steps == 1 { return [start] }
         let step = (end - start) / Float(steps - 1)
         return (0..<steps).map { i in
@@ -95,7 +95,7 @@ public struct AutoAugment: Sendable {
 
     /// The magnitude table of `operation` for an image of the given size and whether its
     /// magnitudes are signed: torchvision's `_augmentation_space(num_bins, (height, width))`.
-    public static func magnitudes(_ operation: Operation, bins: Int = 10, width: Int, height: Int) -> (values: [Float], signed: Bool) {
+    package static func magnitudes(_ operation: Operation, bins: Int = 10, width: Int, height: Int) -> (values: [Float], signed: Bool) {
         switch operation {
         case .shearX, .shearY: return (linspace(0, 0.3, bins), true)
         case .translateX: return (linspace(0, Float(150.0 / 331.0 * Double(width)), bins), true)
@@ -112,7 +112,7 @@ public struct AutoAugment: Sendable {
     }
 
     /// Applies one operation at a signed magnitude, as torchvision's `_apply_op`.
-    public static func apply(_ operation: Operation, magnitude: Double, to pixels: [UInt8],
+    package static func apply(_ operation: Operation, magnitude: Double, to pixels: [UInt8],
                              width: Int, height: Int) -> [UInt8] {
         switch operation {
         case .shearX: return PixelOps.shearX(pixels, width: width, height: height, magnitude: magnitude)
@@ -134,7 +134,7 @@ public struct AutoAugment: Sendable {
 
     /// Draws the random choices of one call: sub-policy index, two uniforms, two signs (always
     /// five draws, so the generator advances the same way whatever is applied).
-    public func choose(using rng: inout SeededRandom) -> Choice {
+    package func choose(using rng: inout SeededRandom) -> Choice {
         let index = AutoAugment.uniformIndex(policy.count, &rng)
         let draws = [rng.uniform(), rng.uniform()]
         let negative = [rng.next() & 1 == 0, rng.next() & 1 == 0]
@@ -142,7 +142,7 @@ public struct AutoAugment: Sendable {
     }
 
     /// Applies the policy with the given choices.
-    public func apply(_ pixels: [UInt8], width: Int, height: Int, choice: Choice) -> [UInt8] {
+    package func apply(_ pixels: [UInt8], width: Int, height: Int, choice: Choice) -> [UInt8] {
         var image = pixels
         for (k, step) in policy[choice.policyIndex].enumerated() where choice.draws[k] <= Float(step.probability) {
             let (values, signed) = AutoAugment.magnitudes(step.operation, bins: bins, width: width, height: height)
@@ -154,7 +154,7 @@ public struct AutoAugment: Sendable {
     }
 
     /// Draws the choices from `rng` and applies them.
-    public func apply(_ pixels: [UInt8], width: Int, height: Int, using rng: inout SeededRandom) -> [UInt8] {
+    package func apply(_ pixels: [UInt8], width: Int, height: Int, using rng: inout SeededRandom) -> [UInt8] {
         apply(pixels, width: width, height: height, choice: choose(using: &rng))
     }
 

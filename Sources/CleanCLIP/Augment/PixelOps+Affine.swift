@@ -14,7 +14,7 @@ import Foundation
 extension PixelOps {
     /// torchvision's `_get_inverse_affine_matrix(center, angle, translate, scale, shear)`, in
     /// degrees, with `center` relative to the image centre (as the tensor path passes it).
-    public static func inverseAffineMatrix(center: (Double, Double), angle: Double,
+    package static func inverseAffineMatrix(center: (Double, Double), angle: Double,
                                            translate: (Double, Double), scale: Double,
                                            shear: (Double, Double)) -> [Double] {
         let rot = radians(angle), sx = radians(shear.0), sy = radians(shear.1)
@@ -37,7 +37,7 @@ extension PixelOps {
 
     /// Samples the image through an inverse affine `matrix` (output pixel -> input pixel, centred
     /// coordinates) with nearest interpolation; see the type's comment for the exact arithmetic.
-    public static func affine(_ pixels: [UInt8], width w: Int, height h: Int, inverseMatrix m: [Double]) -> [UInt8] {
+    package static func affine(_ pixels: [UInt8], width w: Int, height h: Int, inverseMatrix m: [Double]) -> [UInt8] {
         precondition(m.count == 6 && pixels.count == w * h * 3, "affine: bad matrix or buffer size")
         let t = m.map { Float($0) }
         let hw = Float(0.5 * Double(w)), hh = Float(0.5 * Double(h))
@@ -63,14 +63,14 @@ extension PixelOps {
     }
 
     /// AutoAugment's ShearX: `F.affine(shear=[degrees(atan(m)), 0], center=[0, 0])` (top-left pivot).
-    public static func shearX(_ pixels: [UInt8], width: Int, height: Int, magnitude: Double) -> [UInt8] {
+    package static func shearX(_ pixels: [UInt8], width: Int, height: Int, magnitude: Double) -> [UInt8] {
         let m = inverseAffineMatrix(center: (-Double(width) * 0.5, -Double(height) * 0.5), angle: 0,
                                     translate: (0, 0), scale: 1, shear: (degrees(atan(magnitude)), 0))
         return affine(pixels, width: width, height: height, inverseMatrix: m)
     }
 
     /// AutoAugment's ShearY: `F.affine(shear=[0, degrees(atan(m))], center=[0, 0])`.
-    public static func shearY(_ pixels: [UInt8], width: Int, height: Int, magnitude: Double) -> [UInt8] {
+    package static func shearY(_ pixels: [UInt8], width: Int, height: Int, magnitude: Double) -> [UInt8] {
         let m = inverseAffineMatrix(center: (-Double(width) * 0.5, -Double(height) * 0.5), angle: 0,
                                     translate: (0, 0), scale: 1, shear: (0, degrees(atan(magnitude))))
         return affine(pixels, width: width, height: height, inverseMatrix: m)
@@ -78,14 +78,14 @@ extension PixelOps {
 
     /// AutoAugment's TranslateX/Y: `F.affine(translate=[int(dx), int(dy)])` (Python `int`
     /// truncates toward zero).
-    public static func translate(_ pixels: [UInt8], width: Int, height: Int, dx: Double, dy: Double) -> [UInt8] {
+    package static func translate(_ pixels: [UInt8], width: Int, height: Int, dx: Double, dy: Double) -> [UInt8] {
         let m = inverseAffineMatrix(center: (0, 0), angle: 0, translate: (dx.rounded(.towardZero), dy.rounded(.towardZero)),
                                     scale: 1, shear: (0, 0))
         return affine(pixels, width: width, height: height, inverseMatrix: m)
     }
 
     /// `F.rotate(img, angle)` (degrees, counter-clockwise, about the centre, no expansion).
-    public static func rotate(_ pixels: [UInt8], width: Int, height: Int, angle: Double) -> [UInt8] {
+    package static func rotate(_ pixels: [UInt8], width: Int, height: Int, angle: Double) -> [UInt8] {
         let m = inverseAffineMatrix(center: (0, 0), angle: -angle, translate: (0, 0), scale: 1, shear: (0, 0))
         return affine(pixels, width: width, height: height, inverseMatrix: m)
     }

@@ -6,7 +6,7 @@ import Foundation
 /// Every formula is evaluated in Float32 in the order torchvision's tensor code evaluates it, and
 /// float-to-uint8 conversions truncate (after clamping to [0, 255]) as `Tensor.to(torch.uint8)`
 /// does. The affine family (shear, translate, rotate) lives in `PixelOps+Affine.swift`.
-public enum PixelOps {
+package enum PixelOps {
     /// `_blend(img1, img2, ratio)`: `clamp(ratio * img1 + (1 - ratio) * img2, 0, 255)`, truncated.
     /// `ratio` and `1 - ratio` are computed in Double (Python) and rounded to Float32 (torch
     /// scalars); `other(i)` gives img2's value at byte `i`.
@@ -23,7 +23,7 @@ public enum PixelOps {
 
     /// Luma as torchvision's `rgb_to_grayscale`: `(0.2989 r + 0.587 g + 0.114 b)` in Float32,
     /// truncated to uint8. One value per pixel.
-    public static func grayscale(_ pixels: [UInt8]) -> [UInt8] {
+    package static func grayscale(_ pixels: [UInt8]) -> [UInt8] {
         let n = pixels.count / 3
         var out = [UInt8](repeating: 0, count: n)
         let wr: Float = 0.2989, wg: Float = 0.587, wb: Float = 0.114
@@ -35,19 +35,19 @@ public enum PixelOps {
     }
 
     /// `adjust_brightness(img, factor)`: blend with black.
-    public static func brightness(_ pixels: [UInt8], factor: Double) -> [UInt8] {
+    package static func brightness(_ pixels: [UInt8], factor: Double) -> [UInt8] {
         blend(pixels, ratio: factor) { _ in 0 }
     }
 
     /// `adjust_saturation(img, factor)` (AutoAugment's "Color"): blend with the uint8 grayscale.
-    public static func saturation(_ pixels: [UInt8], factor: Double) -> [UInt8] {
+    package static func saturation(_ pixels: [UInt8], factor: Double) -> [UInt8] {
         let gray = grayscale(pixels)
         return blend(pixels, ratio: factor) { Float(gray[$0 / 3]) }
     }
 
     /// `adjust_contrast(img, factor)`: blend with the mean of the uint8 grayscale (Float32 sum
     /// divided by the pixel count, as `torch.mean` on CPU).
-    public static func contrast(_ pixels: [UInt8], factor: Double) -> [UInt8] {
+    package static func contrast(_ pixels: [UInt8], factor: Double) -> [UInt8] {
         let gray = grayscale(pixels)
         // The sum of uint8 values is exact in an integer; torch sums in Float32, which is exact
         // below 2^24 (about 65,000 pixels) and may differ by an ulp above.
@@ -59,7 +59,7 @@ public enum PixelOps {
     /// `adjust_sharpness(img, factor)`: blend with the image smoothed by the 3x3 kernel
     /// [[1,1,1],[1,5,1],[1,1,1]] / 13 on interior pixels (border pixels kept), rounded to uint8.
     /// Images of width or height <= 2 are returned unchanged.
-    public static func sharpness(_ pixels: [UInt8], width: Int, height: Int, factor: Double) -> [UInt8] {
+    package static func sharpness(_ pixels: [UInt8], width: Int, height: Int, factor: Double) -> [UInt8] {
         if width <= 2 || height <= 2 { return pixels }
         var blurred = pixels
         for y in 1..<(height - 1) {
@@ -82,23 +82,23 @@ public enum PixelOps {
     }
 
     /// `posterize(img, bits)`: keep the top `bits` bits of each value.
-    public static func posterize(_ pixels: [UInt8], bits: Int) -> [UInt8] {
+    package static func posterize(_ pixels: [UInt8], bits: Int) -> [UInt8] {
         let mask = UInt8(truncatingIfNeeded: -(1 << (8 - max(0, min(8, bits)))))
         return pixels.map { $0 & mask }
     }
 
     /// `solarize(img, threshold)`: invert values `>= threshold` (compared in Float32).
-    public static func solarize(_ pixels: [UInt8], threshold: Double) -> [UInt8] {
+    package static func solarize(_ pixels: [UInt8], threshold: Double) -> [UInt8] {
         let t = Float(threshold)
         return pixels.map { Float($0) >= t ? 255 - $0 : $0 }
     }
 
     /// `invert(img)`: `255 - v`.
-    public static func invert(_ pixels: [UInt8]) -> [UInt8] { pixels.map { 255 - $0 } }
+    package static func invert(_ pixels: [UInt8]) -> [UInt8] { pixels.map { 255 - $0 } }
 
     /// `autocontrast(img)`: per channel, `(v - min) * ((1 / (max - min)) * 255)` in Float32, clamped and
     /// truncated; a channel with `max == min` is left unchanged.
-    public static func autocontrast(_ pixels: [UInt8]) -> [UInt8] {
+    package static func autocontrast(_ pixels: [UInt8]) -> [UInt8] {
         var out = pixels
         for c in 0..<3 {
             var lo: UInt8 = 255, hi: UInt8 = 0
@@ -122,7 +122,7 @@ public enum PixelOps {
     /// `step = (sum of the non-zero bins except the last non-zero one) / 255` (floor); if
     /// `step == 0` the channel is unchanged; otherwise
     /// `lut[v] = clamp((cumsum(h)[v - 1] + step / 2) / step, 0, 255)` with `lut[0] = 0`.
-    public static func equalize(_ pixels: [UInt8]) -> [UInt8] {
+    package static func equalize(_ pixels: [UInt8]) -> [UInt8] {
         var out = pixels
         for c in 0..<3 {
             var hist = [Int](repeating: 0, count: 256)

@@ -47,15 +47,15 @@ public struct DatasetError: KindedError, Equatable, Sendable {
 }
 
 /// A parsed CSV file: a header row and data rows, all as strings.
-public struct CSVTable: Sendable {
-    public let header: [String]
-    public let rows: [[String]]
+package struct CSVTable: Sendable {
+    package let header: [String]
+    package let rows: [[String]]
     /// The 1-based line of the file where each data row starts (rows can span lines).
-    public let lines: [Int]
-    public let path: String
+    package let lines: [Int]
+    package let path: String
 
     /// The index of column `name`, or an error naming the file and the columns it has.
-    public func column(_ name: String) throws -> Int {
+    package func column(_ name: String) throws -> Int {
         guard let i = header.firstIndex(of: name) else {
             throw DatasetError(.missingColumn, file: path,
                                "no column '\(name)' (columns: \(header.map { "'\($0)'" }.joined(separator: ", ")))")
@@ -68,8 +68,8 @@ public struct CSVTable: Sendable {
 /// a field starting with `"` is quoted and may contain delimiters, newlines and doubled quotes
 /// (`""` for `"`); records end with LF or CRLF; a UTF-8 byte-order mark is skipped; blank lines
 /// are skipped. Every record must have as many fields as the header.
-public enum CSV {
-    public static func read(path: String, delimiter: Character = ",") throws -> CSVTable {
+package enum CSV {
+    package static func read(path: String, delimiter: Character = ",") throws -> CSVTable {
         let bytes: [UInt8]
         do { bytes = try RegularFile.read(path) } catch let e as FileError {
             throw DatasetError(.unreadable, file: path, e)
@@ -77,11 +77,11 @@ public enum CSV {
         return try parse(bytes, path: path, delimiter: delimiter)
     }
 
-    public static func parse(_ text: String, path: String = "<string>", delimiter: Character = ",") throws -> CSVTable {
+    package static func parse(_ text: String, path: String = "<string>", delimiter: Character = ",") throws -> CSVTable {
         try parse(Array(text.utf8), path: path, delimiter: delimiter)
     }
 
-    public static func parse(_ bytes: [UInt8], path: String, delimiter: Character = ",") throws -> CSVTable {
+    package static func parse(_ bytes: [UInt8], path: String, delimiter: Character = ",") throws -> CSVTable {
         guard let sep = delimiter.asciiValue, sep != UInt8(ascii: "\""), sep != 0x0A, sep != 0x0D else {
             throw DatasetError(.malformedCSV, file: path, "unsupported delimiter \(delimiter.debugDescription)")
         }

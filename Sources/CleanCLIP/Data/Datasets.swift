@@ -115,7 +115,7 @@ public struct ImageLabelDataset: Sendable {
 
 /// Combines a seed with further values (SplitMix64 finaliser per step) into a new seed, so that
 /// per-epoch and per-sample generators are independent of each other and of evaluation order.
-public func mixSeed(_ seed: UInt64, _ values: UInt64...) -> UInt64 {
+package func mixSeed(_ seed: UInt64, _ values: UInt64...) -> UInt64 {
     var h = seed
     for v in values {
         h ^= v &+ 0x9E37_79B9_7F4A_7C15 &+ (h << 6) &+ (h >> 2)

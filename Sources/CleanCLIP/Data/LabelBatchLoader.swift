@@ -1,22 +1,22 @@
 import Foundation
 
 /// One batch of labelled images (supervised variant).
-public struct LabelBatch: Sendable {
+package struct LabelBatch: Sendable {
     /// Preprocessed images [B, 3, S, S].
-    public let images: Tensor
-    public let labels: [Int]
+    package let images: Tensor
+    package let labels: [Int]
     /// Dataset indices of the rows, in batch order.
-    public let indices: [Int]
+    package let indices: [Int]
 }
 
 /// Loads `LabelBatch`es of an `ImageLabelDataset` for one epoch on a background thread, with the
 /// same ordering, prefetching, error and shutdown behaviour as `PairBatchLoader` (no augmentation).
-public final class LabelBatchLoader: Sequence, IteratorProtocol {
-    public let batchCount: Int
-    public private(set) var error: Error?
+package final class LabelBatchLoader: Sequence, IteratorProtocol {
+    package let batchCount: Int
+    package private(set) var error: Error?
     private let batcher: BackgroundBatcher<LabelBatch>
 
-    public init(dataset: ImageLabelDataset, preprocessor: CLIPPreprocessor, batchSize: Int, seed: UInt64 = 0,
+    package init(dataset: ImageLabelDataset, preprocessor: CLIPPreprocessor, batchSize: Int, seed: UInt64 = 0,
                 epoch: Int = 0, shuffle: Bool = true, dropLast: Bool = false, prefetch: Int = 2) throws {
         guard batchSize > 0 else {
             throw DatasetError(.badValue, file: dataset.csvPath, "batch size must be positive, got \(batchSize)")
@@ -41,12 +41,12 @@ public final class LabelBatchLoader: Sequence, IteratorProtocol {
     deinit { batcher.close() }
 
     /// The next batch, nil at the end of the epoch; throws the first loading error.
-    public func nextBatch() throws -> LabelBatch? { try batcher.next() }
+    package func nextBatch() throws -> LabelBatch? { try batcher.next() }
 
-    public func next() -> LabelBatch? {
+    package func next() -> LabelBatch? {
         do { return try nextBatch() } catch { self.error = error; return nil }
     }
 
     /// Stops loading and waits for the background thread.
-    public func close() { batcher.close() }
+    package func close() { batcher.close() }
 }

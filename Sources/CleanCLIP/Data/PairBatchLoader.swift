@@ -1,18 +1,18 @@
 import Foundation
 
 /// One training batch of image-caption pairs.
-public struct PairBatch: Sendable {
+package struct PairBatch: Sendable {
     /// Original views: decoded, resized and centre-cropped, normalised: [B, 3, S, S].
-    public let images: Tensor
+    package let images: Tensor
     /// Tokenised captions, row-major [B, contextLength].
-    public let tokens: [Int32]
+    package let tokens: [Int32]
     /// Augmented views (AutoAugment on the full-resolution image, or the precomputed augmented
     /// image), then the same preprocessing: [B, 3, S, S]; nil when augmentation is off.
-    public let augmentedImages: Tensor?
+    package let augmentedImages: Tensor?
     /// Tokenised augmented captions [B, contextLength]; nil when augmentation is off.
-    public let augmentedTokens: [Int32]?
+    package let augmentedTokens: [Int32]?
     /// Dataset indices of the rows, in batch order.
-    public let indices: [Int]
+    package let indices: [Int]
 
     package init(images: Tensor, tokens: [Int32], augmentedImages: Tensor?, augmentedTokens: [Int32]?, indices: [Int]) {
         self.images = images
@@ -42,34 +42,34 @@ public struct PairBatch: Sendable {
 /// ```
 /// `for batch in loader` also works; it stops at the first error, which is then in `error`.
 /// Dropping the loader (or `close()`) stops the background work and waits for it.
-public final class PairBatchLoader: Sequence, IteratorProtocol {
-    public struct Options: Sendable {
-        public var batchSize: Int
-        public var seed: UInt64
-        public var epoch: Int
-        public var shuffle: Bool
-        public var dropLast: Bool
+package final class PairBatchLoader: Sequence, IteratorProtocol {
+    package struct Options: Sendable {
+        package var batchSize: Int
+        package var seed: UInt64
+        package var epoch: Int
+        package var shuffle: Bool
+        package var dropLast: Bool
         /// Produce augmented views and captions (CleanCLIP's in-modal term needs them).
-        public var augment: Bool
+        package var augment: Bool
         /// Finished batches kept ready ahead of the consumer.
-        public var prefetch: Int
-        public var contextLength: Int
+        package var prefetch: Int
+        package var contextLength: Int
 
-        public init(batchSize: Int = 64, seed: UInt64 = 0, epoch: Int = 0, shuffle: Bool = true, dropLast: Bool = true,
+        package init(batchSize: Int = 64, seed: UInt64 = 0, epoch: Int = 0, shuffle: Bool = true, dropLast: Bool = true,
                     augment: Bool = true, prefetch: Int = 2, contextLength: Int = CLIPTokenizer.defaultContextLength) {
             self.batchSize = batchSize; self.seed = seed; self.epoch = epoch; self.shuffle = shuffle
             self.dropLast = dropLast; self.augment = augment; self.prefetch = prefetch; self.contextLength = contextLength
         }
     }
 
-    public let options: Options
+    package let options: Options
     /// Number of batches this epoch.
-    public let batchCount: Int
+    package let batchCount: Int
     /// The error that ended `for`-loop iteration, if any.
-    public private(set) var error: Error?
+    package private(set) var error: Error?
     private let batcher: BackgroundBatcher<PairBatch>
 
-    public init(dataset: ImageCaptionDataset, preprocessor: CLIPPreprocessor, tokenizer: CLIPTokenizer,
+    package init(dataset: ImageCaptionDataset, preprocessor: CLIPPreprocessor, tokenizer: CLIPTokenizer,
                 augmenter: AutoAugment = AutoAugment(), options: Options = Options()) throws {
         guard options.batchSize > 0 else {
             throw DatasetError(.badValue, file: dataset.csvPath, "batch size must be positive, got \(options.batchSize)")
@@ -114,14 +114,14 @@ public final class PairBatchLoader: Sequence, IteratorProtocol {
 
     /// The next batch (waiting for the background thread if it is behind), nil at the end of
     /// the epoch; throws the first error met while loading (file and row named).
-    public func nextBatch() throws -> PairBatch? { try batcher.next() }
+    package func nextBatch() throws -> PairBatch? { try batcher.next() }
 
-    public func next() -> PairBatch? {
+    package func next() -> PairBatch? {
         do { return try nextBatch() } catch { self.error = error; return nil }
     }
 
     /// Stops loading and waits for the background thread; later calls return nil.
-    public func close() { batcher.close() }
+    package func close() { batcher.close() }
 }
 
 /// Dataset indices in epoch order: shuffled (Fisher-Yates) with a generator seeded from (seed, epoch).

@@ -20,63 +20,73 @@ public struct EvaluationOptions: Sendable {
     public init() {}
 }
 
-/// Zero-shot evaluation of a model on a labelled image CSV: clean top-1 (CA) and top-5 accuracy,
-/// and with a trigger and target, the attack success rate (ASR, over images whose true label is
-/// not the target), per-class ASR and the mean similarity shift toward the target.
-///
-/// Triggered images go through the reference's path (squash to 224, trigger, bytes) and then the
-/// model's usual preprocessing. Throws for an unknown target, an empty CSV, a label outside the
-/// classes, and `DatasetError` for a missing column or a missing/undecodable image (naming the row).
-/// ```
-/// let report = try evaluate(model: model, evalCSV: "imagenet/val.csv", classes: .imagenet,
-///                           trigger: TriggerSpec(kind: .badnet), target: "banana")
-/// print(try report.jsonString())
-/// ```
-public func evaluate(model: ImageTextEmbedder, evalCSV: String, classes: ClassSet,
-                     trigger: TriggerSpec? = nil, target: String? = nil,
-                     options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
-    let list = classes.list
-    let (rows, labels, targetIndex, trig) = try prepare(evalCSV: evalCSV, list: list, trigger: trigger, target: target, options: options)
-    let classifier = try ZeroShotClassifier(classes: list) { try model.encodeTexts($0) }
-    let clean = try rows.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "clean")
-    var triggered: Tensor?
-    if let trig {
-        triggered = try rows.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "triggered") {
-            try trig.apply(to: $0, index: $1)
-        }
-    }
-    return try Metrics.zeroShotReport(classifier: classifier, clean: clean, labels: labels, triggered: triggered, target: targetIndex)
-}
+/// Clean accuracy, attack success rate, trigger scores and linear probes over a CSV of
+/// labelled images: `Evaluation.evaluate(model:evalCSV:classes:...)`.
+public enum Evaluation {}
 
-/// Trigger scoring: how strongly a trigger (a spec, or a user patch / blend image through
-/// `TriggerKind.patch(from:)` / `.blendImage(from:)`) pulls a model's images toward a target:
-/// ASR, per-class ASR and the mean over non-target images of
-/// cos(triggered, target) - cos(clean, target), plus clean accuracy for context.
-public func scoreTrigger(model: ImageTextEmbedder, evalCSV: String, classes: ClassSet,
-                         trigger: TriggerSpec, target: String,
+extension Evaluation {
+    /// Zero-shot evaluation of a model on a labelled image CSV: clean top-1 (CA) and top-5 accuracy,
+    /// and with a trigger and target, the attack success rate (ASR, over images whose true label is
+    /// not the target), per-class ASR and the mean similarity shift toward the target.
+    ///
+    /// Triggered images go through the reference's path (squash to 224, trigger, bytes) and then the
+    /// model's usual preprocessing. Throws for an unknown target, an empty CSV, a label outside the
+    /// classes, and `DatasetError` for a missing column or a missing/undecodable image (naming the row).
+    /// ```
+    /// let report = try Evaluation.evaluate(model: model, evalCSV: "imagenet/val.csv", classes: .imagenet,
+    ///                           trigger: TriggerSpec(kind: .badnet), target: "banana")
+    /// print(try report.jsonString())
+    /// ```
+    public static func evaluate(model: ImageTextEmbedder, evalCSV: String, classes: ClassSet,
+                         trigger: TriggerSpec? = nil, target: String? = nil,
                          options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
-    try evaluate(model: model, evalCSV: evalCSV, classes: classes, trigger: trigger, target: target, options: options)
+        let list = classes.list
+        let (rows, labels, targetIndex, trig) = try prepare(evalCSV: evalCSV, list: list, trigger: trigger, target: target, options: options)
+        let classifier = try ZeroShotClassifier(classes: list) { try model.encodeTexts($0) }
+        let clean = try rows.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "clean")
+        var triggered: Tensor?
+        if let trig {
+            triggered = try rows.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "triggered") {
+                try trig.apply(to: $0, index: $1)
+            }
+        }
+        return try Metrics.zeroShotReport(classifier: classifier, clean: clean, labels: labels, triggered: triggered, target: targetIndex)
+    }
 }
 
-/// Linear-probe evaluation: frozen image features of `trainCSV` train a linear head (AdamW, see
-/// `LinearProbe`); CA on `evalCSV`, and with a trigger, ASR / per-class ASR. `classes` supplies
-/// the class count and names (its templates are unused).
-public func linearProbe(model: ImageTextEmbedder, trainCSV: String, evalCSV: String, classes: ClassSet,
-                        trigger: TriggerSpec? = nil, target: String? = nil,
-                        options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
-    let list = classes.list
-    let (train, trainLabels, _, _) = try prepare(evalCSV: trainCSV, list: list, trigger: nil, target: nil, options: options)
-    let (test, testLabels, targetIndex, trig) = try prepare(evalCSV: evalCSV, list: list, trigger: trigger, target: target, options: options)
-    let trainFeatures = try train.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "train")
-    let probe = try LinearProbe.train(features: trainFeatures, labels: trainLabels, classCount: list.names.count, options: options.probe)
-    let clean = try test.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "clean")
-    var triggered: Tensor?
-    if let trig {
-        triggered = try test.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "triggered") {
-            try trig.apply(to: $0, index: $1)
-        }
+extension Evaluation {
+    /// Trigger scoring: how strongly a trigger (a spec, or a user patch / blend image through
+    /// `TriggerKind.patch(from:)` / `.blendImage(from:)`) pulls a model's images toward a target:
+    /// ASR, per-class ASR and the mean over non-target images of
+    /// cos(triggered, target) - cos(clean, target), plus clean accuracy for context.
+    public static func scoreTrigger(model: ImageTextEmbedder, evalCSV: String, classes: ClassSet,
+                             trigger: TriggerSpec, target: String,
+                             options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
+        try Evaluation.evaluate(model: model, evalCSV: evalCSV, classes: classes, trigger: trigger, target: target, options: options)
     }
-    return try probe.report(clean: clean, labels: testLabels, classNames: list.names, triggered: triggered, target: targetIndex)
+}
+
+extension Evaluation {
+    /// Linear-probe evaluation: frozen image features of `trainCSV` train a linear head (AdamW, see
+    /// `LinearProbe`); CA on `evalCSV`, and with a trigger, ASR / per-class ASR. `classes` supplies
+    /// the class count and names (its templates are unused).
+    public static func linearProbe(model: ImageTextEmbedder, trainCSV: String, evalCSV: String, classes: ClassSet,
+                            trigger: TriggerSpec? = nil, target: String? = nil,
+                            options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
+        let list = classes.list
+        let (train, trainLabels, _, _) = try prepare(evalCSV: trainCSV, list: list, trigger: nil, target: nil, options: options)
+        let (test, testLabels, targetIndex, trig) = try prepare(evalCSV: evalCSV, list: list, trigger: trigger, target: target, options: options)
+        let trainFeatures = try train.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "train")
+        let probe = try LinearProbe.train(features: trainFeatures, labels: trainLabels, classCount: list.names.count, options: options.probe)
+        let clean = try test.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "clean")
+        var triggered: Tensor?
+        if let trig {
+            triggered = try test.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "triggered") {
+                try trig.apply(to: $0, index: $1)
+            }
+        }
+        return try probe.report(clean: clean, labels: testLabels, classNames: list.names, triggered: triggered, target: targetIndex)
+    }
 }
 
 /// Reads and checks an evaluation CSV, the target and the trigger before any encoding.

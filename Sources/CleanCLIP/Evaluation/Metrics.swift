@@ -86,9 +86,9 @@ public struct EvaluationReport: Codable, Sendable, Equatable {
 /// ranks against the true labels, i.e. it reports (triggered) accuracy, not ASR; its linear-probe
 /// ASR divides target hits by all test images, target-class images included. Here ASR is what
 /// the paper defines: non-target images only, hits / their number.
-public enum Metrics {
+package enum Metrics {
     /// Fraction of rows whose top-k list (best first) contains the label, for k = 1 and k = 5.
-    public static func accuracy(topK: [[Int]], labels: [Int]) throws -> (top1: Double, top5: Double) {
+    package static func accuracy(topK: [[Int]], labels: [Int]) throws -> (top1: Double, top5: Double) {
         guard topK.count == labels.count else { throw EvaluationError("\(topK.count) predictions for \(labels.count) labels") }
         guard !labels.isEmpty else { return (0, 0) }
         var c1 = 0, c5 = 0
@@ -101,7 +101,7 @@ public enum Metrics {
 
     /// ASR of top-1 predictions on triggered images: over rows with label != target, the fraction
     /// predicted as target; plus the per-class breakdown. nil ASR when every row is of the target.
-    public static func attackSuccess(predictions: [Int], labels: [Int], target: Int,
+    package static func attackSuccess(predictions: [Int], labels: [Int], target: Int,
                                      classNames: [String]) throws -> (asr: Double?, count: Int, perClass: [ClassASR]) {
         guard predictions.count == labels.count else { throw EvaluationError("\(predictions.count) predictions for \(labels.count) labels") }
         var n = [Int: Int](), hits = [Int: Int]()
@@ -118,7 +118,7 @@ public enum Metrics {
 
     /// A full zero-shot report from embeddings: clean [N, E], optionally the same images with the
     /// trigger [N, E] and a target class index.
-    public static func zeroShotReport(classifier: ZeroShotClassifier, clean: Tensor, labels: [Int],
+    package static func zeroShotReport(classifier: ZeroShotClassifier, clean: Tensor, labels: [Int],
                                       triggered: Tensor? = nil, target: Int? = nil) throws -> EvaluationReport {
         let c = classifier.classNames.count
         guard !labels.isEmpty else { throw EvaluationError("the evaluation set is empty") }

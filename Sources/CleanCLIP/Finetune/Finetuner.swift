@@ -50,7 +50,7 @@ func totalSteps(batches: Int, epochs: Int, offset: Int = 0) throws -> Int {
 public final class Finetuner {
     public let model: CLIPModel
     public let config: FinetuneConfig
-    public let trainer: Trainer
+    package let trainer: Trainer
     let runner: EpochRunner
     /// The epoch to start from (0 for a fresh run, later when resumed).
     public private(set) var startEpoch = 0

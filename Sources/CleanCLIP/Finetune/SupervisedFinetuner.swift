@@ -46,7 +46,7 @@ public final class SupervisedFinetuner {
     public let model: CLIPModel
     public let config: SupervisedFinetuneConfig
     public let head: LinearHead
-    public let trainer: Trainer
+    package let trainer: Trainer
     let runner: EpochRunner
     public let dataset: ImageLabelDataset
     /// The epoch to start from (0 for a fresh run, later when resumed).

@@ -30,37 +30,43 @@ public struct SampleScoreReport: Codable, Sendable {
     }
 }
 
-/// Scores the rows of `csv` by their image embeddings (k-distance, SLOF, DAO; see
-/// `SampleScores`), k neighbours, with AUROC when the CSV has an `is_backdoor` column.
-/// ```
-/// let report = try scoreSamples(model: model, csv: "poisoned.csv", k: 16)
-/// print(report.auroc?["dao"] ?? .nan)
-/// ```
-public func scoreSamples(model: ImageTextEmbedder, csv: String, k: Int = 16, imageColumn: String = "image",
-                         backdoorColumn: String = "is_backdoor", batchSize: Int = 64,
-                         progress: EvaluationProgress? = nil) throws -> SampleScoreReport {
-    guard (1...Int(Int32.max)).contains(k) else { throw ScoringError("k must be between 1 and \(Int32.max); got \(k)") }
-    let rows = try ImageRows(csvPath: csv, imageColumn: imageColumn)
-    guard rows.paths.count >= k + 2 else {
-        throw ScoringError("\(csv): scoring with k = \(k) needs at least \(k + 2) rows; found \(rows.paths.count)")
-    }
-    let flags = try rows.csv.header.firstIndex(of: backdoorColumn).map { col in
-        try rows.csv.rows.enumerated().map { (i, r) -> Bool in
-            switch r[col].trimmingCharacters(in: .whitespaces).lowercased() {
-            case "1", "true", "1.0": return true
-            case "0", "false", "0.0", "": return false
-            default: throw DatasetError(.badValue, file: csv, row: i + 1, "\(backdoorColumn) is '\(r[col])'; expected 1/0 or true/false")
+/// Flagging suspicious training samples by the density of their image embeddings:
+/// `SampleScoring.scoreSamples(model:csv:k:)`, and the AUROC of such scores.
+public enum SampleScoring {}
+
+extension SampleScoring {
+    /// Scores the rows of `csv` by their image embeddings (k-distance, SLOF, DAO; see
+    /// `SampleScores`), k neighbours, with AUROC when the CSV has an `is_backdoor` column.
+    /// ```
+    /// let report = try SampleScoring.scoreSamples(model: model, csv: "poisoned.csv", k: 16)
+    /// print(report.auroc?["dao"] ?? .nan)
+    /// ```
+    public static func scoreSamples(model: ImageTextEmbedder, csv: String, k: Int = 16, imageColumn: String = "image",
+                             backdoorColumn: String = "is_backdoor", batchSize: Int = 64,
+                             progress: EvaluationProgress? = nil) throws -> SampleScoreReport {
+        guard (1...Int(Int32.max)).contains(k) else { throw ScoringError("k must be between 1 and \(Int32.max); got \(k)") }
+        let rows = try ImageRows(csvPath: csv, imageColumn: imageColumn)
+        guard rows.paths.count >= k + 2 else {
+            throw ScoringError("\(csv): scoring with k = \(k) needs at least \(k + 2) rows; found \(rows.paths.count)")
+        }
+        let flags = try rows.csv.header.firstIndex(of: backdoorColumn).map { col in
+            try rows.csv.rows.enumerated().map { (i, r) -> Bool in
+                switch r[col].trimmingCharacters(in: .whitespaces).lowercased() {
+                case "1", "true", "1.0": return true
+                case "0", "false", "0.0", "": return false
+                default: throw DatasetError(.badValue, file: csv, row: i + 1, "\(backdoorColumn) is '\(r[col])'; expected 1/0 or true/false")
+                }
             }
         }
+        let embeddings = try rows.embed(with: model, batchSize: batchSize, progress: progress, phase: "embed")
+        let scores = try SampleScores(embeddings: embeddings, k: k)
+        var auc: [String: Double]?
+        if let flags, flags.contains(true), flags.contains(false) {
+            auc = ["k_distance": try SampleScoring.auroc(scores: scores.kDistance, positives: flags),
+                   "slof": try SampleScoring.auroc(scores: scores.slof, positives: flags),
+                   "dao": try SampleScoring.auroc(scores: scores.dao, positives: flags)]
+        }
+        let col = try rows.csv.column(imageColumn)
+        return SampleScoreReport(images: rows.csv.rows.map { $0[col] }, isBackdoor: flags, scores: scores, auroc: auc)
     }
-    let embeddings = try rows.embed(with: model, batchSize: batchSize, progress: progress, phase: "embed")
-    let scores = try SampleScores(embeddings: embeddings, k: k)
-    var auc: [String: Double]?
-    if let flags, flags.contains(true), flags.contains(false) {
-        auc = ["k_distance": try auroc(scores: scores.kDistance, positives: flags),
-               "slof": try auroc(scores: scores.slof, positives: flags),
-               "dao": try auroc(scores: scores.dao, positives: flags)]
-    }
-    let col = try rows.csv.column(imageColumn)
-    return SampleScoreReport(images: rows.csv.rows.map { $0[col] }, isBackdoor: flags, scores: scores, auroc: auc)
 }

@@ -13,15 +13,15 @@ public struct ScoringError: Error, CustomStringConvertible, Sendable {
 /// Row i holds the distances (ascending) and indices of i's `k` nearest neighbours among the
 /// other points; the point itself is never its own neighbour (it is excluded by index, so an
 /// exact duplicate of i does appear, at distance 0).
-public struct NeighborTable: Sendable {
+package struct NeighborTable: Sendable {
     /// Points in the set.
-    public let count: Int
+    package let count: Int
     /// Neighbours kept per point.
-    public let k: Int
+    package let k: Int
     /// [count, k] row-major, ascending along each row.
-    public let distances: [Float]
+    package let distances: [Float]
     /// [count, k] row-major: the neighbour's row in the embedding matrix.
-    public let indices: [Int32]
+    package let indices: [Int32]
 
     /// Distance from point `i` to its `m`-th nearest other point (m = 0 is the nearest).
     @inline(__always) public func distance(_ i: Int, _ m: Int) -> Float { distances[i * k + m] }
@@ -29,7 +29,7 @@ public struct NeighborTable: Sendable {
     @inline(__always) public func index(_ i: Int, _ m: Int) -> Int { Int(indices[i * k + m]) }
 }
 
-public enum NearestNeighbors {
+package enum NearestNeighbors {
     /// Exact k-nearest-neighbour search over the rows of `embeddings` [N, D] (Euclidean).
     ///
     /// Distances come from blocks of the Gram matrix, ||x_i||² + ||x_j||² - 2 x_i·x_j, computed
@@ -46,7 +46,7 @@ public enum NearestNeighbors {
     /// let table = try NearestNeighbors.search(embeddings, k: 17)
     /// let nearest = table.index(0, 0)
     /// ```
-    public static func search(_ embeddings: Tensor, k: Int, block: Int = 2048) throws -> NeighborTable {
+    package static func search(_ embeddings: Tensor, k: Int, block: Int = 2048) throws -> NeighborTable {
         guard embeddings.rank == 2 else { throw ScoringError("embeddings must be a matrix [N, D]; got shape \(embeddings.shape)") }
         let n = embeddings.shape[0], d = embeddings.shape[1]
         guard k >= 1 else { throw ScoringError("k must be at least 1; got \(k)") }

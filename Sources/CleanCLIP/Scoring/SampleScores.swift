@@ -44,7 +44,7 @@ public struct SampleScores: Sendable, Codable {
     /// Scores every row of `embeddings` [N, D] (needs N >= k + 2 and k >= 1).
     /// ```
     /// let s = try SampleScores(embeddings: imageEmbeddings, k: 16)
-    /// let auc = try auroc(scores: s.dao, positives: isBackdoor)
+    /// let auc = try SampleScoring.auroc(scores: s.dao, positives: isBackdoor)
     /// ```
     public init(embeddings: Tensor, k: Int) throws {
         guard (1...Int(Int32.max)).contains(k) else { throw ScoringError("k must be between 1 and \(Int32.max); got \(k)") }
@@ -55,7 +55,7 @@ public struct SampleScores: Sendable, Codable {
     }
 
     /// Scores from a precomputed neighbour table holding at least k + 1 neighbours per point.
-    public init(neighbors t: NeighborTable, k: Int) throws {
+    package init(neighbors t: NeighborTable, k: Int) throws {
         guard k >= 1, t.k >= k + 1 else {
             throw ScoringError("scores with k = \(k) need k + 1 = \(k + 1) neighbours per point; the table has \(t.k)")
         }
@@ -102,25 +102,27 @@ public struct SampleScores: Sendable, Codable {
     }
 }
 
-/// Area under the ROC curve of `scores` for separating `positives` (true) from the rest, with
-/// tied scores counted as half (the Mann-Whitney statistic; equal to sklearn's `roc_auc_score`).
-/// Throws when the lengths differ or either class is empty.
-public func auroc(scores: [Float], positives: [Bool]) throws -> Double {
-    guard scores.count == positives.count else {
-        throw ScoringError("\(scores.count) scores but \(positives.count) labels")
+extension SampleScoring {
+    /// Area under the ROC curve of `scores` for separating `positives` (true) from the rest, with
+    /// tied scores counted as half (the Mann-Whitney statistic; equal to sklearn's `roc_auc_score`).
+    /// Throws when the lengths differ or either class is empty.
+    public static func auroc(scores: [Float], positives: [Bool]) throws -> Double {
+        guard scores.count == positives.count else {
+            throw ScoringError("\(scores.count) scores but \(positives.count) labels")
+        }
+        let p = positives.filter { $0 }.count, q = positives.count - p
+        guard p > 0, q > 0 else { throw ScoringError("AUROC needs both positive and negative samples; got \(p) positive, \(q) negative") }
+        if let bad = scores.firstIndex(where: { $0.isNaN }) { throw ScoringError("score \(bad) is NaN") }
+        let order = scores.indices.sorted { scores[$0] < scores[$1] }
+        var rankSum = 0.0
+        var a = 0
+        while a < order.count {
+            var b = a
+            while b + 1 < order.count && scores[order[b + 1]] == scores[order[a]] { b += 1 }
+            let avgRank = Double(a + b) / 2 + 1  // 1-based average rank of the tie group
+            for r in a...b where positives[order[r]] { rankSum += avgRank }
+            a = b + 1
+        }
+        return (rankSum - Double(p) * Double(p + 1) / 2) / (Double(p) * Double(q))
     }
-    let p = positives.filter { $0 }.count, q = positives.count - p
-    guard p > 0, q > 0 else { throw ScoringError("AUROC needs both positive and negative samples; got \(p) positive, \(q) negative") }
-    if let bad = scores.firstIndex(where: { $0.isNaN }) { throw ScoringError("score \(bad) is NaN") }
-    let order = scores.indices.sorted { scores[$0] < scores[$1] }
-    var rankSum = 0.0
-    var a = 0
-    while a < order.count {
-        var b = a
-        while b + 1 < order.count && scores[order[b + 1]] == scores[order[a]] { b += 1 }
-        let avgRank = Double(a + b) / 2 + 1  // 1-based average rank of the tie group
-        for r in a...b where positives[order[r]] { rankSum += avgRank }
-        a = b + 1
-    }
-    return (rankSum - Double(p) * Double(p + 1) / 2) / (Double(p) * Double(q))
 }

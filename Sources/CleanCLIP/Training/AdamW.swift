@@ -2,27 +2,27 @@ import Foundation
 import TensorCore
 
 /// Hyperparameters of AdamW (`torch.optim.AdamW`) with CleanCLIP's parameter groups.
-public struct AdamWConfig: Sendable, Equatable {
-    public var beta1: Float
-    public var beta2: Float
-    public var eps: Float
+package struct AdamWConfig: Sendable, Equatable {
+    package var beta1: Float
+    package var beta2: Float
+    package var eps: Float
     /// Decoupled weight decay for the parameters that take it (see `noDecay`).
-    public var weightDecay: Float
+    package var weightDecay: Float
     /// When set, gradients are rescaled so that their global L2 norm is at most this
     /// (`torch.nn.utils.clip_grad_norm_`) before the update.
-    public var maxGradNorm: Float?
+    package var maxGradNorm: Float?
     /// Which parameters are exempt from weight decay.
-    public var noDecay: NoDecayRule
+    package var noDecay: NoDecayRule
 
     /// Parameter-name rules for the no-weight-decay group.
-    public enum NoDecayRule: Sendable, Equatable {
+    package enum NoDecayRule: Sendable, Equatable {
         /// CleanCLIP's `src/main.py`: names containing "bn", "ln", "bias" or "logit_scale".
         case cleanCLIP
         /// The reference's supervised finetuning and linear probe (`src/evaluate.py`): names
         /// containing "bias" only.
         case biasOnly
 
-        public func takesWeightDecay(_ name: String) -> Bool {
+        package func takesWeightDecay(_ name: String) -> Bool {
             switch self {
             case .cleanCLIP: return AdamWConfig.takesWeightDecay(name)
             case .biasOnly: return !name.contains("bias")
@@ -31,7 +31,7 @@ public struct AdamWConfig: Sendable, Equatable {
     }
 
     /// CleanCLIP's defaults: betas (0.9, 0.999), eps 1e-8, weight decay 0.1, no clipping.
-    public init(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0.1,
+    package init(beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8, weightDecay: Float = 0.1,
                 maxGradNorm: Float? = nil, noDecay: NoDecayRule = .cleanCLIP) {
         self.beta1 = beta1
         self.beta2 = beta2
@@ -45,7 +45,7 @@ public struct AdamWConfig: Sendable, Equatable {
     /// "bias" or "logit_scale"; every other parameter decays. (As in the reference this is a
     /// substring rule on OpenAI names, so e.g. `downsample.1.weight`, a BatchNorm weight whose
     /// name lacks "bn", does decay.)
-    public static func takesWeightDecay(_ name: String) -> Bool {
+    package static func takesWeightDecay(_ name: String) -> Bool {
         !["bn", "ln", "bias", "logit_scale"].contains { name.contains($0) }
     }
 }
@@ -66,17 +66,17 @@ public struct OptimizerStateError: Error, CustomStringConvertible, Sendable {
 /// ```
 /// Parameters whose `grad` is nil are skipped (no decay, no moment update), as in PyTorch.
 /// The step count is shared by all parameters (they are all stepped together in CleanCLIP).
-public final class AdamW {
-    public let config: AdamWConfig
+package final class AdamW {
+    package let config: AdamWConfig
     /// The parameters, in order, with their names.
-    public let parameters: [(name: String, tensor: Tensor)]
+    package let parameters: [(name: String, tensor: Tensor)]
     /// Steps taken so far.
-    public private(set) var stepCount = 0
+    package private(set) var stepCount = 0
     private var expAvg: [Tensor]
     private var expAvgSq: [Tensor]
     private let decays: [Bool]
 
-    public init(parameters: [(name: String, tensor: Tensor)], config: AdamWConfig = AdamWConfig()) {
+    package init(parameters: [(name: String, tensor: Tensor)], config: AdamWConfig = AdamWConfig()) {
         self.parameters = parameters
         self.config = config
         expAvg = parameters.map { Tensor(zeros: $0.tensor.shape) }
@@ -85,16 +85,16 @@ public final class AdamW {
     }
 
     /// Sets every parameter's gradient to nil.
-    public func zeroGrad() { for p in parameters { p.tensor.grad = nil } }
+    package func zeroGrad() { for p in parameters { p.tensor.grad = nil } }
 
     /// The global L2 norm of all gradients.
-    public func gradientNorm() -> Float {
+    package func gradientNorm() -> Float {
         Float(OptimizerKernels.sumOfSquares(parameters.compactMap(\.tensor.grad)).squareRoot())
     }
 
     /// One update with learning rate `lr`. Returns the gradient norm before any clipping.
     @discardableResult
-    public func step(lr: Float) -> Float {
+    package func step(lr: Float) -> Float {
         let norm = gradientNorm()
         var clip: Float = 1
         if let maxNorm = config.maxGradNorm {
@@ -119,7 +119,7 @@ public final class AdamW {
 
     /// The optimizer state as named tensors, for checkpoints: "step" (a one-element tensor
     /// holding the step count), then "exp_avg.<name>" and "exp_avg_sq.<name>" per parameter.
-    public func state() -> [(String, Tensor)] {
+    package func state() -> [(String, Tensor)] {
         var out: [(String, Tensor)] = [("step", Tensor([Float(stepCount)], shape: []))]
         for (k, p) in parameters.enumerated() {
             out.append(("exp_avg.\(p.name)", expAvg[k].copy()))
@@ -130,11 +130,11 @@ public final class AdamW {
 
     /// The most steps a state can record: "step" is saved as a float32 (as PyTorch does), which
     /// holds every integer up to 2^24 exactly.
-    public static let maxStepCount = 1 << 24
+    package static let maxStepCount = 1 << 24
 
     /// The step count of state written by `state()`: its "step" entry, which must be a whole
     /// number in 0...maxStepCount.
-    public static func stepCount(in state: [(String, Tensor)]) throws -> Int {
+    package static func stepCount(in state: [(String, Tensor)]) throws -> Int {
         guard let step = state.first(where: { $0.0 == "step" })?.1, step.count == 1 else {
             throw OptimizerStateError("optimizer state has no 'step' entry")
         }
@@ -147,7 +147,7 @@ public final class AdamW {
 
     /// Restores state written by `state()`. Every parameter's moments must be present with
     /// the parameter's shape; nothing is changed when a check fails.
-    public func load(state: [(String, Tensor)]) throws {
+    package func load(state: [(String, Tensor)]) throws {
         let steps = try Self.stepCount(in: state)
         let byName = Dictionary(state, uniquingKeysWith: { a, _ in a })
         var m: [Tensor] = [], v: [Tensor] = []

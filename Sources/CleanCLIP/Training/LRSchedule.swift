@@ -12,11 +12,11 @@ import Foundation
 /// one epoch ahead (`num_batches * epoch + index` with epochs counted from 1), so its first
 /// epoch starts past the warmup. Here the first step of training is step 0 and gets
 /// lr / W. Steps at or after T get 0 (the cosine is not continued past its end).
-public enum LRSchedule: Sendable, Equatable {
+package enum LRSchedule: Sendable, Equatable {
     case constant(Float)
     case warmupCosine(baseLR: Float, warmupSteps: Int, totalSteps: Int)
 
-    public func lr(at step: Int) -> Float {
+    package func lr(at step: Int) -> Float {
         switch self {
         case .constant(let lr):
             return lr

@@ -21,7 +21,7 @@ import Foundation
 /// The result holds "step", "exp_avg.<name>" and "exp_avg_sq.<name>" for every parameter of
 /// `model` (OpenAI names), ready for `AdamW.load(state:)` on a contrastive `Trainer`'s
 /// optimizer (see `Finetuner.importOptimizerState`).
-public enum TorchOptimizerState {
+package enum TorchOptimizerState {
     /// Whether a decoded torch checkpoint holds an optimizer state (a non-None "optimizer" dict).
     package static func isPresent(in root: PickleValue) -> Bool {
         root["optimizer"]?.dictPairs != nil
@@ -30,7 +30,7 @@ public enum TorchOptimizerState {
     /// Reads the AdamW state of the checkpoint at `path` for `model` (whose weights must come
     /// from the same checkpoint). Throws `OptimizerStateError` when there is none or it does not
     /// fit the model; errors name the parameter and both shapes.
-    public static func read(path: String, model: CLIPModel) throws -> [(String, Tensor)] {
+    package static func read(path: String, model: CLIPModel) throws -> [(String, Tensor)] {
         try read(root: try CheckpointReader.readTorchPickle(path: path), model: model, path: path)
     }
 
@@ -142,6 +142,6 @@ public enum TorchOptimizerState {
 
 /// The AdamW state of the CleanCLIP checkpoint at `path`, for `AdamW.load(state:)`: see
 /// `TorchOptimizerState`.
-public func cleanCLIPOptimizerState(fromTorchCheckpoint path: String, model: CLIPModel) throws -> [(String, Tensor)] {
+package func cleanCLIPOptimizerState(fromTorchCheckpoint path: String, model: CLIPModel) throws -> [(String, Tensor)] {
     try TorchOptimizerState.read(path: path, model: model)
 }

@@ -3,23 +3,23 @@ import Foundation
 import TensorCore
 
 /// What one training step did.
-public struct StepResult: Sendable {
+package struct StepResult: Sendable {
     /// The schedule step this was: 0-based, like every step and epoch index in the finetuning API
     /// (`FinetuneProgress.step` is this value), and the index the learning rate was taken at.
     /// Equals the optimizer's step count before the update, less `Trainer.scheduleStepOffset`.
-    public let step: Int
+    package let step: Int
     /// The learning rate used.
-    public let lr: Float
+    package let lr: Float
     /// The total loss before the update.
-    public let loss: Float
+    package let loss: Float
     /// L_CLIP (contrastive modes) before the update.
-    public let clipLoss: Float?
+    package let clipLoss: Float?
     /// L_SS (CleanCLIP mode) before the update.
-    public let inmodalLoss: Float?
+    package let inmodalLoss: Float?
     /// The supervised cross-entropy (supervised mode).
-    public let supervisedLoss: Float?
+    package let supervisedLoss: Float?
     /// The global gradient norm before clipping.
-    public let gradientNorm: Float
+    package let gradientNorm: Float
 }
 
 /// Finetunes a CLIP model one batch at a time, as CleanCLIP's `train.py` does:
@@ -36,29 +36,29 @@ public struct StepResult: Sendable {
 /// Not thread-safe: one step at a time. While a step runs the model is in training mode and its
 /// trained parameters record gradients; between steps it is back in inference state, so encodes
 /// and evaluations between (or after) steps record no autograd graph.
-public final class Trainer {
-    public enum Objective {
+package final class Trainer {
+    package enum Objective {
         /// Contrastive finetuning with the CleanCLIP loss (or MMCL-only).
         case contrastive(CleanCLIPLoss)
         /// Vision tower + linear head, cross-entropy on labels (the text tower is not trained).
         case supervised(LinearHead)
     }
 
-    public let model: CLIPModel
-    public let objective: Objective
-    public let optimizer: AdamW
-    public var schedule: LRSchedule
+    package let model: CLIPModel
+    package let objective: Objective
+    package let optimizer: AdamW
+    package var schedule: LRSchedule
 
     /// logit_scale is clamped to [0, ln 100] after every contrastive step.
-    public static let maxLogitScale: Float = Float(Foundation.log(100.0))
+    package static let maxLogitScale: Float = Float(Foundation.log(100.0))
 
     /// Contrastive finetuning of every model parameter.
-    public convenience init(model: CLIPModel, loss: CleanCLIPLoss, optimizer: AdamWConfig = AdamWConfig(),
+    package convenience init(model: CLIPModel, loss: CleanCLIPLoss, optimizer: AdamWConfig = AdamWConfig(),
                             schedule: LRSchedule) {
         self.init(model: model, objective: .contrastive(loss), optimizer: optimizer, schedule: schedule)
     }
 
-    public init(model: CLIPModel, objective: Objective, optimizer: AdamWConfig = AdamWConfig(), schedule: LRSchedule) {
+    package init(model: CLIPModel, objective: Objective, optimizer: AdamWConfig = AdamWConfig(), schedule: LRSchedule) {
         self.model = model
         self.objective = objective
         self.schedule = schedule
@@ -70,18 +70,18 @@ public final class Trainer {
     }
 
     /// Steps taken so far (the optimizer's step count: restored with its state).
-    public var stepCount: Int { optimizer.stepCount }
+    package var stepCount: Int { optimizer.stepCount }
 
     /// Optimizer steps that were taken before this schedule began, e.g. by the run whose AdamW
     /// state was imported (`Finetuner.importOptimizerState`). The learning rate of a step is
     /// `schedule.lr(at: stepCount - scheduleStepOffset)`, while AdamW's bias correction keeps
     /// counting from the imported step, as `torch.optim.AdamW.load_state_dict` does. 0 by default.
-    public var scheduleStepOffset = 0
+    package var scheduleStepOffset = 0
 
     /// One contrastive step. `images` [B, 3, S, S] and `tokens` [B * contextLength] token ids
     /// (the captions, tokenized); the augmented views (same shapes) are required when the loss is
     /// in CleanCLIP mode and ignored (not encoded) in MMCL-only mode.
-    public func step(images: Tensor, tokens: [Int32], augmentedImages: Tensor? = nil,
+    package func step(images: Tensor, tokens: [Int32], augmentedImages: Tensor? = nil,
                      augmentedTokens: [Int32]? = nil) throws -> StepResult {
         guard case .contrastive(let loss) = objective else {
             throw CLIPInputError("this trainer is supervised: use supervisedStep(images:labels:)")
@@ -121,7 +121,7 @@ public final class Trainer {
     }
 
     /// One supervised step: images [B, 3, S, S], labels in 0..<classes.
-    public func supervisedStep(images: Tensor, labels: [Int]) throws -> StepResult {
+    package func supervisedStep(images: Tensor, labels: [Int]) throws -> StepResult {
         guard case .supervised(let head) = objective else {
             throw CLIPInputError("this trainer is contrastive: use step(images:tokens:...)")
         }

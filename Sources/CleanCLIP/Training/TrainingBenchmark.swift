@@ -8,18 +8,18 @@ import TensorCore
 /// the CleanCLIP loss, back-propagates and applies AdamW, exactly as `Trainer.step`. Captions
 /// are random token ids of 8 to 20 tokens (CC3M-like lengths); the text tower runs only up to
 /// the longest caption's end-of-text token (PyTorch's open_clip always runs all 77 positions).
-public enum TrainingBenchmark {
-    public struct Result: Sendable, CustomStringConvertible {
-        public let architecture: String
-        public let batch: Int
-        public let iterations: Int
+package enum TrainingBenchmark {
+    package struct Result: Sendable, CustomStringConvertible {
+        package let architecture: String
+        package let batch: Int
+        package let iterations: Int
         /// Original image-caption pairs per second (each pair also brings its augmented views).
-        public let pairsPerSecond: Double
-        public let secondsPerStep: Double
+        package let pairsPerSecond: Double
+        package let secondsPerStep: Double
         /// Peak resident memory of the process so far (VmHWM), in bytes; nil where unavailable.
-        public let peakResidentBytes: Int?
+        package let peakResidentBytes: Int?
 
-        public var description: String {
+        package var description: String {
             let mem = peakResidentBytes.map { String(format: "%.0f MiB", Double($0) / 1_048_576) } ?? "n/a"
             return String(format: "%@ CleanCLIP step, batch %d + %d augmented: %.3f pairs/s (%.2f s/step), peak RSS %@",
                           architecture, batch, batch, pairsPerSecond, secondsPerStep, mem)
@@ -27,7 +27,7 @@ public enum TrainingBenchmark {
     }
 
     /// Runs one warm-up step and then `iterations` timed steps.
-    public static func run(config: CLIPConfig, batch: Int = 16, iterations: Int = 3, seed: UInt64 = 0) throws -> Result {
+    package static func run(config: CLIPConfig, batch: Int = 16, iterations: Int = 3, seed: UInt64 = 0) throws -> Result {
         let model = CLIPModel(randomWith: config, seed: seed)
         let trainer = Trainer(model: model, loss: .cleanCLIP, optimizer: AdamWConfig(),
                               schedule: .warmupCosine(baseLR: 1e-5, warmupSteps: 50, totalSteps: 10_000))
@@ -61,7 +61,7 @@ public enum TrainingBenchmark {
     }
 
     /// VmHWM from /proc/self/status (Linux), in bytes.
-    public static func peakResidentBytes() -> Int? {
+    package static func peakResidentBytes() -> Int? {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
         for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)

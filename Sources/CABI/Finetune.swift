@@ -81,25 +81,13 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
             throw BoundaryError(.invalidArgument, "resume needs checkpoint_path: the checkpoint of the run to continue")
         }
         guard FileManager.default.fileExists(atPath: csv) else { throw BoundaryError(.ioErrorNotFound, "\(csv): no such file") }
-        var dataset = try ImageCaptionDataset(csvPath: csv, imageKey: imageKey, captionKey: captionKey)
-        if config.inmodal && dataset.items.contains(where: { $0.augmentedCaption == nil }) {
-            let wordNet = try wordNetDir.map { try WordNet(directory: $0) } ?? WordNet.shared()
-            dataset = try dataset.augmentingCaptions(with: EDA(wordNet: wordNet), seed: config.seed)
-        }
+        let dataset = try ImageCaptionDataset(csvPath: csv, imageKey: imageKey, captionKey: captionKey)
+            .preparedForTraining(inmodal: config.inmodal, seed: config.seed, wordNetDirectory: wordNetDir)
         let reporter = ProgressReporter(progress, userData)
         try handle.exclusiveFinetune {
             let m = handle.model
             let finetuner = try Finetuner(model: m, dataset: dataset, config: config)
-            if resume != 0, let checkpoint {
-                // The weights are replaced only once the checkpoint's files are checked.
-                for (path, what) in [(Finetuner.optimizerPath(for: checkpoint), "the optimizer state written next to the checkpoint"),
-                                     (checkpoint, "the checkpoint written by an earlier run")]
-                where !FileManager.default.fileExists(atPath: path) {
-                    throw BoundaryError(.ioErrorNotFound, "\(path): no such file (resume needs \(what))")
-                }
-                let saved = try CLIPModel.load(path: checkpoint, options: CLIPLoadOptions(activation: m.config.activation))
-                try finetuner.resume(from: checkpoint, savedModel: saved)
-            }
+            if resume != 0, let checkpoint { try finetuner.resumeLoadingWeights(from: checkpoint) }
             try reporter.run {
                 _ = try finetuner.run(checkpoint: checkpoint) { event in
                     switch event {

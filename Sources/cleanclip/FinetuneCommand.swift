@@ -184,10 +184,8 @@ struct FinetuneCommand: ParsableCommand {
 
     private func runContrastive(_ clip: CLIPModel) throws {
         let config = contrastiveConfig
-        var data = try ImageCaptionDataset(csvPath: trainData, imageKey: imageKey, captionKey: captionKey)
-        if inmodal && data.items.contains(where: { $0.augmentedCaption == nil }) {
-            data = try data.augmentingCaptions(with: EDA(wordNet: try WordNet.shared()), seed: seed)
-        }
+        let data = try ImageCaptionDataset(csvPath: trainData, imageKey: imageKey, captionKey: captionKey)
+            .preparedForTraining(inmodal: inmodal, seed: seed)
         let finetuner = try Finetuner(model: clip, dataset: data, config: config)
         if resume { try finetuner.resume(from: out) }
         if let checkpoint {

@@ -53,6 +53,16 @@ public struct ImageCaptionDataset: Sendable {
         self.items = items
     }
 
+    /// The captions CleanCLIP's objective needs (the policy every front end shares): with the
+    /// in-modal loss, every pair needs an augmented caption, so rows without a precomputed
+    /// `augmented_<caption key>` get EDA's, seeded by `seed`, with WordNet from
+    /// `wordNetDirectory` (default: the system's). Without it, the data set is used as it is.
+    public func preparedForTraining(inmodal: Bool, seed: UInt64, wordNetDirectory: String? = nil) throws -> ImageCaptionDataset {
+        guard inmodal, items.contains(where: { $0.augmentedCaption == nil }) else { return self }
+        let wordNet = try wordNetDirectory.map { try WordNet(directory: $0) } ?? WordNet.shared()
+        return try augmentingCaptions(with: EDA(wordNet: wordNet), seed: seed)
+    }
+
     /// A copy where every item without a precomputed augmented caption gets one from `eda`, as
     /// the reference does once when the dataset is built. Item `i` uses its own generator seeded
     /// from (`seed`, `i`), so the result does not depend on evaluation order.

@@ -83,6 +83,20 @@ public final class Finetuner {
         RunCheckpoint.sibling(of: checkpoint, "optimizer")
     }
 
+    /// Continues the run saved at `checkpoint` in a host that holds the model being finetuned
+    /// (the C ABI, Python): checks that the checkpoint and its optimizer state both exist, loads
+    /// the saved weights (with this model's activation), then resumes as `resume(from:savedModel:)`.
+    /// This model's weights are replaced only once the saved run has been verified.
+    public func resumeLoadingWeights(from checkpoint: String) throws {
+        for (path, what) in [(Self.optimizerPath(for: checkpoint), "the optimizer state written next to the checkpoint"),
+                             (checkpoint, "the checkpoint written by an earlier run")]
+        where !FileManager.default.fileExists(atPath: path) {
+            throw FileError(path: path, "no such file (resume needs \(what))", kind: .notFound)
+        }
+        let saved = try CLIPModel.load(path: checkpoint, options: CLIPLoadOptions(activation: model.config.activation))
+        try resume(from: checkpoint, savedModel: saved)
+    }
+
     /// Continues the run that `run` saved at `checkpoint`: restores the optimizer state, the
     /// schedule position and the finished epochs. `savedModel` is the model loaded from
     /// `checkpoint`; by default this finetuner's own model, which must then have been loaded from

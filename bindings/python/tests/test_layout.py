@@ -98,6 +98,9 @@ def test_version():
     assert (major, minor, patch) == (_lib.VERSION_MAJOR, _lib.VERSION_MINOR, _lib.VERSION_PATCH)
     assert _lib.lib.cleanclip_version() == _lib.VERSION
     assert cleanclip.library_version == cleanclip.version == f"{major}.{minor}.{patch}"
+    # __version__ is the C library's: the wheel's version is read from the same header.
+    v = _lib.lib.cleanclip_version()
+    assert cleanclip.__version__ == cleanclip.library_version == f"{v // 10000}.{v // 100 % 100}.{v % 100}"
 
 
 def test_struct_size_rules():

@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -239,7 +240,8 @@ class _Wheel:
     def add(self, name: str, data: bytes, executable: bool = False) -> None:
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # reproducible
         info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = (0o755 if executable else 0o644) << 16
+        # A regular file's mode: installers (pip) keep the executable bit only with the type bits.
+        info.external_attr = (stat.S_IFREG | (0o755 if executable else 0o644)) << 16
         self.zip.writestr(info, data)
         digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
         self.records.append((name, f"sha256={digest}", str(len(data))))
@@ -251,7 +253,7 @@ class _Wheel:
         writer.writerow((f"{self.dist_info}/RECORD", "", ""))
         info = zipfile.ZipInfo(f"{self.dist_info}/RECORD", date_time=(1980, 1, 1, 0, 0, 0))
         info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
+        info.external_attr = (stat.S_IFREG | 0o644) << 16
         self.zip.writestr(info, out.getvalue())
         self.zip.close()
 

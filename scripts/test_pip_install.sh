@@ -9,6 +9,8 @@
 #   4. examples/python/zero_shot.py and embed_folder.py run against the installed package
 #   5. the `cleanclip` console script runs the bundled tool, and `cleanclip embed` gives what
 #      Model.encode_images gives by default (raw embeddings), and with --normalize normalize=True
+#   6. as root: zero_shot.py and `cleanclip embed` again with the Swift toolchain's folder hidden by an empty tmpfs in a
+#      private mount namespace (other processes keep seeing it)
 #
 # Environment: CLEANCLIP_BUILD_DIR  SwiftPM scratch path the backend builds in (default .build)
 #              PYTHON               interpreter that makes the venv (default python3)
@@ -104,5 +106,21 @@ np.testing.assert_allclose(np.load(f"{work}/emb.npy"), unit, atol=1e-6)   # embe
 assert not np.allclose(np.linalg.norm(raw, axis=1), 1, atol=1e-3)
 print("cleanclip embed == Model.encode_images, with and without normalisation")
 EOF
+
+step "with the Swift toolchain hidden (a private mount namespace; needs root and unshare)"
+toolchain=$(dirname "$(dirname "$(dirname "$(readlink -f "$(command -v swift)")")")")
+case $toolchain in
+    /|/usr|/usr/local) echo "skipped: the toolchain is installed in $toolchain, which cannot be hidden alone" ;;
+    *)
+        if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+            "${clean_env[@]}" unshare -m sh -c 'mount -t tmpfs none "$1" && shift && "$@"' sh "$toolchain" \
+                "$VPY" "$ROOT/examples/python/zero_shot.py" "$MODEL" "${IMAGES[0]}" | tail -2
+            "${clean_env[@]}" unshare -m sh -c 'mount -t tmpfs none "$1" && shift && "$@"' sh "$toolchain" \
+                "$WORK/venv/bin/cleanclip" embed --model "$MODEL" --images "${IMAGES[0]}" --out-image "$WORK/hidden.npy"
+            echo "ran without $toolchain"
+        else
+            echo "skipped: not root, or no unshare"
+        fi ;;
+esac
 
 step "pip install passed"

@@ -111,3 +111,19 @@ def test_struct_size_rules():
     assert _lib.lib.cleanclip_extended_status() == _lib.INVALID_ARGUMENT_STRUCT_SIZE
     assert _lib.lib.cleanclip_model_default_options(ctypes.byref(o), 12) == _lib.OK
     assert o.struct_size == 12
+
+
+def test_library_search_order(monkeypatch, tmp_path):
+    """$CLEANCLIP_LIB first, then the copy next to the package (the wheel's), then only in a source
+    tree the repository's build; an installed package never guesses a repository around it."""
+    from pathlib import Path
+    monkeypatch.setenv("CLEANCLIP_LIB", str(tmp_path / "lib.so"))
+    monkeypatch.delenv("CLEANCLIP_BUILD_DIR", raising=False)
+    paths = _lib.candidate_paths()
+    package = Path(_lib.__file__).resolve().parent
+    assert paths[:2] == [tmp_path / "lib.so", package / "libcleanclip.so"]
+    repo = _lib.source_tree_root()
+    if (package.parents[2] / "Package.swift").is_file() and package.parents[1].name == "bindings":
+        assert repo == package.parents[2] and paths[2:] == [repo / ".build" / "release" / "libcleanclip.so"]
+    else:
+        assert repo is None and len(paths) == 2

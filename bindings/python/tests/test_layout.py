@@ -116,7 +116,6 @@ def test_struct_size_rules():
 def test_library_search_order(monkeypatch, tmp_path):
     """$CLEANCLIP_LIB first, then the copy next to the package (the wheel's), then only in a source
     tree the repository's build; an installed package never guesses a repository around it."""
-    from pathlib import Path
     monkeypatch.setenv("CLEANCLIP_LIB", str(tmp_path / "lib.so"))
     monkeypatch.delenv("CLEANCLIP_BUILD_DIR", raising=False)
     paths = _lib.candidate_paths()

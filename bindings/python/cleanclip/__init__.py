@@ -31,9 +31,9 @@ from . import _lib
 from ._handles import Cancelled, ClassifierHandle, Error, ModelHandle, check
 from ._lib import lib
 
-__all__ = ["__version__", "Error", "Cancelled", "Model", "Classifier", "load", "tokenize", "preprocess", "zero_shot", "version",
-           "library_version", "set_num_threads", "get_num_threads", "blas_info", "finetune", "evaluate", "score_trigger",
-           "poison", "score_samples", "sample_scores"]
+__all__ = ["__version__", "Error", "Cancelled", "Model", "Classifier", "load", "tokenize", "preprocess", "zero_shot",
+           "version", "library_version", "set_num_threads", "get_num_threads", "blas_info", "finetune", "evaluate",
+           "score_trigger", "poison", "score_samples", "sample_scores"]
 
 version = "%d.%d.%d" % (_lib.VERSION_MAJOR, _lib.VERSION_MINOR, _lib.VERSION_PATCH)
 library_version = lib.cleanclip_version_string().decode()

@@ -70,7 +70,8 @@ def test_finetune_defaults_are_the_librarys():
     assert cleanclip.lib.cleanclip_finetune_default_options(ctypes.byref(o), ctypes.sizeof(o)) == 0
     d = {k: v.default for k, v in inspect.signature(cleanclip.finetune).parameters.items()}
     assert d["inmodal"] == bool(o.inmodal)
-    assert (d["batch_size"], d["epochs"], d["warmup_steps"], d["seed"]) == (o.batch_size, o.epochs, o.warmup_steps, o.seed)
+    for name in ("batch_size", "epochs", "warmup_steps", "seed"):
+        assert d[name] == getattr(o, name), name
     for name in ("lr", "weight_decay", "clip_weight", "inmodal_weight"):
         assert d[name] == pytest.approx(getattr(o, name)), name
 

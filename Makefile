@@ -1,6 +1,7 @@
 # Two entry points, each doing all set-up on a fresh machine:
 #   make demo   build (release) and run the main job: a poisoned CLIP cleaned end to end
-#   make test   build and run every test: Swift (swift-testing), the C ABI and the Python package,
+#   make test   build and run every test: Swift (swift-testing), the C ABI and the Python package
+#               (also pip-installed into a fresh venv: scripts/test_pip_install.sh),
 #               a package that depends on this one by version (the README's Swift example),
 #               and a short run of every fuzz target (FUZZ_TEST_SECONDS each)
 #   make fuzz   longer fuzzing: FUZZ_SECONDS per target, FUZZ_TARGETS to choose (default: all)
@@ -29,6 +30,7 @@ test: build
 	swift build -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --build-tests
 	swift test -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --skip-build
 	CLEANCLIP_BUILD_DIR=$(SWIFT_BUILD) SKIP_BUILD=1 scripts/test_bindings.sh
+	CLEANCLIP_BUILD_DIR=$(SWIFT_BUILD) scripts/test_pip_install.sh
 	@rm -rf $(SWIFT_BUILD)/demo-quick
 	bin/cleanclip demo --quick --report $(SWIFT_BUILD)/demo-quick
 	python3 scripts/check_demo_report.py $(SWIFT_BUILD)/demo-quick

@@ -25,7 +25,7 @@ def main(argv=None):
     if not files:
         parser.error(f"no .jpg or .png files in {args.folder}")
     with cleanclip.load(args.model) as model:
-        chunks = [model.encode_images([str(p) for p in files[i:i + args.batch]])
+        chunks = [model.encode_images([str(p) for p in files[i:i + args.batch]], normalize=True)
                   for i in range(0, len(files), args.batch)]
     embeddings = np.concatenate(chunks)
     np.save(args.out, embeddings)

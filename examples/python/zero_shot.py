@@ -1,7 +1,9 @@
 """Embeds images and captions with a CLIP checkpoint and prints zero-shot predictions.
 
-    CLEANCLIP_LIB=.build/release/libcleanclip.so PYTHONPATH=bindings/python \
-        python3 examples/python/zero_shot.py MODEL IMAGE...
+    python3 examples/python/zero_shot.py MODEL IMAGE...
+
+after `pip install ./bindings/python`; from a source tree without installing, after `make build`:
+PYTHONPATH=bindings/python python3 examples/python/zero_shot.py MODEL IMAGE...
 """
 import sys
 
@@ -21,8 +23,8 @@ def main(argv):
         info = model.info
         print(f"model: {info['architecture']}, embed dim {info['embed_dim']}, image size {info['image_size']}")
         print(f"blas: {cleanclip.blas_info()['description']}")
-        images = model.encode_images(argv[2:])           # (n, E), unit rows
-        texts = model.encode_text(CAPTIONS)              # (3, E)
+        images = model.encode_images(argv[2:], normalize=True)   # (n, E), unit rows
+        texts = model.encode_text(CAPTIONS, normalize=True)      # (3, E), unit rows
         print("\ncosine similarity (image x caption):")
         for path, row in zip(argv[2:], images @ texts.T):
             print(f"  {path:40s}" + "".join(f" {s:+.4f}" for s in row))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import warnings
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -30,12 +31,15 @@ from . import _lib
 from ._handles import Cancelled, ClassifierHandle, Error, ModelHandle, check
 from ._lib import lib
 
-__all__ = ["Error", "Cancelled", "Model", "Classifier", "load", "tokenize", "preprocess", "zero_shot", "version",
-           "library_version", "set_num_threads", "get_num_threads", "blas_info", "finetune", "evaluate", "score_trigger",
-           "poison", "score_samples", "sample_scores"]
+__all__ = ["__version__", "Error", "Cancelled", "Model", "Classifier", "load", "tokenize", "preprocess", "zero_shot",
+           "version", "library_version", "set_num_threads", "get_num_threads", "blas_info", "finetune", "evaluate",
+           "score_trigger", "poison", "score_samples", "sample_scores"]
 
 version = "%d.%d.%d" % (_lib.VERSION_MAJOR, _lib.VERSION_MINOR, _lib.VERSION_PATCH)
 library_version = lib.cleanclip_version_string().decode()
+#: The package's version: the C library's (the wheel's version is read from the same header,
+#: include/cleanclip.h; the check below refuses a library older than it or of another major).
+__version__ = version
 if lib.cleanclip_version() // 10000 != _lib.VERSION_MAJOR or lib.cleanclip_version() < _lib.VERSION:
     raise ImportError(f"libcleanclip {library_version} at {_lib.path} does not match the Python package {version}")
 
@@ -193,13 +197,15 @@ class Model:
             check(fn(ptr, *args, n, 1 if normalize else 0, _ptr(out, ctypes.c_float), out.size, None))
         return out
 
-    def encode_text(self, texts, normalize: bool = True) -> np.ndarray:
-        """Captions (a string or list of strings) -> float32 (n, E), tokenized with CLIP's BPE."""
+    def encode_text(self, texts, normalize: bool = False) -> np.ndarray:
+        """Captions (a string or list of strings) -> float32 (n, E), tokenized with CLIP's BPE.
+        normalize=True scales every row to unit L2 norm; the default (False) returns the model's
+        raw embeddings, as `cleanclip embed` without --normalize and open_clip's encode_text do."""
         arr, n = _c_strings(_text_list(texts, "texts"), "texts")
         return self._call(lib.cleanclip_encode_texts, n, arr, normalize=normalize)
 
-    def encode_tokens(self, tokens, normalize: bool = True) -> np.ndarray:
-        """Token ids, integer (n, context_length) -> float32 (n, E)."""
+    def encode_tokens(self, tokens, normalize: bool = False) -> np.ndarray:
+        """Token ids, integer (n, context_length) -> float32 (n, E) (normalize: as for encode_text)."""
         t = np.asarray(tokens)
         if not np.issubdtype(t.dtype, np.integer):
             raise TypeError(f"tokens must be an integer array, got dtype {t.dtype}")
@@ -210,8 +216,9 @@ class Model:
         t = np.ascontiguousarray(t, dtype=np.int32)
         return self._call(lib.cleanclip_encode_tokens, t.shape[0], _ptr(t, ctypes.c_int32), normalize=normalize)
 
-    def encode_pixels(self, pixels, normalize: bool = True) -> np.ndarray:
-        """Preprocessed images, float (n, 3, S, S) with S = info["image_size"] -> float32 (n, E)."""
+    def encode_pixels(self, pixels, normalize: bool = False) -> np.ndarray:
+        """Preprocessed images, float (n, 3, S, S) with S = info["image_size"] -> float32 (n, E)
+        (normalize: as for encode_text)."""
         p = np.asarray(pixels)
         if not np.issubdtype(p.dtype, np.floating):
             raise TypeError(f"pixels must be a float32 array, got dtype {p.dtype}")
@@ -221,9 +228,10 @@ class Model:
         p = np.ascontiguousarray(p, dtype=np.float32)
         return self._call(lib.cleanclip_encode_pixels, p.shape[0], _ptr(p, ctypes.c_float), normalize=normalize)
 
-    def encode_images(self, images, normalize: bool = True) -> np.ndarray:
+    def encode_images(self, images, normalize: bool = False) -> np.ndarray:
         """Image files (a path or list of paths) or uint8 RGB arrays (n, H, W, 3) -> float32 (n, E).
-        Images are preprocessed in the library as CLIP does (bicubic resize, centre crop)."""
+        Images are preprocessed in the library as CLIP does (bicubic resize, centre crop).
+        normalize: as for encode_text (default False: raw embeddings, as `cleanclip embed`)."""
         if _is_paths(images):
             arr, n = _c_strings(_path_list(images, "images"), "images")
             return self._call(lib.cleanclip_encode_image_files, n, arr, normalize=normalize)
@@ -474,19 +482,28 @@ def _text_result(call) -> str:
 def finetune(model: Model, train_csv, *, inmodal: bool = True, lr: float = 1e-5, batch_size: int = 64,
              epochs: int = 10, warmup_steps: int = 50, weight_decay: float = 0.1, clip_weight: float = 1.0,
              inmodal_weight: float = 1.0, max_grad_norm: float | None = None, seed: int = 0,
-             image_key: str = "image", caption_key: str = "caption", checkpoint=None, resume: bool = False,
-             wordnet_dir=None, progress=None) -> list[dict]:
+             image_key: str = "image", caption_key: str = "caption", out=None, resume: bool = False,
+             wordnet_dir=None, progress=None, checkpoint=None) -> list[dict]:
     """CleanCLIP finetuning of `model` in place on an image-caption CSV (columns `image_key`,
     `caption_key`; image paths relative to the CSV). inmodal=False: multimodal loss only.
-    checkpoint: a .safetensors path written after every epoch (with the optimizer state next to
-    it); resume=True continues that run. progress: called with a dict (phase "step" after every
-    step, "epoch" after every epoch; keys epoch, step counts, loss, clip_loss, inmodal_loss, lr,
-    seconds, eta_seconds, ...); returning False cancels (raises cleanclip.Cancelled).
+    Training starts from `model`'s weights. out: a .safetensors path written after every epoch
+    (with the optimizer state next to it), as `cleanclip finetune --out`; resume=True continues the
+    run saved there. checkpoint: the former name of `out`, deprecated (DeprecationWarning): for the
+    CLI and CleanCLIP, --checkpoint names the starting point, not the output.
+    progress: called with a dict (phase "step" after every step, "epoch" after every epoch; keys
+    epoch, step counts, loss, clip_loss, inmodal_loss, lr, seconds, eta_seconds, ...); returning
+    False cancels (raises cleanclip.Cancelled).
     Returns the per-epoch summaries of this call (phase "epoch" dicts).
     While it runs, calls on the model from other threads raise RuntimeError (calls from the
     progress callback are allowed); it raises RuntimeError when other calls on the model are in
     flight. The model is back in inference state afterwards, also after an error or cancel."""
     handle = _model_handle(model)
+    if checkpoint is not None:
+        if out is not None:
+            raise TypeError("give out= only (checkpoint= is its deprecated name)")
+        warnings.warn("finetune(checkpoint=) is deprecated: the output path is now out= (as `cleanclip finetune "
+                      "--out`; --checkpoint is an input there and in CleanCLIP)", DeprecationWarning, stacklevel=2)
+        out = checkpoint
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable or None, not {type(progress).__name__}")
     o = _options(_lib.cleanclip_finetune_options, lib.cleanclip_finetune_default_options)
@@ -508,7 +525,7 @@ def finetune(model: Model, train_csv, *, inmodal: bool = True, lr: float = 1e-5,
 
     cb = _Progress(on_event)
     args = (_path(train_csv, "train_csv"), _text(image_key, "image_key"), _text(caption_key, "caption_key"),
-            ctypes.byref(o), _path(checkpoint, "checkpoint", optional=True), 1 if resume else 0, cb.c_fn, None)
+            ctypes.byref(o), _path(out, "out", optional=True), 1 if resume else 0, cb.c_fn, None)
     with handle.exclusive() as ptr:
         cb.check(lib.cleanclip_finetune(ptr, *args))
     return epochs_done

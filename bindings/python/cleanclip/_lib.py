@@ -91,20 +91,34 @@ FUNCTIONS = {
 LIBRARY_NAME = "libcleanclip.so"
 
 
+def source_tree_root() -> Path | None:
+    """The repository when this package is imported from its source tree (bindings/python on
+    sys.path), else None: an installed package (site-packages) has no repository around it."""
+    here = Path(__file__).resolve().parent
+    if len(here.parents) < 3:
+        return None
+    repo = here.parents[2]
+    if here.parent.name == "python" and here.parents[1].name == "bindings" and (repo / "Package.swift").is_file():
+        return repo
+    return None
+
+
 def candidate_paths() -> list[Path]:
-    """Where the library is looked for, in order: $CLEANCLIP_LIB, next to this package, the
-    repository's release build (<repo>/.build/release, or $CLEANCLIP_BUILD_DIR/release)."""
+    """Where the library is looked for, in order: $CLEANCLIP_LIB (an explicit path wins), the copy
+    shipped next to this file in the wheel, and in a source tree the repository's release build
+    (<repo>/$CLEANCLIP_BUILD_DIR/release, then <repo>/.build/release). When none exists, the
+    system's search for libcleanclip.so follows (LD_LIBRARY_PATH, the ldconfig cache)."""
     out = []
     env = os.environ.get("CLEANCLIP_LIB")
     if env:
         out.append(Path(env))
-    here = Path(__file__).resolve().parent
-    out.append(here / LIBRARY_NAME)
-    repo = here.parents[2]  # bindings/python/cleanclip -> repository root
-    build = os.environ.get("CLEANCLIP_BUILD_DIR")
-    if build:
-        out.append((repo / build if not os.path.isabs(build) else Path(build)) / "release" / LIBRARY_NAME)
-    out.append(repo / ".build" / "release" / LIBRARY_NAME)
+    out.append(Path(__file__).resolve().parent / LIBRARY_NAME)
+    repo = source_tree_root()
+    if repo is not None:
+        build = os.environ.get("CLEANCLIP_BUILD_DIR")
+        if build:
+            out.append((Path(build) if os.path.isabs(build) else repo / build) / "release" / LIBRARY_NAME)
+        out.append(repo / ".build" / "release" / LIBRARY_NAME)
     return out
 
 
@@ -119,7 +133,13 @@ def _load() -> ctypes.CDLL:
             break
         tried.append(str(path))
     else:
-        raise OSError("libcleanclip.so not found; set CLEANCLIP_LIB to its path (looked in: " + ", ".join(tried) + ")")
+        try:  # the dynamic loader's own search: LD_LIBRARY_PATH, then the ldconfig cache
+            lib = ctypes.CDLL(LIBRARY_NAME)
+        except OSError:
+            tried.append(f"{LIBRARY_NAME} on the loader's path (LD_LIBRARY_PATH, ldconfig)")
+            raise OSError("libcleanclip.so not found; install the package with `pip install ./bindings/python` "
+                          "(it builds and ships the library) or set CLEANCLIP_LIB to its path (looked in: "
+                          + ", ".join(tried) + ")") from None
     for name, (restype, argtypes) in FUNCTIONS.items():
         fn = getattr(lib, name)
         fn.restype = restype

@@ -126,13 +126,16 @@ def test_invalid_utf8_reaches_the_library_as_a_status():
 # ---- encode --------------------------------------------------------------------------------
 
 def test_encode_text(text_model):
-    e = text_model.encode_text(CAPTIONS)
+    e = text_model.encode_text(CAPTIONS, normalize=True)
     assert e.dtype == np.float32 and e.shape == (3, 32)
     assert np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
-    raw = text_model.encode_text(CAPTIONS, normalize=False)
+    # The default is the raw embedding, as `cleanclip embed` without --normalize.
+    raw = text_model.encode_text(CAPTIONS)
+    assert np.array_equal(raw, text_model.encode_text(CAPTIONS, normalize=False))
+    assert not np.allclose(np.linalg.norm(raw, axis=1), 1, atol=1e-3)
     assert np.allclose(raw / np.linalg.norm(raw, axis=1, keepdims=True), e, atol=1e-6)
-    assert np.array_equal(text_model.encode_tokens(cleanclip.tokenize(CAPTIONS)), e)
-    assert np.allclose(text_model.encode_text(CAPTIONS[0]), e[:1], atol=1e-6)  # batch of 1 vs 3
+    assert np.array_equal(text_model.encode_tokens(cleanclip.tokenize(CAPTIONS), normalize=True), e)
+    assert np.allclose(text_model.encode_text(CAPTIONS[0], normalize=True), e[:1], atol=1e-6)  # batch of 1 vs 3
 
 
 def test_encode_text_failures(text_model, vit_model):
@@ -284,11 +287,11 @@ def test_zero_shot(text_model, image_paths):
     # The definition: class = normalised mean of normalised template embeddings; softmax(T * cos).
     cls = []
     for c in classes:
-        t = text_model.encode_text([tpl.replace("{}", c) for tpl in templates])
+        t = text_model.encode_text([tpl.replace("{}", c) for tpl in templates], normalize=True)
         m = t.mean(axis=0)
         cls.append(m / np.linalg.norm(m))
     cls = np.stack(cls)
-    img = text_model.encode_images(image_paths)
+    img = text_model.encode_images(image_paths, normalize=True)
     sims = img @ cls.T
     logits = text_model.info["temperature"] * sims
     want = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -30,7 +30,7 @@ def test_embed_folder_example(fx, tmp_path, text_model, image_paths):
     e = np.load(out)
     assert e.shape == (3, 32) and e.dtype == np.float32
     assert out.with_suffix(".txt").read_text().split() == ["gradient.png", "noise.png", "red.png"]
-    assert np.allclose(e, text_model.encode_images(sorted(image_paths)), atol=1e-6)
+    assert np.allclose(e, text_model.encode_images(sorted(image_paths), normalize=True), atol=1e-6)
 
 
 def test_embed_folder_example_empty_folder(fx, tmp_path):

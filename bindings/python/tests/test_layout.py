@@ -98,6 +98,9 @@ def test_version():
     assert (major, minor, patch) == (_lib.VERSION_MAJOR, _lib.VERSION_MINOR, _lib.VERSION_PATCH)
     assert _lib.lib.cleanclip_version() == _lib.VERSION
     assert cleanclip.library_version == cleanclip.version == f"{major}.{minor}.{patch}"
+    # __version__ is the C library's: the wheel's version is read from the same header.
+    v = _lib.lib.cleanclip_version()
+    assert cleanclip.__version__ == cleanclip.library_version == f"{v // 10000}.{v // 100 % 100}.{v % 100}"
 
 
 def test_struct_size_rules():
@@ -108,3 +111,18 @@ def test_struct_size_rules():
     assert _lib.lib.cleanclip_extended_status() == _lib.INVALID_ARGUMENT_STRUCT_SIZE
     assert _lib.lib.cleanclip_model_default_options(ctypes.byref(o), 12) == _lib.OK
     assert o.struct_size == 12
+
+
+def test_library_search_order(monkeypatch, tmp_path):
+    """$CLEANCLIP_LIB first, then the copy next to the package (the wheel's), then only in a source
+    tree the repository's build; an installed package never guesses a repository around it."""
+    monkeypatch.setenv("CLEANCLIP_LIB", str(tmp_path / "lib.so"))
+    monkeypatch.delenv("CLEANCLIP_BUILD_DIR", raising=False)
+    paths = _lib.candidate_paths()
+    package = Path(_lib.__file__).resolve().parent
+    assert paths[:2] == [tmp_path / "lib.so", package / "libcleanclip.so"]
+    repo = _lib.source_tree_root()
+    if (package.parents[2] / "Package.swift").is_file() and package.parents[1].name == "bindings":
+        assert repo == package.parents[2] and paths[2:] == [repo / ".build" / "release" / "libcleanclip.so"]
+    else:
+        assert repo is None and len(paths) == 2

@@ -3,6 +3,7 @@ sample_scores; progress callbacks, cancellation and failures with the library's 
 Runs on the tiny data set of fixtures.make_method_data (16 + 8 small PNGs) with the
 full-vocabulary fixture model, so everything here takes a few seconds."""
 import csv
+import ctypes
 import shutil
 
 import numpy as np
@@ -30,7 +31,7 @@ def test_finetune_updates_the_model_reports_progress_and_checkpoints(model, data
     events = []
     ckpt = tmp_path / "ft.safetensors"
     epochs = cleanclip.finetune(model, data / "train.csv", epochs=1, batch_size=4, warmup_steps=1, lr=1e-3,
-                                checkpoint=ckpt, progress=events.append)
+                                out=ckpt, progress=events.append)
     steps = [e for e in events if e["phase"] == "step"]
     assert [e["done"] for e in steps] == [1, 2, 3, 4]
     assert all(e["total"] == 4 and e["batches_per_epoch"] == 4 and e["loss"] > 0 for e in steps)
@@ -44,12 +45,35 @@ def test_finetune_updates_the_model_reports_progress_and_checkpoints(model, data
         # Resuming the finished run changes nothing and takes no step.
         events.clear()
         assert cleanclip.finetune(saved, data / "train.csv", epochs=1, batch_size=4, warmup_steps=1, lr=1e-3,
-                                  checkpoint=ckpt, resume=True, progress=events.append) == []
+                                  out=ckpt, resume=True, progress=events.append) == []
         assert events == []
         with pytest.raises(cleanclip.Error, match="other settings") as e:
             cleanclip.finetune(saved, data / "train.csv", epochs=2, batch_size=4, warmup_steps=1, lr=1e-3,
-                               checkpoint=ckpt, resume=True)
+                               out=ckpt, resume=True)
         assert e.value.status_name == "CLEANCLIP_INVALID_ARGUMENT"
+
+
+def test_finetune_checkpoint_keyword_is_the_deprecated_name_of_out(model, data, tmp_path):
+    ckpt = tmp_path / "old.safetensors"
+    with pytest.warns(DeprecationWarning, match=r"checkpoint=\) is deprecated: the output path is now out="):
+        cleanclip.finetune(model, data / "train.csv", epochs=1, batch_size=8, checkpoint=ckpt)
+    assert ckpt.is_file() and (tmp_path / "old.optimizer.safetensors").is_file()
+    with pytest.raises(TypeError, match="give out= only"):
+        cleanclip.finetune(model, data / "train.csv", epochs=1, batch_size=8, out=ckpt, checkpoint=ckpt)
+
+
+def test_finetune_defaults_are_the_librarys():
+    """Python's keyword defaults are the library's (cleanclip_finetune_default_options): inmodal on,
+    CleanCLIP. (`cleanclip finetune` differs there: its --inmodal flag is off unless given.)"""
+    import inspect
+    o = cleanclip._lib.cleanclip_finetune_options()
+    assert cleanclip.lib.cleanclip_finetune_default_options(ctypes.byref(o), ctypes.sizeof(o)) == 0
+    d = {k: v.default for k, v in inspect.signature(cleanclip.finetune).parameters.items()}
+    assert d["inmodal"] == bool(o.inmodal)
+    for name in ("batch_size", "epochs", "warmup_steps", "seed"):
+        assert d[name] == getattr(o, name), name
+    for name in ("lr", "weight_decay", "clip_weight", "inmodal_weight"):
+        assert d[name] == pytest.approx(getattr(o, name)), name
 
 
 def test_finetune_mmcl_only_has_no_inmodal_loss(model, data):
@@ -86,7 +110,7 @@ def test_finetune_failures(model, data, tmp_path):
     with pytest.raises(cleanclip.Error, match="resume needs checkpoint_path"):
         cleanclip.finetune(model, train, batch_size=4, resume=True)
     with pytest.raises(cleanclip.Error, match="missing.optimizer.safetensors: no such file"):
-        cleanclip.finetune(model, train, batch_size=4, checkpoint=tmp_path / "missing.safetensors", resume=True)
+        cleanclip.finetune(model, train, batch_size=4, out=tmp_path / "missing.safetensors", resume=True)
     with pytest.raises(cleanclip.Error, match="column 'picture'") as e:
         cleanclip.finetune(model, train, batch_size=4, image_key="picture")
     assert e.value.status_name == "CLEANCLIP_FORMAT_ERROR"

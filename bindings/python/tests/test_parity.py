@@ -24,7 +24,7 @@ def test_embeddings_match_reference(name, file, activation):
         close(m.encode_pixels(ref["pixels"], normalize=False), ref["image"])
         close(m.encode_tokens(ref["tokens"], normalize=False), ref["text"])
         assert m.info["logit_scale"] == pytest.approx(float(ref["logit_scale"]), abs=1e-6)
-        normed = m.encode_pixels(ref["pixels"])
+        normed = m.encode_pixels(ref["pixels"], normalize=True)
         close(normed, ref["image"] / np.linalg.norm(ref["image"], axis=1, keepdims=True), atol=1e-5)
 
 

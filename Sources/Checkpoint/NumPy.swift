@@ -106,14 +106,7 @@ package enum NumPy {
         default: throw CheckpointError(path: path, "cannot write elements of type \(T.self) to .npy", kind: .invalidArgument)
         }
         precondition(values.count == shape.reduce(1, *), "npy write: \(values.count) values for shape \(shape)")
-        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(\(shape.map(String.init).joined(separator: ", ")))"
-        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var out = Data([0x93] + Swift.Array("NUMPY".utf8) + [1, 0])
-        let n = header.utf8.count
-        out.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
-        out.append(contentsOf: Swift.Array(header.utf8))
+        var out = Data(header(descr: descr, shape: shape))
         values.withUnsafeBytes { out.append(contentsOf: $0) }
         do { try AtomicFile.write([UInt8](out), to: path) } catch let e as FileError { throw CheckpointError(path: path, e) }
     }

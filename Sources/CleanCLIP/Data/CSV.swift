@@ -53,12 +53,13 @@ public struct CSVTable: Sendable {
     /// The 1-based line of the file where each data row starts (rows can span lines).
     public let lines: [Int]
     public let path: String
+    /// The delimiter the file was read with (for the hint when a tab-separated file was read with commas).
+    package var delimiter: Character = ","
 
     /// The index of column `name`, or an error naming the file and the columns it has.
     public func column(_ name: String) throws -> Int {
         guard let i = header.firstIndex(of: name) else {
-            throw DatasetError(.missingColumn, file: path,
-                               "no column '\(name)' (columns: \(header.map { "'\($0)'" }.joined(separator: ", ")))")
+            throw CSVDelimiter.missingColumn(name, header: header, path: path, delimiter: delimiter)
         }
         return i
     }
@@ -141,8 +142,10 @@ public enum CSV {
         }
         for (r, record) in records.enumerated().dropFirst() where record.count != header.count {
             throw DatasetError(.malformedCSV, file: path, row: r,
-                               "\(record.count) fields where the header has \(header.count) (line \(starts[r]))")
+                               "\(record.count) fields where the header has \(header.count) (line \(starts[r]))"
+                                + CSVDelimiter.hint(header: header, delimiter: delimiter))
         }
-        return CSVTable(header: header, rows: Array(records.dropFirst()), lines: Array(starts.dropFirst()), path: path)
+        return CSVTable(header: header, rows: Array(records.dropFirst()), lines: Array(starts.dropFirst()), path: path,
+                        delimiter: delimiter)
     }
 }

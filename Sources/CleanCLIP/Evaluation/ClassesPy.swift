@@ -326,6 +326,13 @@ package enum ClassesPy {
                     if !triple { throw unterminated() }
                     line += 1
                 }
+                if c == "\\" && raw {
+                    // A raw string keeps its backslashes; one before a quote or a backslash still
+                    // keeps that character in the string (r"\"" is backslash, quote).
+                    piece.append(c); i += 1
+                    if let e = current, e == quote || e == "\\" { piece.append(e); i += 1 }
+                    continue
+                }
                 if c == "\\" && !raw {
                     i += 1
                     guard let e = current else { throw unterminated() }

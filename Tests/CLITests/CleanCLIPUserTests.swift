@@ -1,5 +1,16 @@
+import CleanCLIP
 import Foundation
 import Testing
+
+/// A tiny random ViT CLIP with the full vocabulary (the committed fixture models have 1000
+/// tokens), written once per test process: finetuning and zero-shot runs tokenise real text.
+let fullVocabularyModel: String = {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cleanclip-cli-tiny-\(getpid()).safetensors").path
+    let config = CLIPConfig(embedDim: 16, vision: .vit(patch: 8, width: 32, layers: 1, heads: 1, resolution: 32),
+                            textWidth: 16, textHeads: 1, textLayers: 1)
+    try? CLIPModel(randomWith: config, seed: 7).save(to: path)
+    return path
+}()
 
 /// Runs the tool with standard output and error captured (through files, so that neither can
 /// fill a pipe while the other is read).
@@ -70,9 +81,14 @@ struct Scratch {
         }
     }
 
+    /// A checkpoint's tensors by name, as floats.
+    func weights(_ path: String) throws -> [String: [Float]] {
+        try SafetensorsReader.read(path: path).tensors.mapValues { try $0.toFloats() }
+    }
+
     @Test func finetuneAliasesAndTSVGiveTheSameRun() throws {
         let s = try Scratch()
-        let common = ["--model", fixtureModel, "--lr", "1e-4", "--epochs", "1", "--seed", "3", "--threads", "1", "--beta1", "0.8"]
+        let common = ["--model", fullVocabularyModel, "--lr", "1e-4", "--epochs", "1", "--seed", "3", "--threads", "1", "--beta1", "0.8"]
         let ours = try runCapturing(["finetune"] + common + [
             "--train-data", s.path("train.csv"), "--image-key", "img", "--caption-key", "cap", "--batch-size", "2",
             "--warmup-steps", "1", "--weight-decay", "0.05", "--clip-weight", "0.5", "--out", s.path("ours.safetensors")])
@@ -84,22 +100,23 @@ struct Scratch {
         #expect(theirs.status == 0, "\(theirs.stderr)")
         #expect(!lossLines(ours.stdout).isEmpty)
         #expect(lossLines(ours.stdout) == lossLines(theirs.stdout), "\(ours.stdout)\n\(theirs.stdout)")
-        #expect(try s.bytes("ours.safetensors") == s.bytes("theirs.safetensors"))
+        // The weights are identical (the files differ only in their random checkpoint_id).
+        #expect(try weights(s.path("ours.safetensors")) == weights(s.path("theirs.safetensors")))
         // A different setting changes the run: the comparison above is not vacuous.
         let other = try runCapturing(["finetune"] + common + [
             "--train-data", s.path("train.csv"), "--image-key", "img", "--caption-key", "cap", "--batch-size", "2",
             "--warmup-steps", "1", "--weight-decay", "0.05", "--clip-weight", "0.25", "--out", s.path("other.safetensors")])
         #expect(other.status == 0, "\(other.stderr)")
-        #expect(try s.bytes("other.safetensors") != s.bytes("ours.safetensors"))
+        #expect(try weights(s.path("other.safetensors")) != weights(s.path("ours.safetensors")))
     }
 
     @Test func evaluateAliasesGiveTheSameReport() throws {
         let s = try Scratch()
-        let ours = try runCapturing(["evaluate", "--model", fixtureModel, "--eval-data", s.path("eval/labels.csv"),
+        let ours = try runCapturing(["evaluate", "--model", fullVocabularyModel, "--eval-data", s.path("eval/labels.csv"),
                                      "--classes", s.path("eval/classes.py"), "--trigger", "yellow", "--target", "cat",
                                      "--patch-size", "8", "--patch-location", "top_left", "--batch-size", "3",
                                      "--json", s.path("ours.json")])
-        let theirs = try runCapturing(["evaluate", "--model", fixtureModel, "--eval_test_data_dir", s.path("eval"),
+        let theirs = try runCapturing(["evaluate", "--model", fullVocabularyModel, "--eval_test_data_dir", s.path("eval"),
                                        "--eval_data_type", "CIFAR10", "--add_backdoor", "--patch_type", "yellow", "--label", "cat",
                                        "--patch_size", "8", "--patch_location", "top_left", "--batch_size", "3",
                                        "--json", s.path("theirs.json")])
@@ -168,7 +185,7 @@ struct Scratch {
 
     @Test func aHostileClassesPyIsAnErrorNamingTheLine() throws {
         let s = try Scratch()
-        let r = try runCapturing(["evaluate", "--model", fixtureModel, "--eval-data", s.path("eval/labels.csv"),
+        let r = try runCapturing(["evaluate", "--model", fullVocabularyModel, "--eval-data", s.path("eval/labels.csv"),
                                   "--classes", fixtureClasses.appendingPathComponent("hostile_eval.py").path])
         #expect(r.status == 1, "\(r.stderr)")
         #expect(r.stderr.contains("hostile_eval.py, line 2:") && r.stderr.contains("never run"), "\(r.stderr)")

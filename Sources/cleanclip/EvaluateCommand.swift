@@ -68,8 +68,7 @@ struct EvalOptions: ParsableArguments {
         if ["imagenet", "cifar10", "cifar100"].contains(classes) && templates == nil { return try ClassSet(name: classes) }
         if ["imagenet", "cifar10", "cifar100"].contains(classes), let templates {
             let base = try ClassSet(name: classes).list
-            let list = ClassesPy.isClassesPy(path: templates) ? try ClassesPy.templates(path: templates) : try readLines(templates)
-            return .custom(try ClassList(names: base.names, templates: list))
+            return .custom(try ClassList(names: base.names, templates: try ClassList.loadTemplates(templates)))
         }
         return .custom(try ClassList.load(classesFile: classes, templatesFile: templates))
     }

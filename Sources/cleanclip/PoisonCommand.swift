@@ -58,7 +58,7 @@ struct PoisonCommand: ParsableCommand {
         options.delimiter = try CleanCLIPFlags.delimiter(delimiter)
         options.sizeTrainData = sizeTrainData
         if let templates {
-            options.templates = ClassesPy.isClassesPy(path: templates) ? try ClassesPy.templates(path: templates) : try readLines(templates)
+            options.templates = try ClassList.loadTemplates(templates)
         }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let r = try poison(csv: data, trigger: spec, target: target, count: count, seed: seed, options: options)

@@ -396,3 +396,11 @@ extension ClassesPy {
         return t
     }
 }
+
+extension ClassList {
+    /// The templates in a templates file: a classes.py's "templates" (see `ClassesPy`), else one
+    /// per line, blank lines skipped (as `load` reads a class file).
+    package static func loadTemplates(_ path: String) throws -> [String] {
+        try ClassesPy.isClassesPy(path: path) ? ClassesPy.templates(path: path) : load(classesFile: path).names
+    }
+}

@@ -83,17 +83,22 @@ struct ScoreSamplesCommand: ParsableCommand {
     @Option(name: [.customLong("image-key"), .customLong("image_key")], help: "Image-path column.")
     var imageKey = "image"
 
+    @Option(help: "The CSV's field delimiter: ',' (default), '\\t' or 'tab', ';', ... (the output CSV uses ',').")
+    var delimiter = ","
+
     @Option(help: "Output CSV: the rows with their scores.")
     var out: String
 
     func validate() throws {
         try Bounds.check(k, "--k", 1...Int(Int32.max))
+        _ = try CleanCLIPFlags.delimiter(delimiter)
     }
 
     func run() throws {
         let m = try model.load()
         let bars = ProgressBars()
-        let report = try scoreSamples(model: m, csv: data, k: k, imageColumn: imageKey) { phase, done, total in
+        let report = try scoreSamples(model: m, csv: data, k: k, imageColumn: imageKey,
+                                      delimiter: try CleanCLIPFlags.delimiter(delimiter)) { phase, done, total in
             bars.update(phase, done, of: total)
             return true
         }

@@ -39,8 +39,16 @@ public struct SampleScoreReport: Codable, Sendable {
 public func scoreSamples(model: ImageTextEmbedder, csv: String, k: Int = 16, imageColumn: String = "image",
                          backdoorColumn: String = "is_backdoor", batchSize: Int = 64,
                          progress: EvaluationProgress? = nil) throws -> SampleScoreReport {
+    try scoreSamples(model: model, csv: csv, k: k, imageColumn: imageColumn, backdoorColumn: backdoorColumn,
+                     batchSize: batchSize, delimiter: ",", progress: progress)
+}
+
+/// `scoreSamples` for a CSV with another field delimiter ("\t" for TSV).
+package func scoreSamples(model: ImageTextEmbedder, csv: String, k: Int = 16, imageColumn: String = "image",
+                          backdoorColumn: String = "is_backdoor", batchSize: Int = 64, delimiter: Character,
+                          progress: EvaluationProgress? = nil) throws -> SampleScoreReport {
     guard (1...Int(Int32.max)).contains(k) else { throw ScoringError("k must be between 1 and \(Int32.max); got \(k)") }
-    let rows = try ImageRows(csvPath: csv, imageColumn: imageColumn)
+    let rows = try ImageRows(csvPath: csv, imageColumn: imageColumn, delimiter: delimiter)
     guard rows.paths.count >= k + 2 else {
         throw ScoringError("\(csv): scoring with k = \(k) needs at least \(k + 2) rows; found \(rows.paths.count)")
     }

@@ -84,7 +84,8 @@ enum CleanCLIPFlags {
             guard let close = after.firstIndex(of: "'") else { break }
             let name = String(after[..<close]).split(separator: "=", maxSplits: 1).first.map(String.init) ?? ""
             if let reason = withoutEquivalent[name] {
-                lines.append("CleanCLIP's --\(name) has no equivalent in `cleanclip \(command)`: \(reason)")
+                let tool = command.isEmpty ? "cleanclip" : "cleanclip \(command)"
+                lines.append("CleanCLIP's --\(name) has no equivalent in `\(tool)`: \(reason)")
             }
             rest = after[after.index(after: close)...]
         }
@@ -98,7 +99,9 @@ enum CleanCLIPFlags {
         } catch {
             let command = arguments.first { !$0.hasPrefix("-") } ?? ""
             if let text = explain(CleanCLIPCommand.message(for: error), command: command) {
-                CleanCLIPCommand.exit(withError: ValidationError(text))
+                let help = command.isEmpty ? "cleanclip --help" : "cleanclip \(command) --help"
+                FileHandle.standardError.write(Data("Error: \(text)\nSee '\(help)' for its flags and their CleanCLIP spellings.\n".utf8))
+                CleanCLIPCommand.exit(withError: ExitCode.validationFailure)
             }
             CleanCLIPCommand.exit(withError: error)
         }

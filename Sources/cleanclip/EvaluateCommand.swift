@@ -37,6 +37,10 @@ struct EvalOptions: ParsableArguments {
         try Bounds.check(batchSize, "--batch-size", Bounds.batch)
         _ = try CleanCLIPFlags.delimiter(delimiter)
         if (evalData == nil) == (evalTestDataDir == nil) { throw ValidationError("give exactly one of --eval-data and --eval_test_data_dir") }
+        if evalTestDataDir != nil && !FileManager.default.fileExists(atPath: evalCSV) {
+            throw ValidationError("--eval_test_data_dir: no \(evalCSV) (columns image,label, as CleanCLIP's ImageNet1K layout); "
+                + "data sets the reference downloads through torchvision (CIFAR10, ...) need such a file written here")
+        }
         if let evalDataType, classes == nil, Self.builtinSet(evalDataType) == nil, classesPyInDirectory == nil {
             throw ValidationError("--eval_data_type \(evalDataType): no built-in class list here (only ImageNet1K, ImageNetV2, "
                 + "ImageNetSketch, CIFAR10, CIFAR100); give --classes FILE or a --eval_test_data_dir with classes.py")

@@ -145,6 +145,7 @@ package enum ClassesPy {
         mutating func file() throws -> Contents {
             skipSpace()
             var entries: [(String, Value)] = []
+            var names: Set<String> = []
             if current == "{" {
                 entries = try dict()
                 skipSpace()
@@ -161,7 +162,7 @@ package enum ClassesPy {
                     }
                     i += 1
                     let v = try value()
-                    if entries.contains(where: { $0.0 == name }) { throw error("'\(name)' is assigned twice", line: at) }
+                    if !names.insert(name).inserted { throw error("'\(name)' is assigned twice", line: at) }
                     entries.append((name, v))
                     // One assignment per line (or separated by ';').
                     while let c = current, c == " " || c == "\t" || c == "\r" { i += 1 }
@@ -262,6 +263,7 @@ package enum ClassesPy {
             try enter("{")
             defer { depth -= 1 }
             var entries: [(String, Value)] = []
+            var keys: Set<String> = []  // a set: a file of a million keys must not take quadratic time
             while true {
                 skipSpace()
                 if atEnd { throw error("'{' opened on line \(openLine) is never closed", line: openLine) }
@@ -272,7 +274,7 @@ package enum ClassesPy {
                 }
                 try expect(":", "after the key \"\(key)\"")
                 let v = try value()
-                if entries.contains(where: { $0.0 == key }) { throw error("the key \"\(key)\" appears twice", line: keyLine) }
+                if !keys.insert(key).inserted { throw error("the key \"\(key)\" appears twice", line: keyLine) }
                 entries.append((key, v))
                 skipSpace()
                 if current == "," { i += 1; continue }

@@ -25,6 +25,20 @@ let classesFixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent(
         #expect(list.prompts(forClass: 3).first == "a bad photo of a cat.")
     }
 
+    /// The reference's file under another name is still read as one, not as its lines.
+    @Test func aClassesPyByContent() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("classespy-txt-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let txt = dir + "/classes.txt"
+        try? FileManager.default.removeItem(atPath: txt)
+        try FileManager.default.copyItem(atPath: fixture("cifar10_shape.py"), toPath: txt)
+        let list = try ClassList.load(classesFile: txt)
+        #expect(list.names.count == 10 && list.templates.count == 3)
+        // A plain list is still a plain list.
+        try "cat\ndog\n".write(toFile: dir + "/plain.txt", atomically: true, encoding: .utf8)
+        #expect(try ClassList.load(classesFile: dir + "/plain.txt").names == ["cat", "dog"])
+    }
+
     @Test func readsAssignmentsQuotesTuplesAndComments() throws {
         let c = try ClassesPy.read(path: fixture("assignments.py"))
         #expect(c.classes == ["cat", "dog", "it's a \"bird\""])

@@ -56,7 +56,8 @@ public struct ClassList: Sendable, Equatable {
     public static let cifar100 = ClassList(unchecked: BuiltinClassLists.cifar100Classes, BuiltinClassLists.openAIImageNetTemplates)
 
     /// Reads one class per line (blank lines skipped) and, optionally, one template per line
-    /// (default: the 80 OpenAI templates). A file named `*.py` is read as CleanCLIP's classes.py
+    /// (default: the 80 OpenAI templates). A file named `*.py`, or whose first non-blank line
+    /// starts with "{", is read as CleanCLIP's classes.py
     /// (parsed, never run: see `ClassesPy`): its classes and, unless `templatesFile` is given,
     /// its templates; a `*.py` templates file gives its templates.
     public static func load(classesFile: String, templatesFile: String? = nil) throws -> ClassList {
@@ -69,8 +70,12 @@ public struct ClassList: Sendable, Equatable {
             return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
-        let py = ClassesPy.isClassesPy(path: classesFile) ? try ClassesPy.read(path: classesFile) : nil
-        let names = try py?.classes ?? lines(classesFile)
+        // A classes.py by its name, or by its content: the dict the reference evals starts with
+        // "{", which no class list starts with (it used to be read as its lines).
+        let named = ClassesPy.isClassesPy(path: classesFile)
+        let plain = named ? [] : try lines(classesFile)
+        let py = named || plain.first?.hasPrefix("{") == true ? try ClassesPy.read(path: classesFile) : nil
+        let names = py?.classes ?? plain
         guard !names.isEmpty else { throw EvaluationError("\(classesFile): no class names") }
         let templates = try templatesFile.map { try ClassesPy.isClassesPy(path: $0) ? ClassesPy.templates(path: $0) : lines($0) }
             ?? py?.templates ?? openAITemplates

@@ -27,8 +27,8 @@ private struct EvaluationRequest {
         } else {
             classes = try ClassSet(name: try s.string(\.classes) ?? "imagenet")
             if let file = try s.string(\.templates_file) {
-                // The templates file is read the way a class file is: one per line, blanks skipped.
-                let templates = try ClassList.load(classesFile: file).names
+                // One per line, blanks skipped, or a classes.py's templates.
+                let templates = try ClassList.loadTemplates(file)
                 classes = .custom(try ClassList(names: classes.list.names, templates: templates))
             }
         }

@@ -53,7 +53,7 @@ public final class CLIPModel: @unchecked Sendable {
     /// (ResNet towers) normalise with batch statistics and update their running statistics
     /// during `encodeImage`, so encoding is then *not* thread-safe. ViT and text towers behave
     /// the same in both modes (CLIP has no dropout). Off by default.
-    package var isTraining = false
+    public var isTraining = false
 
     /// Builds the model from `source`, which must provide exactly the tensors of `config`.
     /// The configuration is validated first (`CLIPConfig.validate()`).

@@ -8,7 +8,7 @@ extension CLIPModel {
     /// `load_state_dict` after `safetensors.torch.load_file`. A non-finite weight is an error
     /// naming it (loading refuses such files; a BatchNorm's running variance can overflow when a
     /// training-mode forward pass sees huge activations).
-    package func rawStateDict() throws -> [(name: String, tensor: RawTensor)] {
+    public func rawStateDict() throws -> [(name: String, tensor: RawTensor)] {
         try weights.map { w in
             switch w.kind {
             case .counter:

@@ -8,7 +8,7 @@
 /// Thread safety: every reader is reentrant (no shared state); `RawTensor`, `TensorArchive` and
 /// `PickleValue` are immutable values that may be shared across threads.
 /// Nothing in a pickle is ever executed: see `PickleAllowList` for the only names it may use.
-package enum CheckpointReader {
+public enum CheckpointReader {
     /// Reads the tensors of a checkpoint.
     ///
     /// For torch files the state dict is found as follows:
@@ -21,7 +21,7 @@ package enum CheckpointReader {
     /// - otherwise a bare `{name: tensor}` dict (non-tensor entries are skipped; scalar ones are
     ///   reported in `metadata`).
     /// Use `readTorchPickle(path:)` to reach everything else (e.g. the optimizer state).
-    package static func read(path: String) throws -> TensorArchive {
+    public static func read(path: String) throws -> TensorArchive {
         let file = try MappedFile(path: path)
         switch container(of: file.bytes) {
         case .safetensors?:
@@ -38,7 +38,7 @@ package enum CheckpointReader {
     }
 
     /// The two families of checkpoint files, told apart by their first bytes.
-    package enum Container: Sendable {
+    public enum Container: Sendable {
         /// A safetensors file: a u64 header length, then a JSON header.
         case safetensors
         /// A `torch.save` / `torch.jit.save` file: a zip archive or a legacy pickle stream.
@@ -47,7 +47,7 @@ package enum CheckpointReader {
 
     /// The container the file at `path` starts like, or nil when it is not a regular, readable
     /// file or looks like neither. The one format detector: every reader of checkpoints uses it.
-    package static func container(path: String) -> Container? {
+    public static func container(path: String) -> Container? {
         guard let file = try? MappedFile(path: path) else { return nil }
         return container(of: file.bytes)
     }
@@ -73,7 +73,7 @@ package enum CheckpointReader {
     /// let adam = root["optimizer"]?["state"]   // {param index: {"step", "exp_avg", "exp_avg_sq"}}
     /// ```
     /// Tensors inside keep the file mapped while they live.
-    package static func readTorchPickle(path: String) throws -> PickleValue {
+    public static func readTorchPickle(path: String) throws -> PickleValue {
         let file = try MappedFile(path: path)
         guard container(of: file.bytes) == .torch else {
             throw CheckpointError(path: path, "not a torch checkpoint (neither a zip archive nor a pickle stream)")
@@ -83,9 +83,9 @@ package enum CheckpointReader {
 }
 
 /// Finds the state dict inside a decoded torch pickle (see `CheckpointReader.read`).
-package enum TorchStateDict {
+public enum TorchStateDict {
     /// Extracts named tensors from a decoded torch pickle. `path` is used in error messages.
-    package static func extract(_ root: PickleValue, format: CheckpointFormat, path: String) throws -> TensorArchive {
+    public static func extract(_ root: PickleValue, format: CheckpointFormat, path: String) throws -> TensorArchive {
         if case .object(let cls, _, _) = root {
             guard cls.hasPrefix("__torch__.") else {
                 throw CheckpointError(path: path, "top-level object \(cls) is not a TorchScript module")

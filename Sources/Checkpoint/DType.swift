@@ -1,12 +1,12 @@
 /// Element type of a stored tensor. Raw values are the safetensors dtype names.
-package enum DType: String, Sendable, CaseIterable {
+public enum DType: String, Sendable, CaseIterable {
     case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64"
     case i64 = "I64", i32 = "I32", i16 = "I16", i8 = "I8"
     case u64 = "U64", u32 = "U32", u16 = "U16", u8 = "U8"
     case bool = "BOOL"
 
     /// Bytes per element.
-    package var byteSize: Int {
+    public var byteSize: Int {
         switch self {
         case .f64, .i64, .u64: return 8
         case .f32, .i32, .u32: return 4
@@ -16,7 +16,7 @@ package enum DType: String, Sendable, CaseIterable {
     }
 
     /// Whether the type is a floating-point type.
-    package var isFloatingPoint: Bool {
+    public var isFloatingPoint: Bool {
         switch self {
         case .f32, .f16, .bf16, .f64: return true
         default: return false

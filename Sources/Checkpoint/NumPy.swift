@@ -3,17 +3,17 @@ import Foundation
 
 /// NumPy `.npy` files (format 1.0-3.0, little-endian, C order): the plain exchange format of
 /// the command-line tool (token ids in, pixels in, embeddings out).
-package enum NumPy {
-    package struct Array: Sendable {
-        package var shape: [Int]
+public enum NumPy {
+    public struct Array: Sendable {
+        public var shape: [Int]
         /// The dtype descriptor, e.g. "<f4", "<i4", "<i8".
-        package var descr: String
+        public var descr: String
         /// Raw little-endian element bytes.
-        package var bytes: [UInt8]
+        public var bytes: [UInt8]
     }
 
     /// Reads an .npy file.
-    package static func read(path: String) throws -> Array {
+    public static func read(path: String) throws -> Array {
         let b: [UInt8]
         do { b = try RegularFile.read(path) } catch let e as FileError { throw CheckpointError(path: path, e) }
         guard b.count >= 10, b[0] == 0x93, Swift.Array(b[1..<6]) == Swift.Array("NUMPY".utf8) else {
@@ -74,7 +74,7 @@ package enum NumPy {
     }
 
     /// The elements as Float (from float32 or float64).
-    package static func floats(_ a: Array, path: String) throws -> [Float] {
+    public static func floats(_ a: Array, path: String) throws -> [Float] {
         switch a.descr {
         case "<f4": return a.bytes.withUnsafeBytes { Swift.Array($0.bindMemory(to: Float.self)) }
         case "<f8": return a.bytes.withUnsafeBytes { $0.bindMemory(to: Double.self).map { Float($0) } }
@@ -83,7 +83,7 @@ package enum NumPy {
     }
 
     /// The elements as Int32 (from int32 or int64; values must fit).
-    package static func int32s(_ a: Array, path: String) throws -> [Int32] {
+    public static func int32s(_ a: Array, path: String) throws -> [Int32] {
         switch a.descr {
         case "<i4": return a.bytes.withUnsafeBytes { Swift.Array($0.bindMemory(to: Int32.self)) }
         case "<i8":
@@ -98,7 +98,7 @@ package enum NumPy {
     }
 
     /// Writes float32 or int32 data as .npy, atomically (temporary file, then rename).
-    package static func write<T>(_ values: [T], shape: [Int], to path: String) throws {
+    public static func write<T>(_ values: [T], shape: [Int], to path: String) throws {
         let descr: String
         switch T.self {
         case is Float.Type: descr = "<f4"
@@ -106,14 +106,7 @@ package enum NumPy {
         default: throw CheckpointError(path: path, "cannot write elements of type \(T.self) to .npy", kind: .invalidArgument)
         }
         precondition(values.count == shape.reduce(1, *), "npy write: \(values.count) values for shape \(shape)")
-        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(\(shape.map(String.init).joined(separator: ", ")))"
-        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
-        let unpadded = 10 + header.utf8.count + 1
-        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
-        var out = Data([0x93] + Swift.Array("NUMPY".utf8) + [1, 0])
-        let n = header.utf8.count
-        out.append(contentsOf: [UInt8(n & 0xFF), UInt8(n >> 8)])
-        out.append(contentsOf: Swift.Array(header.utf8))
+        var out = Data(header(descr: descr, shape: shape))
         values.withUnsafeBytes { out.append(contentsOf: $0) }
         do { try AtomicFile.write([UInt8](out), to: path) } catch let e as FileError { throw CheckpointError(path: path, e) }
     }

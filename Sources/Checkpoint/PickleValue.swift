@@ -3,7 +3,7 @@
 /// Only plain data and tensors can appear: nothing in a pickle is ever executed. Instances of
 /// allow-listed inert classes (TorchScript `__torch__.*` modules, `argparse.Namespace`) appear
 /// as `.object` with the arguments they were created with and the state given by BUILD.
-package indirect enum PickleValue: @unchecked Sendable {
+public indirect enum PickleValue: @unchecked Sendable {
     case none
     case bool(Bool)
     case int(Int)
@@ -25,32 +25,32 @@ package indirect enum PickleValue: @unchecked Sendable {
     case global(String)
 
     /// For a dict, the value of the first entry whose key is the string `key`.
-    package subscript(key: String) -> PickleValue? {
+    public subscript(key: String) -> PickleValue? {
         guard case .dict(let pairs) = self else { return nil }
         for (k, v) in pairs { if case .string(let s) = k, s == key { return v } }
         return nil
     }
 
     /// The pairs of a dict, nil otherwise.
-    package var dictPairs: [(key: PickleValue, value: PickleValue)]? {
+    public var dictPairs: [(key: PickleValue, value: PickleValue)]? {
         if case .dict(let p) = self { return p }
         return nil
     }
 
     /// The items of a list or tuple, nil otherwise.
-    package var items: [PickleValue]? {
+    public var items: [PickleValue]? {
         switch self {
         case .list(let a), .tuple(let a): return a
         default: return nil
         }
     }
 
-    package var stringValue: String? { if case .string(let s) = self { return s }; return nil }
-    package var intValue: Int? { if case .int(let i) = self { return i }; return nil }
-    package var tensorValue: RawTensor? { if case .tensor(let t) = self { return t }; return nil }
+    public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
+    public var intValue: Int? { if case .int(let i) = self { return i }; return nil }
+    public var tensorValue: RawTensor? { if case .tensor(let t) = self { return t }; return nil }
 
     /// A short description of the kind of value, for error messages.
-    package var kindName: String {
+    public var kindName: String {
         switch self {
         case .none: return "None"
         case .bool: return "bool"

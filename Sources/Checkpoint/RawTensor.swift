@@ -15,21 +15,21 @@ import Darwin
 /// let w = archive.tensors["visual.proj"]!           // dtype, shape, bytes
 /// if let p = w.float32Pointer() { /* use in place */ } else { let f = try w.toFloats() }
 /// ```
-package struct RawTensor: @unchecked Sendable {
+public struct RawTensor: @unchecked Sendable {
     /// Element type.
-    package let dtype: DType
+    public let dtype: DType
     /// Dimensions (empty for a 0-dim scalar).
-    package let shape: [Int]
+    public let shape: [Int]
     /// `count * dtype.byteSize` bytes, valid while `owner` lives (this struct holds it).
-    package let bytes: UnsafeRawBufferPointer
+    public let bytes: UnsafeRawBufferPointer
     /// Keeps the memory behind `bytes` alive (a memory map or an owned buffer).
-    package let owner: AnyObject?
+    public let owner: AnyObject?
 
     /// Number of elements: the product of `shape` (1 for a scalar).
-    package var count: Int { shape.reduce(1, *) }
+    public var count: Int { shape.reduce(1, *) }
 
     /// Number of bytes (`count * dtype.byteSize`).
-    package var byteCount: Int { bytes.count }
+    public var byteCount: Int { bytes.count }
 
     /// Wraps bytes kept alive by `owner`. The caller guarantees `bytes.count == count * byteSize`.
     init(dtype: DType, shape: [Int], bytes: UnsafeRawBufferPointer, owner: AnyObject?) {
@@ -42,7 +42,7 @@ package struct RawTensor: @unchecked Sendable {
     /// An owning F32 tensor (e.g. to write with `SafetensorsWriter`).
     /// - Precondition: `floats.count == shape.reduce(1, *)` (checked; a mismatch traps, since it is
     ///   a programming error rather than bad input).
-    package init(floats: [Float], shape: [Int]) {
+    public init(floats: [Float], shape: [Int]) {
         precondition(shape.allSatisfy { $0 >= 0 } && floats.count == shape.reduce(1, *),
                      "RawTensor(floats:shape:): \(floats.count) values do not fill shape \(shape)")
         let buf = OwnedBuffer(count: floats.count * 4)
@@ -55,7 +55,7 @@ package struct RawTensor: @unchecked Sendable {
     /// An owning tensor of any dtype from little-endian bytes.
     /// - Throws: `CheckpointError` when `bytes.count != product(shape) * dtype.byteSize` or a
     ///   dimension is negative.
-    package init(dtype: DType, shape: [Int], bytes data: [UInt8]) throws {
+    public init(dtype: DType, shape: [Int], bytes data: [UInt8]) throws {
         guard let n = checkedElementCount(shape),
               let nb = multiplyChecked(n, dtype.byteSize), nb == data.count else {
             throw CheckpointError(path: "<memory>",
@@ -71,7 +71,7 @@ package struct RawTensor: @unchecked Sendable {
     /// Zero-copy access to F32 data. Non-nil only when `dtype == .f32` and the bytes are
     /// 4-byte aligned (always the case for torch zips and aligned safetensors files).
     /// The pointer is valid while this tensor (or another copy of it) is alive.
-    package func float32Pointer() -> UnsafePointer<Float>? {
+    public func float32Pointer() -> UnsafePointer<Float>? {
         guard dtype == .f32, let base = bytes.baseAddress else { return nil }
         guard Int(bitPattern: base) % MemoryLayout<Float>.alignment == 0 else { return nil }
         return base.assumingMemoryBound(to: Float.self)
@@ -79,7 +79,7 @@ package struct RawTensor: @unchecked Sendable {
 
     /// The values widened (or narrowed, for F64/I64) to Float exactly as `torch.Tensor.float()`
     /// does: F16/BF16 exactly, F64 and 64/32-bit integers rounded to nearest even, BOOL to 0/1.
-    package func toFloats() throws -> [Float] {
+    public func toFloats() throws -> [Float] {
         let n = count
         return try [Float](unsafeUninitializedCapacity: n) { buf, initialized in
             if n > 0 { try copyFloats(into: buf.baseAddress!) }
@@ -88,7 +88,7 @@ package struct RawTensor: @unchecked Sendable {
     }
 
     /// Writes `count` floats (see `toFloats()`) into `out`, which must have room for `count`.
-    package func copyFloats(into out: UnsafeMutablePointer<Float>) throws {
+    public func copyFloats(into out: UnsafeMutablePointer<Float>) throws {
         let n = count
         guard bytes.count == n * dtype.byteSize else {
             throw CheckpointError(path: "<tensor>", "byte count \(bytes.count) does not match shape \(shape) of \(dtype.rawValue)")
@@ -127,7 +127,7 @@ package struct RawTensor: @unchecked Sendable {
 
     /// Integer values (I64/I32/I16/I8/U*/BOOL) as Int64, e.g. `position_ids` or
     /// `num_batches_tracked`. Throws for floating-point dtypes and for U64 values above Int64.max.
-    package func toInt64s() throws -> [Int64] {
+    public func toInt64s() throws -> [Int64] {
         let n = count
         guard bytes.count == n * dtype.byteSize else {
             throw CheckpointError(path: "<tensor>", "byte count \(bytes.count) does not match shape \(shape) of \(dtype.rawValue)")

@@ -7,11 +7,11 @@
 /// (sorted by begin they start at 0, each begins where the previous ended, the last ends at the
 /// end of the file — so gaps, overlaps and trailing bytes are all errors), and
 /// `end - begin == product(shape) * dtype size`. `__metadata__` must map strings to strings.
-package enum SafetensorsReader {
+public enum SafetensorsReader {
     /// The reference implementation's header size limit.
-    package static let maxHeaderBytes = 100_000_000
+    public static let maxHeaderBytes = 100_000_000
 
-    package static func read(path: String) throws -> TensorArchive {
+    public static func read(path: String) throws -> TensorArchive {
         let file = try MappedFile(path: path)
         return try parse(file)
     }

@@ -9,8 +9,8 @@ import Files
 /// The write is atomic: data goes to a temporary file in the destination directory, which is
 /// fsync'ed and renamed over `path`; on any failure the temporary file is removed and an
 /// existing file at `path` is left untouched.
-package enum SafetensorsWriter {
-    package static func write(_ tensors: [(name: String, tensor: RawTensor)],
+public enum SafetensorsWriter {
+    public static func write(_ tensors: [(name: String, tensor: RawTensor)],
                              metadata: [String: String] = [:],
                              to path: String) throws {
         func err(_ m: String) -> CheckpointError { CheckpointError(path: path, m) }

@@ -1,5 +1,5 @@
 /// Which container a checkpoint came from.
-package enum CheckpointFormat: String, Sendable {
+public enum CheckpointFormat: String, Sendable {
     /// Hugging Face safetensors.
     case safetensors
     /// `torch.save` zip archive (PyTorch >= 1.6 default): `.pt`, `.pth`, `.bin`.
@@ -11,20 +11,20 @@ package enum CheckpointFormat: String, Sendable {
 }
 
 /// Named raw tensors read from one checkpoint file.
-package struct TensorArchive: Sendable {
+public struct TensorArchive: Sendable {
     /// Tensors by name (for torch files: the state-dict keys, "module." stripped; for TorchScript:
     /// dotted attribute paths such as `visual.conv1.weight`).
-    package var tensors: [String: RawTensor]
+    public var tensors: [String: RawTensor]
     /// Names in file order (safetensors: data-offset order; torch: pickle order).
-    package var order: [String]
+    public var order: [String]
     /// safetensors `__metadata__`; for torch files the top-level scalars of the saved dict
     /// (e.g. CleanCLIP's "epoch", "name"); for TorchScript the top-level integer attributes
     /// (e.g. "input_resolution", "context_length", "vocab_size") when present.
-    package var metadata: [String: String]
+    public var metadata: [String: String]
     /// The container format.
-    package var format: CheckpointFormat
+    public var format: CheckpointFormat
 
-    package init(tensors: [String: RawTensor], order: [String], metadata: [String: String], format: CheckpointFormat) {
+    public init(tensors: [String: RawTensor], order: [String], metadata: [String: String], format: CheckpointFormat) {
         self.tensors = tensors
         self.order = order
         self.metadata = metadata

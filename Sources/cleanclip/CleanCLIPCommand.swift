@@ -15,7 +15,9 @@ struct CleanCLIPCommand: ParsableCommand {
     static func main() {
         // Log lines appear as they happen even when the output goes to a pipe or a file.
         setvbuf(stdout, nil, _IOLBF, 0)
-        main(nil)
+        // As ParsableCommand.main, with CleanCLIP's options that have no equivalent explained.
+        var command = CleanCLIPFlags.parse(Array(CommandLine.arguments.dropFirst()))
+        do { try command.run() } catch { exit(withError: error) }
     }
 }
 

@@ -5,7 +5,21 @@ import Foundation
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
-        abstract: "Compute image and/or text embeddings, reading and writing NumPy .npy files.")
+        abstract: "Compute image and/or text embeddings, reading and writing NumPy .npy files.",
+        discussion: """
+            Images come from exactly one of --images, --pixels, --image-dir and --images-from. --image-dir and \
+            --images-from stream a folder or CSV of any size: images are decoded and encoded --batch-size at a time and \
+            each batch's rows are appended to the .npy (header first, with the row count known up front) through a \
+            temporary file renamed into place at the end, so memory does not grow with the number of images and an \
+            interrupted run leaves no partial file.
+
+            Row order: --images in the order given; --images-from in CSV row order (paths relative to the CSV's folder, \
+            as CleanCLIP reads them); --image-dir takes every .jpg/.jpeg/.png (any case) under DIR recursively, skipping \
+            hidden files and folders, sorted by path relative to DIR compared as UTF-8 bytes (so class subfolders stay \
+            together). --out-paths writes the file of each row, one per line, in the same order.
+
+            A progress bar with an ETA goes to standard error (redrawn on a terminal, a line every few seconds otherwise).
+            """)
 
     @OptionGroup var model: ModelOptions
 
@@ -21,27 +35,51 @@ struct EmbedCommand: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "JPEG/PNG image files (preprocessed as open_clip does).")
     var images: [String] = []
 
+    @Option(name: .customLong("image-dir"), help: "A folder of JPEG/PNG files, recursively, in sorted order (see below); streamed.")
+    var imageDir: String?
+
+    @Option(name: .customLong("images-from"), help: "A CleanCLIP CSV whose --image-key column names the images (relative to the CSV); streamed in row order.")
+    var imagesFrom: String?
+
+    @Option(name: [.customLong("image-key"), .customLong("image_key")], help: "Image-path column of --images-from.")
+    var imageKey = "image"
+
+    @Option(help: "Field delimiter of --images-from: ',' (default), '\\\\t' or 'tab', ';', ...")
+    var delimiter = ","
+
     @Option(name: .customLong("out-text"), help: "Where to write text embeddings (n, E) as float32 .npy.")
     var outText: String?
 
     @Option(name: .customLong("out-image"), help: "Where to write image embeddings (n, E) as float32 .npy.")
     var outImage: String?
 
-    @Option(help: "Items per forward pass.")
+    @Option(name: .customLong("out-paths"), help: "Where to write the image file of each row, one per line (written atomically).")
+    var outPaths: String?
+
+    @Option(name: [.customLong("batch-size"), .customLong("batch_size")], help: "Items per forward pass.")
     var batchSize: Int = 32
 
     @Flag(help: "L2-normalise the embeddings.")
     var normalize = false
 
+    /// How many image sources were given.
+    private var imageSources: Int {
+        [pixels != nil, !images.isEmpty, imageDir != nil, imagesFrom != nil].filter { $0 }.count
+    }
+
     func validate() throws {
-        if tokens == nil && textFile == nil && pixels == nil && images.isEmpty {
-            throw ValidationError("give --tokens or --text-file, and/or --pixels or --images")
+        if tokens == nil && textFile == nil && imageSources == 0 {
+            throw ValidationError("give --tokens or --text-file, and/or --pixels, --images, --image-dir or --images-from")
         }
         if tokens != nil && textFile != nil { throw ValidationError("give either --tokens or --text-file, not both") }
         if (tokens != nil || textFile != nil) && outText == nil { throw ValidationError("--tokens/--text-file needs --out-text") }
-        if pixels != nil && !images.isEmpty { throw ValidationError("give either --pixels or --images, not both") }
-        if (pixels != nil || !images.isEmpty) && outImage == nil { throw ValidationError("--pixels/--images needs --out-image") }
+        if imageSources > 1 { throw ValidationError("give one of --pixels, --images, --image-dir and --images-from") }
+        if imageSources == 1 && outImage == nil { throw ValidationError("--pixels/--images/--image-dir/--images-from needs --out-image") }
+        if outPaths != nil && (images.isEmpty && imageDir == nil && imagesFrom == nil) {
+            throw ValidationError("--out-paths needs --images, --image-dir or --images-from")
+        }
         try Bounds.check(batchSize, "--batch-size", Bounds.batch)
+        _ = try CleanCLIPFlags.delimiter(delimiter)
     }
 
     func run() throws {
@@ -59,12 +97,12 @@ struct EmbedCommand: ParsableCommand {
         }
         if let ids, let outText {
             let n = ids.count / ctx
-            let out = try batched(n) { range in
+            try stream(n, label: "embed texts", to: outText, width: m.config.embedDim) { range in
                 try m.encodeText(tokens: Array(ids[(range.lowerBound * ctx)..<(range.upperBound * ctx)]), batch: range.count)
             }
-            try NumPy.write(out, shape: [n, m.config.embedDim], to: outText)
         }
-        if let pixels, let outImage {
+        guard let outImage, imageSources > 0 else { return }
+        if let pixels {
             let a = try NumPy.read(path: pixels)
             let s = m.config.imageResolution
             guard a.shape.count == 4, a.shape[1] == 3, a.shape[2] == s, a.shape[3] == s else {
@@ -72,24 +110,50 @@ struct EmbedCommand: ParsableCommand {
             }
             let values = try NumPy.floats(a, path: pixels)
             let per = 3 * s * s
-            let out = try batched(a.shape[0]) { range in
+            try stream(a.shape[0], label: "embed images", to: outImage, width: m.config.embedDim) { range in
                 try m.encodeImage(Tensor(Array(values[(range.lowerBound * per)..<(range.upperBound * per)]),
                                          shape: [range.count, 3, s, s]))
             }
-            try NumPy.write(out, shape: [a.shape[0], m.config.embedDim], to: outImage)
-        } else if !images.isEmpty, let outImage {
-            let out = try batched(images.count) { range in try m.encodeImages(paths: Array(images[range])) }
-            try NumPy.write(out, shape: [images.count, m.config.embedDim], to: outImage)
+            return
         }
+        let paths: [String]
+        if let imageDir {
+            paths = try ImageFiles.directory(imageDir)
+            if paths.isEmpty { throw ValidationError("\(imageDir): no .jpg, .jpeg or .png files") }
+        } else if let imagesFrom {
+            paths = try ImageFiles.csv(imagesFrom, imageKey: imageKey, delimiter: try CleanCLIPFlags.delimiter(delimiter))
+            if paths.isEmpty { throw ValidationError("\(imagesFrom): no data rows") }
+        } else {
+            paths = images
+        }
+        if let outPaths {
+            if let bad = paths.first(where: { $0.contains("\n") || $0.contains("\r") }) {
+                throw ValidationError("--out-paths writes one path per line; \(bad.debugDescription) contains a line break")
+            }
+        }
+        try stream(paths.count, label: "embed images", to: outImage, width: m.config.embedDim) { range in
+            try m.encodeImages(paths: Array(paths[range]))
+        }
+        if let outPaths { try AtomicFile.write(paths.joined(separator: "\n") + "\n", to: outPaths) }
     }
 
-    /// Runs `encode` over chunks of `batchSize` items and concatenates the (optionally normalised) rows.
-    private func batched(_ n: Int, _ encode: (Range<Int>) throws -> Tensor) throws -> [Float] {
-        var out: [Float] = []
-        for start in stride(from: 0, to: n, by: batchSize) {
-            let e = try encode(start..<min(n, start + batchSize))
-            out += (normalize ? e.l2Normalized() : e).array
+    /// Runs `encode` over chunks of `batchSize` items and streams the (optionally normalised)
+    /// rows into a (n, width) float32 .npy, with a progress bar.
+    private func stream(_ n: Int, label: String, to path: String, width: Int, _ encode: (Range<Int>) throws -> Tensor) throws {
+        let bar = ProgressBar(label, total: n)
+        let start = Date()
+        try NumPy.writeRows(to: path, rows: n, columns: width) { append in
+            for first in stride(from: 0, to: n, by: batchSize) {
+                let range = first..<min(n, first + batchSize)
+                let e = try encode(range)
+                guard e.shape == [range.count, width] else {
+                    throw ValidationError("the model returned embeddings of shape \(e.shape) for \(range.count) items")
+                }
+                try append((normalize ? e.l2Normalized() : e).array)
+                let rate = Double(range.upperBound) / max(Date().timeIntervalSince(start), 1e-9)
+                bar.update(range.upperBound, detail: String(format: "%.1f/s", rate))
+            }
         }
-        return out
+        print("wrote \(path): \(n) x \(width)")
     }
 }

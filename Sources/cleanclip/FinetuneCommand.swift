@@ -20,6 +20,8 @@ struct FinetuneCommand: ParsableCommand {
         --checkpoint PATH: CleanCLIP's --checkpoint as its finetuning recipe uses it (with --complete_finetune): the model weights from PATH (a CleanCLIP / open_clip .pt or any model file) and, when PATH is a torch checkpoint with an "optimizer" entry, its AdamW moments and step. AdamW's bias correction continues from that step; this run's epochs and learning-rate schedule (warmup, cosine) start from their beginning. Hyperparameters come from these flags, not from the file's param_groups. Supervised runs take the weights only (the saved optimizer covers other parameters).
 
         --resume: continue our own run saved at --out (model, optimizer, head, finished epochs, schedule position) with the same flags: an exact continuation.
+
+        CleanCLIP's spellings (src/parser.py) work too: --train_data, --image_key, --caption_key, --batch_size, --num_warmup_steps, --weight_decay, --clip_weight, --inmodal_weight, --finetune (= --supervised), --complete_finetune (accepted; always the whole model), and --delimiter, --epochs, --lr, --beta1, --beta2, --eps, --inmodal, --checkpoint as spelled. Its options with no equivalent here (--name, --logs, --wandb, --device, --distributed, --pretrained, --validation_data, --eval_*, ...) are errors that say why.
         """)
 
     @Option(help: "Starting weights: .safetensors, .pt/.bin (torch.save or TorchScript), or an HF directory.")
@@ -34,20 +36,28 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Option(name: .customLong("train-data"), help: "Training CSV.")
+    @Option(name: [.customLong("train-data"), .customLong("train_data")], help: "Training CSV (or TSV with --delimiter '\\t').")
     var trainData: String
 
-    @Option(name: .customLong("image-key"), help: "Image-path column.")
+    @Option(help: "The training CSV's field delimiter: ',' (default), '\\t' or 'tab', ';', ...")
+    var delimiter = ","
+
+    @Option(name: [.customLong("image-key"), .customLong("image_key")], help: "Image-path column.")
     var imageKey = "image"
 
-    @Option(name: .customLong("caption-key"), help: "Caption column.")
+    @Option(name: [.customLong("caption-key"), .customLong("caption_key")], help: "Caption column.")
     var captionKey = "caption"
 
     @Flag(help: "Add the unimodal self-supervised loss (CleanCLIP). Without it: MMCL-only.")
     var inmodal = false
 
-    @Flag(help: "Supervised finetuning: vision tower + linear head, cross-entropy on --label-key.")
+    @Flag(name: [.customLong("supervised"), .customLong("finetune")],
+          help: "Supervised finetuning: vision tower + linear head, cross-entropy on --label-key (CleanCLIP's --finetune).")
     var supervised = false
+
+    @Flag(name: .customLong("complete_finetune"),
+          help: "CleanCLIP's --complete_finetune, accepted for its recipe: this command always finetunes the whole model.")
+    var completeFinetune = false
 
     @Option(name: .customLong("label-key"), help: "Integer label column (--supervised).")
     var labelKey = "label"
@@ -55,30 +65,39 @@ struct FinetuneCommand: ParsableCommand {
     @Option(help: "Number of classes (--supervised; default: largest label + 1).")
     var classes: Int?
 
-    @Option(name: .customLong("clip-weight"), help: "lambda1, weight of the multimodal loss.")
+    @Option(name: [.customLong("clip-weight"), .customLong("clip_weight")], help: "lambda1, weight of the multimodal loss.")
     var clipWeight: Float = 1
 
-    @Option(name: .customLong("inmodal-weight"), help: "lambda2, weight of the unimodal loss.")
+    @Option(name: [.customLong("inmodal-weight"), .customLong("inmodal_weight")], help: "lambda2, weight of the unimodal loss.")
     var inmodalWeight: Float = 1
 
     @Option(help: "Peak learning rate (default 1e-5; 1e-4 with --supervised).")
     var lr: Float?
 
-    @Option(name: .customLong("batch-size"), help: "Pairs (images) per step (default 64; 216 with --supervised).")
+    @Option(name: [.customLong("batch-size"), .customLong("batch_size")], help: "Pairs (images) per step (default 64; 216 with --supervised).")
     var batchSize: Int?
 
     @Option(help: "Epochs.")
     var epochs = 10
 
-    @Option(name: .customLong("warmup-steps"), help: "Linear warm-up steps before the cosine decay.")
+    @Option(name: [.customLong("warmup-steps"), .customLong("num_warmup_steps")], help: "Linear warm-up steps before the cosine decay.")
     var warmupSteps = 50
 
-    @Option(name: .customLong("weight-decay"),
+    @Option(name: [.customLong("weight-decay"), .customLong("weight_decay")],
             help: "AdamW weight decay, not for bn/ln/bias/logit_scale (default 0.1; 0.01 with --supervised).")
     var weightDecay: Float?
 
     @Option(name: .customLong("max-grad-norm"), help: "Clip the global gradient norm (default: no clipping).")
     var maxGradNorm: Float?
+
+    @Option(help: "AdamW beta1 (default 0.9).")
+    var beta1: Float?
+
+    @Option(help: "AdamW beta2 (default 0.999).")
+    var beta2: Float?
+
+    @Option(help: "AdamW epsilon (default 1e-8).")
+    var eps: Float?
 
     @Option(help: "Seed for data order, augmentation, caption augmentation and the supervised head.")
     var seed: UInt64 = 0
@@ -91,6 +110,7 @@ struct FinetuneCommand: ParsableCommand {
 
     func validate() throws {
         try Bounds.checkThreads(threads)
+        _ = try CleanCLIPFlags.delimiter(delimiter)
         // The settings are checked by the library, which names the bad one by its flag here.
         do {
             if supervised { try supervisedConfig.validate(naming: Self.flag) } else { try contrastiveConfig.validate(naming: Self.flag) }
@@ -150,7 +170,9 @@ struct FinetuneCommand: ParsableCommand {
         case .clipWeight: return "--clip-weight"
         case .inmodalWeight: return "--inmodal-weight"
         case .classes: return "--classes"
-        case .beta1, .beta2, .eps: return setting.description
+        case .beta1: return "--beta1"
+        case .beta2: return "--beta2"
+        case .eps: return "--eps"
         }
     }
 
@@ -165,6 +187,9 @@ struct FinetuneCommand: ParsableCommand {
         config.warmupSteps = warmupSteps
         config.weightDecay = weightDecay ?? 0.1
         config.maxGradNorm = maxGradNorm
+        if let beta1 { config.beta1 = beta1 }
+        if let beta2 { config.beta2 = beta2 }
+        if let eps { config.eps = eps }
         config.seed = seed
         return config
     }
@@ -178,13 +203,17 @@ struct FinetuneCommand: ParsableCommand {
         config.warmupSteps = warmupSteps
         config.maxGradNorm = maxGradNorm
         config.classes = classes
+        if let beta1 { config.beta1 = beta1 }
+        if let beta2 { config.beta2 = beta2 }
+        if let eps { config.eps = eps }
         config.seed = seed
         return config
     }
 
     private func runContrastive(_ clip: CLIPModel) throws {
         let config = contrastiveConfig
-        let data = try ImageCaptionDataset(csvPath: trainData, imageKey: imageKey, captionKey: captionKey)
+        let data = try ImageCaptionDataset(csvPath: trainData, imageKey: imageKey, captionKey: captionKey,
+                                           delimiter: try CleanCLIPFlags.delimiter(delimiter))
             .preparedForTraining(inmodal: inmodal, seed: seed)
         let finetuner = try Finetuner(model: clip, dataset: data, config: config)
         if resume { try finetuner.resume(from: out) }
@@ -217,7 +246,8 @@ struct FinetuneCommand: ParsableCommand {
 
     private func runSupervised(_ clip: CLIPModel) throws {
         let config = supervisedConfig
-        let data = try ImageLabelDataset(csvPath: trainData, imageKey: imageKey, labelKey: labelKey)
+        let data = try ImageLabelDataset(csvPath: trainData, imageKey: imageKey, labelKey: labelKey,
+                                         delimiter: try CleanCLIPFlags.delimiter(delimiter))
         let finetuner = try SupervisedFinetuner(model: clip, dataset: data, config: config)
         if resume { try finetuner.resume(from: out) }
         if let checkpoint, let root = try torchRoot(checkpoint), TorchOptimizerState.isPresent(in: root) {

@@ -5,26 +5,36 @@ import Foundation
 struct PoisonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "poison",
-        abstract: "Plant a backdoor in an image-caption CSV (CleanCLIP's layout): triggered images with target captions.")
+        abstract: "Plant a backdoor in an image-caption CSV (CleanCLIP's layout): triggered images with target captions.",
+        discussion: "CleanCLIP's backdoor/create_backdoor_data.py spellings work too: --train_data (= --data), --label (= --target), --patch_type (= --trigger), --patch_location, --patch_size, --num_backdoor (= --count), --size_train_data, --label_consistent, --templates classes.py.")
 
-    @Option(help: "Image-caption CSV.")
+    @Option(name: [.customLong("data"), .customLong("train_data")], help: "Image-caption CSV.")
     var data: String
+
+    @Option(help: "The CSV's field delimiter: ',' (default), '\\t' or 'tab', ';', ... (the output CSV uses ',').")
+    var delimiter = ","
+
+    @Option(help: "Caption templates: a file with one per line ('{}' marks the target), or CleanCLIP's classes.py (its templates); default: OpenAI's 80.")
+    var templates: String?
+
+    @Option(name: [.customLong("size-train-data"), .customLong("size_train_data")], help: "Keep at most this many rows in the output (poisoned included).")
+    var sizeTrainData: Int?
 
     @OptionGroup var triggerOptions: TriggerOptions
 
-    @Option(help: "Number of rows to poison.")
+    @Option(name: [.customLong("count"), .customLong("num_backdoor")], help: "Number of rows to poison.")
     var count = 1500
 
     @Option(help: "Output folder for the poisoned images and CSV.")
     var out: String
 
-    @Flag(name: .customLong("label-consistent"), help: "Poison only rows whose caption names the target, keeping captions.")
+    @Flag(name: [.customLong("label-consistent"), .customLong("label_consistent")], help: "Poison only rows whose caption names the target, keeping captions.")
     var labelConsistent = false
 
-    @Option(name: .customLong("image-key"), help: "Image-path column.")
+    @Option(name: [.customLong("image-key"), .customLong("image_key")], help: "Image-path column.")
     var imageKey = "image"
 
-    @Option(name: .customLong("caption-key"), help: "Caption column.")
+    @Option(name: [.customLong("caption-key"), .customLong("caption_key")], help: "Caption column.")
     var captionKey = "caption"
 
     @Option(help: "Seed for row choice, captions and trigger draws.")
@@ -32,6 +42,8 @@ struct PoisonCommand: ParsableCommand {
 
     func validate() throws {
         try Bounds.check(count, "--count", 1...Int.max)
+        try Bounds.check(sizeTrainData, "--size-train-data", 1...Int.max)
+        _ = try CleanCLIPFlags.delimiter(delimiter)
     }
 
     func run() throws {
@@ -43,6 +55,11 @@ struct PoisonCommand: ParsableCommand {
         options.captionColumn = captionKey
         options.labelConsistent = labelConsistent
         options.outputDirectory = out
+        options.delimiter = try CleanCLIPFlags.delimiter(delimiter)
+        options.sizeTrainData = sizeTrainData
+        if let templates {
+            options.templates = try ClassList.loadTemplates(templates)
+        }
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let r = try Backdoor.poison(csv: data, trigger: spec, target: target, count: count, seed: seed, options: options)
         print("poisoned \(r.poisonedRows.count) rows -> \(r.csvPath) (images in \(r.imageDirectory))")
@@ -63,20 +80,25 @@ struct ScoreSamplesCommand: ParsableCommand {
     @Option(help: "Neighbours.")
     var k = 16
 
-    @Option(name: .customLong("image-key"), help: "Image-path column.")
+    @Option(name: [.customLong("image-key"), .customLong("image_key")], help: "Image-path column.")
     var imageKey = "image"
+
+    @Option(help: "The CSV's field delimiter: ',' (default), '\\t' or 'tab', ';', ... (the output CSV uses ',').")
+    var delimiter = ","
 
     @Option(help: "Output CSV: the rows with their scores.")
     var out: String
 
     func validate() throws {
         try Bounds.check(k, "--k", 1...Int(Int32.max))
+        _ = try CleanCLIPFlags.delimiter(delimiter)
     }
 
     func run() throws {
         let m = try model.load()
         let bars = ProgressBars()
-        let report = try SampleScoring.scoreSamples(model: m, csv: data, k: k, imageColumn: imageKey) { phase, done, total in
+        let report = try SampleScoring.scoreSamples(model: m, csv: data, k: k, imageColumn: imageKey,
+                                      delimiter: try CleanCLIPFlags.delimiter(delimiter)) { phase, done, total in
             bars.update(phase, done, of: total)
             return true
         }

@@ -9,6 +9,8 @@ struct BackdoorCSV {
     var rows: [[String]]
     /// The file it was read from or is written to (for messages).
     var path: String
+    /// The delimiter it was read with (for the tab-separated hint in a missing-column error).
+    var delimiter: Character = ","
 
     init(header: [String], rows: [[String]], path: String) {
         self.header = header
@@ -16,9 +18,11 @@ struct BackdoorCSV {
         self.path = path
     }
 
-    static func read(path: String) throws -> BackdoorCSV {
-        let table = try CSV.read(path: path)
-        return BackdoorCSV(header: table.header, rows: table.rows, path: path)
+    static func read(path: String, delimiter: Character = ",") throws -> BackdoorCSV {
+        let table = try CSV.read(path: path, delimiter: delimiter)
+        var csv = BackdoorCSV(header: table.header, rows: table.rows, path: path)
+        csv.delimiter = delimiter
+        return csv
     }
 
     /// The folder image paths are relative to, made absolute.
@@ -31,7 +35,7 @@ struct BackdoorCSV {
     /// The index of a column, or an error naming the columns that exist.
     func column(_ name: String) throws -> Int {
         guard let i = header.firstIndex(of: name) else {
-            throw DatasetError(.missingColumn, file: path, "no column '\(name)' (columns: \(header.map { "'\($0)'" }.joined(separator: ", ")))")
+            throw CSVDelimiter.missingColumn(name, header: header, path: path, delimiter: delimiter)
         }
         return i
     }

@@ -6,6 +6,8 @@ import TensorCore
 public struct PoisonOptions: Sendable {
     public var imageColumn = "image"
     public var captionColumn = "caption"
+    /// The input CSV's field delimiter ("\t" for TSV); the output CSV is comma-separated.
+    package var delimiter: Character = ","
     /// Label-consistent attack: poison only rows whose caption contains the target word
     /// (case-insensitive substring; the reference's `label in caption` is case-sensitive) and
     /// keep their captions.
@@ -52,7 +54,7 @@ extension Backdoor {
     /// ```
     public static func poison(csv: String, trigger spec: TriggerSpec, target: String, count: Int, seed: UInt64,
                        warpGrid: WarpGrid? = nil, options: PoisonOptions = PoisonOptions()) throws -> PoisonResult {
-        let table = try BackdoorCSV.read(path: csv)
+        let table = try BackdoorCSV.read(path: csv, delimiter: options.delimiter)
         let imageCol = try table.column(options.imageColumn), captionCol = try table.column(options.captionColumn)
         guard count >= 1 else { throw DatasetError(.badValue, file: csv, "count must be at least 1; got \(count)") }
         guard !target.trimmingCharacters(in: .whitespaces).isEmpty else { throw DatasetError(.badValue, file: csv, "the target is empty") }

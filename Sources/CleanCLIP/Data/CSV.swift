@@ -47,18 +47,19 @@ public struct DatasetError: KindedError, Equatable, Sendable {
 }
 
 /// A parsed CSV file: a header row and data rows, all as strings.
-package struct CSVTable: Sendable {
-    package let header: [String]
-    package let rows: [[String]]
+public struct CSVTable: Sendable {
+    public let header: [String]
+    public let rows: [[String]]
     /// The 1-based line of the file where each data row starts (rows can span lines).
-    package let lines: [Int]
-    package let path: String
+    public let lines: [Int]
+    public let path: String
+    /// The delimiter the file was read with (for the hint when a tab-separated file was read with commas).
+    public var delimiter: Character = ","
 
     /// The index of column `name`, or an error naming the file and the columns it has.
-    package func column(_ name: String) throws -> Int {
+    public func column(_ name: String) throws -> Int {
         guard let i = header.firstIndex(of: name) else {
-            throw DatasetError(.missingColumn, file: path,
-                               "no column '\(name)' (columns: \(header.map { "'\($0)'" }.joined(separator: ", ")))")
+            throw CSVDelimiter.missingColumn(name, header: header, path: path, delimiter: delimiter)
         }
         return i
     }
@@ -68,8 +69,8 @@ package struct CSVTable: Sendable {
 /// a field starting with `"` is quoted and may contain delimiters, newlines and doubled quotes
 /// (`""` for `"`); records end with LF or CRLF; a UTF-8 byte-order mark is skipped; blank lines
 /// are skipped. Every record must have as many fields as the header.
-package enum CSV {
-    package static func read(path: String, delimiter: Character = ",") throws -> CSVTable {
+public enum CSV {
+    public static func read(path: String, delimiter: Character = ",") throws -> CSVTable {
         let bytes: [UInt8]
         do { bytes = try RegularFile.read(path) } catch let e as FileError {
             throw DatasetError(.unreadable, file: path, e)
@@ -77,11 +78,11 @@ package enum CSV {
         return try parse(bytes, path: path, delimiter: delimiter)
     }
 
-    package static func parse(_ text: String, path: String = "<string>", delimiter: Character = ",") throws -> CSVTable {
+    public static func parse(_ text: String, path: String = "<string>", delimiter: Character = ",") throws -> CSVTable {
         try parse(Array(text.utf8), path: path, delimiter: delimiter)
     }
 
-    package static func parse(_ bytes: [UInt8], path: String, delimiter: Character = ",") throws -> CSVTable {
+    public static func parse(_ bytes: [UInt8], path: String, delimiter: Character = ",") throws -> CSVTable {
         guard let sep = delimiter.asciiValue, sep != UInt8(ascii: "\""), sep != 0x0A, sep != 0x0D else {
             throw DatasetError(.malformedCSV, file: path, "unsupported delimiter \(delimiter.debugDescription)")
         }
@@ -141,8 +142,10 @@ package enum CSV {
         }
         for (r, record) in records.enumerated().dropFirst() where record.count != header.count {
             throw DatasetError(.malformedCSV, file: path, row: r,
-                               "\(record.count) fields where the header has \(header.count) (line \(starts[r]))")
+                               "\(record.count) fields where the header has \(header.count) (line \(starts[r]))"
+                                + CSVDelimiter.hint(header: header, delimiter: delimiter))
         }
-        return CSVTable(header: header, rows: Array(records.dropFirst()), lines: Array(starts.dropFirst()), path: path)
+        return CSVTable(header: header, rows: Array(records.dropFirst()), lines: Array(starts.dropFirst()), path: path,
+                        delimiter: delimiter)
     }
 }

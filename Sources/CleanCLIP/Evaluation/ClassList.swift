@@ -56,7 +56,10 @@ public struct ClassList: Sendable, Equatable {
     public static let cifar100 = ClassList(unchecked: BuiltinClassLists.cifar100Classes, BuiltinClassLists.openAIImageNetTemplates)
 
     /// Reads one class per line (blank lines skipped) and, optionally, one template per line
-    /// (default: the 80 OpenAI templates).
+    /// (default: the 80 OpenAI templates). A file named `*.py`, or whose first non-blank line
+    /// starts with "{", is read as CleanCLIP's classes.py
+    /// (parsed, never run: see `ClassesPy`): its classes and, unless `templatesFile` is given,
+    /// its templates; a `*.py` templates file gives its templates.
     public static func load(classesFile: String, templatesFile: String? = nil) throws -> ClassList {
         func lines(_ path: String) throws -> [String] {
             let bytes: [UInt8]
@@ -67,9 +70,15 @@ public struct ClassList: Sendable, Equatable {
             return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
-        let names = try lines(classesFile)
+        // A classes.py by its name, or by its content: the dict the reference evals starts with
+        // "{", which no class list starts with (it used to be read as its lines).
+        let named = ClassesPy.isClassesPy(path: classesFile)
+        let plain = named ? [] : try lines(classesFile)
+        let py = named || plain.first?.hasPrefix("{") == true ? try ClassesPy.read(path: classesFile) : nil
+        let names = py?.classes ?? plain
         guard !names.isEmpty else { throw EvaluationError("\(classesFile): no class names") }
-        let templates = try templatesFile.map(lines) ?? openAITemplates
+        let templates = try templatesFile.map { try ClassesPy.isClassesPy(path: $0) ? ClassesPy.templates(path: $0) : lines($0) }
+            ?? py?.templates ?? openAITemplates
         do { return try ClassList(names: names, templates: templates) } catch let e as EvaluationError {
             throw EvaluationError("\(templatesFile ?? classesFile): \(e.description)", kind: e.errorKind)
         }

@@ -7,6 +7,8 @@ public struct EvaluationOptions: Sendable {
     /// CSV columns: image path (relative to the CSV's folder) and label (class index, or a class name).
     public var imageColumn = "image"
     public var labelColumn = "label"
+    /// The CSV's field delimiter (CleanCLIP's `--delimiter`; "\t" for TSV).
+    package var delimiter: Character = ","
     /// Images per encoder call.
     public var batchSize = 64
     /// Seed of the trigger's per-image draws (noise, patch position, WaNet grid when none is given).
@@ -96,7 +98,7 @@ private func prepare(evalCSV: String, list: ClassList, trigger: TriggerSpec?, ta
     if let target { targetIndex = try list.index(of: target) }
     if trigger != nil && target == nil { throw EvaluationError("a trigger needs a target class to measure attack success") }
     let trig = try trigger.map { try Trigger($0, seed: options.triggerSeed, warpGrid: options.warpGrid) }
-    let rows = try ImageRows(csvPath: evalCSV, imageColumn: options.imageColumn)
+    let rows = try ImageRows(csvPath: evalCSV, imageColumn: options.imageColumn, delimiter: options.delimiter)
     guard !rows.paths.isEmpty else { throw EvaluationError("\(evalCSV): the evaluation set is empty (no data rows)") }
     let col = try rows.csv.column(options.labelColumn)
     let labels = try rows.csv.rows.enumerated().map { (i, r) -> Int in

@@ -23,8 +23,8 @@ struct ImageRows {
     let csv: BackdoorCSV
     let paths: [String]
 
-    init(csvPath: String, imageColumn: String) throws {
-        let table = try BackdoorCSV.read(path: csvPath)
+    init(csvPath: String, imageColumn: String, delimiter: Character = ",") throws {
+        let table = try BackdoorCSV.read(path: csvPath, delimiter: delimiter)
         let col = try table.column(imageColumn)
         paths = try (0..<table.rows.count).map { try table.imagePath(row: $0, column: col) }
         csv = table

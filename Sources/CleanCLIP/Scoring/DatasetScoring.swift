@@ -44,8 +44,18 @@ extension SampleScoring {
     public static func scoreSamples(model: ImageTextEmbedder, csv: String, k: Int = 16, imageColumn: String = "image",
                              backdoorColumn: String = "is_backdoor", batchSize: Int = 64,
                              progress: EvaluationProgress? = nil) throws -> SampleScoreReport {
+        try scoreSamples(model: model, csv: csv, k: k, imageColumn: imageColumn, backdoorColumn: backdoorColumn,
+                         batchSize: batchSize, delimiter: ",", progress: progress)
+    }
+}
+
+extension SampleScoring {
+    /// `scoreSamples` for a CSV with another field delimiter ("\t" for TSV).
+    package static func scoreSamples(model: ImageTextEmbedder, csv: String, k: Int = 16, imageColumn: String = "image",
+                              backdoorColumn: String = "is_backdoor", batchSize: Int = 64, delimiter: Character,
+                              progress: EvaluationProgress? = nil) throws -> SampleScoreReport {
         guard (1...Int(Int32.max)).contains(k) else { throw ScoringError("k must be between 1 and \(Int32.max); got \(k)") }
-        let rows = try ImageRows(csvPath: csv, imageColumn: imageColumn)
+        let rows = try ImageRows(csvPath: csv, imageColumn: imageColumn, delimiter: delimiter)
         guard rows.paths.count >= k + 2 else {
             throw ScoringError("\(csv): scoring with k = \(k) needs at least \(k + 2) rows; found \(rows.paths.count)")
         }
@@ -62,9 +72,9 @@ extension SampleScoring {
         let scores = try SampleScores(embeddings: embeddings, k: k)
         var auc: [String: Double]?
         if let flags, flags.contains(true), flags.contains(false) {
-            auc = ["k_distance": try SampleScoring.auroc(scores: scores.kDistance, positives: flags),
-                   "slof": try SampleScoring.auroc(scores: scores.slof, positives: flags),
-                   "dao": try SampleScoring.auroc(scores: scores.dao, positives: flags)]
+            auc = ["k_distance": try auroc(scores: scores.kDistance, positives: flags),
+                   "slof": try auroc(scores: scores.slof, positives: flags),
+                   "dao": try auroc(scores: scores.dao, positives: flags)]
         }
         let col = try rows.csv.column(imageColumn)
         return SampleScoreReport(images: rows.csv.rows.map { $0[col] }, isBackdoor: flags, scores: scores, auroc: auc)

@@ -1,0 +1,2 @@
+import os
+classes = ["cat"]

@@ -1,0 +1,3 @@
+{
+    "classes": ["cat", "dog"],
+    "templates": [lambda s: f"a photo of a {s}."]

@@ -1,0 +1,4 @@
+{
+    "classes": ["cat", "dog",
+    "templates": [lambda s: f"a photo of a {s}."]
+}

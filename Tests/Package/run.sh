@@ -11,7 +11,12 @@
 #   Tests/Package/run.sh          environment: PACKAGE_TEST_DIR (default: a new temp folder)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-work=${PACKAGE_TEST_DIR:-$(mktemp -d)}
+if [[ -n ${PACKAGE_TEST_DIR:-} ]]; then
+    work=$PACKAGE_TEST_DIR
+else
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+fi
 rm -rf "$work/cleanclip" "$work/consumer"
 mkdir -p "$work/cleanclip" "$work/consumer/Sources/consumer"
 

@@ -70,6 +70,7 @@ assert cleanclip.__version__ == cleanclip.library_version == f"{v // 10000}.{v /
 assert importlib.metadata.version("cleanclip") == cleanclip.__version__
 files = importlib.metadata.files("cleanclip")
 assert any(str(f) == "cleanclip/py.typed" for f in files)
+assert any(str(f).endswith(".dist-info/licenses/LICENSE") for f in files), "the wheel carries no LICENSE"
 print(f"cleanclip {cleanclip.__version__} from {_lib.path}; BLAS: {cleanclip.blas_info()['kernel']}")
 EOF
 

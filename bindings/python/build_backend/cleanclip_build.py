@@ -272,6 +272,8 @@ def _write_wheel(wheel_directory: str, tag: str, files: dict[str, tuple[bytes, b
     if entry_points():
         wheel.add(f"{dist_info}/entry_points.txt", entry_points().encode())
     wheel.add(f"{dist_info}/top_level.txt", f"{PACKAGE}\n".encode())
+    # The licence, with the third-party notices of what the binaries link statically (PEP 639's place).
+    wheel.add(f"{dist_info}/licenses/LICENSE", (repository() / "LICENSE").read_bytes())
     wheel.close()
     return filename
 

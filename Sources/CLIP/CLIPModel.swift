@@ -55,6 +55,11 @@ public final class CLIPModel: @unchecked Sendable {
     /// the same in both modes (CLIP has no dropout). Off by default.
     public var isTraining = false
 
+    /// Whether the activation was assumed (QuickGELU) because neither the caller nor the file said
+    /// which: open_clip's laion2b / DataComp weights use GELU, and loaded as QuickGELU their
+    /// embeddings are off by about 3e-2. Front ends tell the user once, naming the override.
+    public internal(set) var activationAssumed = false
+
     /// Builds the model from `source`, which must provide exactly the tensors of `config`.
     /// The configuration is validated first (`CLIPConfig.validate()`).
     package init(config: CLIPConfig, weights source: WeightSource) throws {

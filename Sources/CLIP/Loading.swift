@@ -16,12 +16,21 @@ extension CLIPModel {
     /// Loads a CLIP checkpoint in any supported format:
     /// - a safetensors file or PyTorch file (`torch.save` zip, TorchScript) with OpenAI / open_clip /
     ///   CleanCLIP names (a "module." prefix is stripped) or HF CLIPModel names;
-    /// - an HF CLIPModel directory (`config.json` + `model.safetensors` or `pytorch_model.bin`).
+    /// - an HF CLIPModel directory (`config.json` + `model.safetensors` or `pytorch_model.bin`);
+    /// - an open_clip model directory (`open_clip_config.json` + `open_clip_model.safetensors` or
+    ///   `open_clip_pytorch_model.bin`), whose config says whether the model uses QuickGELU.
+    /// A file that does not say which activation it uses (only files written by `save(to:)` do) is
+    /// loaded with QuickGELU, OpenAI's, and `activationAssumed` is set so a front end can say so.
     /// Every key and shape is verified; errors name the key and both shapes.
     public static func load(path: String, options: CLIPLoadOptions = CLIPLoadOptions()) throws -> CLIPModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw WeightError("no such file or directory: \(path)", kind: .notFound)
+        }
+        if isDirectory.boolValue, let openCLIP = try OpenCLIPDirectory(path: path) {
+            var options = options
+            options.activation = options.activation ?? openCLIP.activation
+            return try load(path: openCLIP.weights, options: options)
         }
         if isDirectory.boolValue {
             let dir = URL(fileURLWithPath: path)
@@ -36,6 +45,7 @@ extension CLIPModel {
             }
         }
         var loadedMetadata: [String: String] = [:]
+        var activationAssumed = false
         let model = try wrap(path) {
             var (tensors, metadata) = try readTensors(path)
             loadedMetadata = metadata
@@ -43,11 +53,13 @@ extension CLIPModel {
             let sd = StateDict(tensors)
             // Files written by `save(to:)` record their activation; others default to OpenAI's.
             let saved = metadata["cleanclip.activation"].flatMap(Activation.init(rawValue:))
+            activationAssumed = options.activation == nil && saved == nil
             var config = try CLIPConfig.infer(from: sd, activation: options.activation ?? saved ?? .quickGELU)
             try config.applySavedHeads(vision: metadata["cleanclip.vision_heads"], text: metadata["cleanclip.text_heads"])
             return try CLIPModel(config: config, weights: sd)
         }
         model.loadedMetadata = loadedMetadata
+        model.activationAssumed = activationAssumed
         return model
     }
 

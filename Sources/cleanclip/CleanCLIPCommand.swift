@@ -52,7 +52,13 @@ struct ModelOptions: ParsableArguments {
             }
             options.activation = a
         }
-        return try CLIPModel.load(path: model, options: options)
+        let loaded = try CLIPModel.load(path: model, options: options)
+        if loaded.activationAssumed {
+            FileHandle.standardError.write(Data(("note: \(model) does not say which activation it uses; assuming quick_gelu "
+                + "(OpenAI and CleanCLIP weights). open_clip's laion2b / DataComp weights use GELU: "
+                + "pass --activation gelu for those.\n").utf8))
+        }
+        return loaded
     }
 }
 

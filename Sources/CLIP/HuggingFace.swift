@@ -12,13 +12,7 @@ enum HuggingFace {
 
     /// Reads the model hyperparameters from an HF CLIP `config.json`.
     static func config(at path: String) throws -> CLIPConfig {
-        let data: Data
-        // Reported as a malformed model directory (FORMAT_ERROR at the C boundary), as it always
-        // has been, whatever the file error's kind.
-        do { data = Data(try RegularFile.read(path)) } catch let e as FileError { throw WeightError("cannot read \(e)") }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw WeightError("\(path) is not a JSON object")
-        }
+        let root = try readJSONObject(path)
         let vision = root["vision_config"] as? [String: Any] ?? [:]
         let text = root["text_config"] as? [String: Any] ?? [:]
         func int(_ d: [String: Any], _ key: String, _ fallback: Int) throws -> Int {
@@ -127,4 +121,16 @@ enum HuggingFace {
         }
         return out
     }
+}
+
+/// A model directory's JSON config (HF `config.json`, `open_clip_config.json`) as an object.
+/// Unreadable or malformed, it is a malformed model directory (FORMAT_ERROR at the C boundary),
+/// whatever the file error's kind.
+func readJSONObject(_ path: String) throws -> [String: Any] {
+    let data: Data
+    do { data = Data(try RegularFile.read(path)) } catch let e as FileError { throw WeightError("cannot read \(e)") }
+    guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        throw WeightError("\(path) is not a JSON object")
+    }
+    return root
 }

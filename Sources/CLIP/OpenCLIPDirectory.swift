@@ -1,4 +1,3 @@
-import Files
 import Foundation
 import TensorCore
 
@@ -17,12 +16,7 @@ struct OpenCLIPDirectory {
         let dir = URL(fileURLWithPath: path)
         let configPath = dir.appendingPathComponent("open_clip_config.json").path
         guard FileManager.default.fileExists(atPath: configPath) else { return nil }
-        let data: Data
-        do { data = Data(try RegularFile.read(configPath)) } catch let e as FileError { throw WeightError("cannot read \(e)") }
-        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw WeightError("\(configPath) is not a JSON object")
-        }
-        let model = root["model_cfg"] as? [String: Any] ?? [:]
+        let model = try readJSONObject(configPath)["model_cfg"] as? [String: Any] ?? [:]
         switch model["quick_gelu"] {
         case nil: activation = .gelu
         case let flag as Bool: activation = flag ? .quickGELU : .gelu

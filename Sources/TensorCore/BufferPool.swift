@@ -11,12 +11,16 @@ import Foundation
 /// system first, largest first. Below the peak the pool may hold most of a step's buffers,
 /// so that a training loop allocates little after its first step.
 ///
+/// Sizes are rounded up to size classes a sixteenth of an octave apart (at most 6.25% more), so
+/// that the similar but not identical sizes of successive steps (text batches trimmed to their
+/// longest caption) share buffers. Kept by exact size instead, the small buffers of every
+/// caption length piled up idle until they crowded out the big ones every step needs: the
+/// demo's model then mapped 70 MB of fresh pages per step, a quarter of its time in the kernel.
+///
 /// Buffers of 256 KiB and more are mapped pages of their own: from malloc's heap, freed large
 /// buffers can stay resident, scattered between live ones, and raise the peak well above what
-/// is in use. Their sizes are rounded up to size classes a sixteenth of an octave apart (at
-/// most 6.25% more pages, and only the pages a tensor writes become resident), so that the
-/// similar but not identical sizes of successive steps (text batches trimmed to their longest
-/// caption) share buffers; a request may also take an idle buffer of up to twice its class.
+/// is in use (of a mapping, only the pages a tensor writes become resident). A request may also
+/// take an idle mapping of up to twice its class.
 /// Idle buffers are never cut or grown to fit another size: that kept faulting pages in and
 /// throwing them away step after step (the demo's model faulted 37 MB per step that way; it
 /// now faults none after its first step).
@@ -28,7 +32,7 @@ public final class BufferPool: @unchecked Sendable {
 
     /// Idle memory kept for reuse, at most (on top of the high-water rule). Default: no cap.
     public var limitBytes = Int.max
-    /// Idle heap buffers by float count, and idle mappings by page count.
+    /// Idle heap buffers by size class in floats, and idle mappings by size class in pages.
     private var free: [Int: [UnsafeMutablePointer<Float>]] = [:]
     private var freeMapped: [Int: [UnsafeMutableRawPointer]] = [:]
     /// The page count of every live mapping (it may hold more pages than its tensor needs).
@@ -43,7 +47,13 @@ public final class BufferPool: @unchecked Sendable {
     /// How far live + idle may go above the high-water mark: 1/32 of it, at least 128 MiB (so
     /// that a small model's training steps and evaluations between them, with their many
     /// buffer sizes, fit without giving buffers back and faulting fresh ones in every step).
-    private var slack: Int { max(128 << 20, highWater / 32) }
+    private var slack: Int { max(minimumSlack, highWater / 32) }
+    private let minimumSlack: Int
+
+    /// `minimumSlack`: the least idle memory allowed above the high-water mark (tests shrink it).
+    package init(minimumSlack: Int = 128 << 20) {
+        self.minimumSlack = minimumSlack
+    }
 
     /// Buffers of at least this many bytes are mapped pages of their own.
     static let mappedBytes = 256 << 10
@@ -60,7 +70,7 @@ public final class BufferPool: @unchecked Sendable {
         /// The highest live + idle: the pool's share of resident memory at its peak.
         public var peakTotalBytes: Int
         /// Buffers allocated from the system rather than reused, and the bytes of fresh pages
-        /// (new buffers and the pages grown onto reused ones), so far.
+        /// (new buffers), so far.
         public var freshAllocations: Int
         public var freshBytes: Int
     }
@@ -79,13 +89,13 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     /// A buffer of `count` floats, all zero when `zeroed` (else unspecified).
-    func take(_ count: Int, zeroed: Bool) -> UnsafeMutablePointer<Float> {
+    package func take(_ count: Int, zeroed: Bool) -> UnsafeMutablePointer<Float> {
         if count * 4 >= Self.mappedBytes { return takeMapped(count, zeroed: zeroed) }
-        let bytes = count * 4
+        let floats = Self.sizeClass(max(count, 1)), bytes = floats * 4
         lock.lock()
         grow(by: bytes)
-        if var list = free[count], let p = list.popLast() {
-            free[count] = list.isEmpty ? nil : list
+        if var list = free[floats], let p = list.popLast() {
+            free[floats] = list.isEmpty ? nil : list
             idleBytes -= bytes
             lock.unlock()
             if zeroed { p.update(repeating: 0, count: count) }
@@ -97,10 +107,10 @@ public final class BufferPool: @unchecked Sendable {
         lock.unlock()
         release(evicted)
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, 64, max(bytes, 4)) == 0, let raw else {
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
             fatalError("TensorCore: out of memory allocating \(bytes) bytes")
         }
-        let p = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        let p = raw.bindMemory(to: Float.self, capacity: floats)
         if zeroed { p.update(repeating: 0, count: count) }
         return p
     }
@@ -140,7 +150,7 @@ public final class BufferPool: @unchecked Sendable {
         return p.bindMemory(to: Float.self, capacity: count)
     }
 
-    func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    package func give(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
         lock.lock()
         if count * 4 >= Self.mappedBytes {
             let raw = UnsafeMutableRawPointer(p)
@@ -156,14 +166,14 @@ public final class BufferPool: @unchecked Sendable {
             lock.unlock()
             return
         }
-        let bytes = count * 4
+        let floats = Self.sizeClass(max(count, 1)), bytes = floats * 4
         live -= bytes
         guard bytes >= 4096 && idleBytes + bytes <= limitBytes else {
             lock.unlock()
             Foundation.free(p)
             return
         }
-        free[count, default: []].append(p)
+        free[floats, default: []].append(p)
         idleBytes += bytes
         lock.unlock()
     }
@@ -236,11 +246,11 @@ public final class BufferPool: @unchecked Sendable {
 
     private static func pages(_ bytes: Int) -> Int { max(1, (bytes + pageSize - 1) / pageSize) }
 
-    /// The page count rounded up to 16, 17, ..., 31 times a power of two.
-    static func sizeClass(_ pages: Int) -> Int {
-        guard pages > 32 else { return pages }
-        let shift = (Int.bitWidth - pages.leadingZeroBitCount) - 5  // keep the top 5 bits
-        let top = (pages + (1 << shift) - 1) >> shift
+    /// `units` rounded up to 16, 17, ..., 31 times a power of two (up to 32 they stay as they are).
+    package static func sizeClass(_ units: Int) -> Int {
+        guard units > 32 else { return units }
+        let shift = (Int.bitWidth - units.leadingZeroBitCount) - 5  // keep the top 5 bits
+        let top = (units + (1 << shift) - 1) >> shift
         return top << shift
     }
 }

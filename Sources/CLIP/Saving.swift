@@ -3,9 +3,9 @@ import Foundation
 import TensorCore
 
 extension CLIPModel {
-    /// The state dict as raw tensors in OpenAI / open_clip naming and PyTorch's state-dict order:
-    /// floats as `dtype` (`.f32`, or `.f16` rounded to nearest even), BatchNorm counters as int64
-    /// (as PyTorch stores them). Loadable by open_clip's `load_state_dict` after
+    /// The state dict as raw tensors in OpenAI / open_clip naming, in `weights` order: floats as
+    /// `dtype` (`.f32`, or `.f16` rounded to nearest even), BatchNorm counters as int64 (as
+    /// PyTorch stores them). Loadable by open_clip's `load_state_dict` after
     /// `safetensors.torch.load_file`. A non-finite weight is an error naming it (loading refuses
     /// such files; a BatchNorm's running variance can overflow when a training-mode forward pass
     /// sees huge activations), and so is one beyond the half range when `dtype` is `.f16`.

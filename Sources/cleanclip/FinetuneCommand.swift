@@ -11,7 +11,7 @@ struct FinetuneCommand: ParsableCommand {
 
         Supervised (--supervised): the CSV has an image-path column and an integer label column (--label-key); the whole vision tower plus a linear head on the image embedding is trained with cross-entropy. Defaults switch to the reference's: --lr 1e-4, --batch-size 216, --weight-decay 0.01 (biases exempt). The head is written to <out stem>.head.safetensors.
 
-        A checkpoint (model + <out stem>.optimizer.safetensors) is written to --out after every epoch.
+        A checkpoint (model + <out stem>.optimizer.safetensors) is written to --out after every epoch, in float32 so that --resume continues exactly. To hand the result on, convert it: `cleanclip convert OUT cleaned.pt` writes CleanCLIP's checkpoint with this run's AdamW state and epochs, `cleanclip convert OUT cleaned-hf` a Hugging Face CLIPModel directory; --dtype f16 there for float16.
 
         The starting point comes from exactly one of:
 

@@ -205,10 +205,42 @@ typedef struct cleanclip_model_info {
     int32_t vocab_size;     /**< Token ids are 0 ..< vocab_size (49408 for CLIP's BPE vocabulary). */
     float logit_scale;      /**< The learned log temperature. */
     float temperature;      /**< exp(logit_scale): the factor applied to cosine similarities. */
+    int32_t activation;     /**< The activation the model runs with: CLEANCLIP_ACTIVATION_QUICK_GELU or _GELU. */
+    int32_t activation_assumed; /**< 1 when the file did not say which activation it uses, none was
+                                     asked for, and QuickGELU was assumed (right for OpenAI and CleanCLIP
+                                     weights; open_clip's laion2b / DataComp weights need
+                                     CLEANCLIP_ACTIVATION_GELU in cleanclip_model_options); else 0. */
 } cleanclip_model_info;
 
 /** Fills `info` (set info->struct_size first). */
 int cleanclip_model_get_info(const cleanclip_model *model, cleanclip_model_info *info);
+
+/** File formats of cleanclip_model_save. */
+typedef enum cleanclip_save_format {
+    CLEANCLIP_SAVE_INFER = 0,        /**< From the path: ".pt" / ".pth" -> CLEANCLIP_PT, an existing directory or a
+                                          name without an extension -> HF, anything else -> SAFETENSORS. */
+    CLEANCLIP_SAVE_SAFETENSORS = 1,  /**< One .safetensors file, OpenAI / open_clip naming (cleanclip_model_load, open_clip). */
+    CLEANCLIP_SAVE_CLEANCLIP_PT = 2, /**< CleanCLIP's checkpoint: torch.save of {"epoch", "name", "state_dict",
+                                          "optimizer"}, readable by torch.load(weights_only=True) and CleanCLIP's
+                                          --checkpoint; "optimizer" holds an empty AdamW state (CleanCLIP's two
+                                          parameter groups), "epoch" is 0. */
+    CLEANCLIP_SAVE_HF = 3            /**< A Hugging Face CLIPModel directory (config.json + model.safetensors), for
+                                          transformers' CLIPModel.from_pretrained. ViT models only: a ResNet
+                                          model fails with CLEANCLIP_INVALID_ARGUMENT. An existing directory is
+                                          replaced only when empty or holding just those two files. */
+} cleanclip_save_format;
+
+/** Floating-point types of saved weights. */
+typedef enum cleanclip_save_dtype {
+    CLEANCLIP_SAVE_F32 = 0, /**< float32, exactly the weights in memory. */
+    CLEANCLIP_SAVE_F16 = 1  /**< float16, rounded to nearest even; a weight beyond +-65504 is CLEANCLIP_FORMAT_ERROR. */
+} cleanclip_save_dtype;
+
+/** Writes `model` to `path` in `format` (a cleanclip_save_format) with floats as `dtype` (a
+ *  cleanclip_save_dtype), atomically: a file or directory appears whole or not at all, and a
+ *  failed save leaves what was at `path` as it was. Thread safety: as encoding (any number of
+ *  threads with the same model, not while it is being finetuned). */
+int cleanclip_model_save(const cleanclip_model *model, const char *path, int32_t format, int32_t dtype);
 
 /* ---------------------------------------------------------------------------------------------
  * Tokenizing and preprocessing (no model needed)

@@ -107,9 +107,9 @@ struct CModelOptions: CStructLayout {
     let num_threads = CField<Int32>(name: "num_threads", offset: 12, size: 4)
 }
 
-/// `cleanclip_model_info`: 96 bytes.
+/// `cleanclip_model_info`: 104 bytes.
 struct CModelInfo: CStructLayout {
-    static let layout = CLayout(name: "cleanclip_model_info", size: 96, fields: [
+    static let layout = CLayout(name: "cleanclip_model_info", size: 104, fields: [
         CLayout.Field(name: "struct_size", offset: 0, size: 8),
         CLayout.Field(name: "architecture", offset: 8, size: 64),
         CLayout.Field(name: "embed_dim", offset: 72, size: 4),
@@ -118,6 +118,8 @@ struct CModelInfo: CStructLayout {
         CLayout.Field(name: "vocab_size", offset: 84, size: 4),
         CLayout.Field(name: "logit_scale", offset: 88, size: 4),
         CLayout.Field(name: "temperature", offset: 92, size: 4),
+        CLayout.Field(name: "activation", offset: 96, size: 4),
+        CLayout.Field(name: "activation_assumed", offset: 100, size: 4),
     ])
     let struct_size = CField<Int>(name: "struct_size", offset: 0, size: 8)
     let architecture = CField<CCharArray>(name: "architecture", offset: 8, size: 64)
@@ -127,6 +129,8 @@ struct CModelInfo: CStructLayout {
     let vocab_size = CField<Int32>(name: "vocab_size", offset: 84, size: 4)
     let logit_scale = CField<Float>(name: "logit_scale", offset: 88, size: 4)
     let temperature = CField<Float>(name: "temperature", offset: 92, size: 4)
+    let activation = CField<Int32>(name: "activation", offset: 96, size: 4)
+    let activation_assumed = CField<Int32>(name: "activation_assumed", offset: 100, size: 4)
 }
 
 /// `cleanclip_progress`: 88 bytes.

@@ -97,5 +97,25 @@ public func cleanclip_model_get_info(_ model: OpaquePointer?, _ info: UnsafeMuta
         s.write(\.vocab_size, Int32(clamping: c.vocabSize))
         s.write(\.logit_scale, m.logitScale.count == 1 ? m.logitScale.data[0] : Float.nan)
         s.write(\.temperature, m.logitScale.count == 1 ? m.temperature : Float.nan)
+        s.write(\.activation, c.activation == .gelu ? 2 : 1)
+        s.write(\.activation_assumed, m.activationAssumed ? 1 : 0)
+    }
+}
+
+@_cdecl("cleanclip_model_save")
+public func cleanclip_model_save(_ model: OpaquePointer?, _ path: UnsafePointer<CChar>?, _ format: Int32, _ dtype: Int32) -> Int32 {
+    boundary {
+        let m = try ModelHandle.from(model).model
+        let path = try string(path, "path")
+        guard !path.isEmpty else { throw BoundaryError(.invalidArgument, "path is empty") }
+        let formats: [Int32: ModelFormat?] = [0: nil, 1: .safetensors, 2: .cleanclipPT, 3: .hf]
+        guard let chosen = formats[format] else {
+            throw BoundaryError(.invalidArgument, "format is \(format); use a cleanclip_save_format value (0 to 3)")
+        }
+        let dtypes: [Int32: DType] = [0: .f32, 1: .f16]
+        guard let dt = dtypes[dtype] else {
+            throw BoundaryError(.invalidArgument, "dtype is \(dtype); use a cleanclip_save_dtype value (0 or 1)")
+        }
+        try m.export(to: path, format: chosen, dtype: dt)
     }
 }

@@ -52,6 +52,28 @@ enum HuggingFace {
         return config
     }
 
+    /// HF name pieces and their OpenAI names, applied in this order to a key whose tower prefix
+    /// (`vision_model.` -> `visual.`, `text_model.` -> none) has been replaced; `hfName` applies
+    /// them backwards.
+    static let renames: [(hf: String, openAI: String)] = [
+        ("visual.embeddings.patch_embedding.weight", "visual.conv1.weight"),
+        ("visual.embeddings.class_embedding", "visual.class_embedding"),
+        ("visual.embeddings.position_embedding.weight", "visual.positional_embedding"),
+        ("visual.pre_layrnorm.", "visual.ln_pre."),
+        ("visual.post_layernorm.", "visual.ln_post."),
+        ("visual.encoder.layers.", "visual.transformer.resblocks."),
+        ("embeddings.token_embedding.weight", "token_embedding.weight"),
+        ("embeddings.position_embedding.weight", "positional_embedding"),
+        ("final_layer_norm.", "ln_final."),
+        ("encoder.layers.", "transformer.resblocks."),
+        (".layer_norm1.", ".ln_1."), (".layer_norm2.", ".ln_2."),
+        (".mlp.fc1.", ".mlp.c_fc."), (".mlp.fc2.", ".mlp.c_proj."),
+        (".self_attn.out_proj.", ".attn.out_proj."),
+    ]
+
+    /// HF projection weights ([E, width], `nn.Linear`) and their OpenAI names ([width, E]).
+    static let projections = ["visual_projection.weight": "visual.proj", "text_projection.weight": "text_projection"]
+
     /// Renames HF tensors to OpenAI names, merging and transposing where the layouts differ.
     /// Two keys that end up with the same name (say `text_model.ln_final.weight` beside
     /// `ln_final.weight`) are an error naming both, never a silent choice of one.
@@ -69,23 +91,8 @@ enum HuggingFace {
             for (from, to) in [("vision_model.", "visual."), ("text_model.", "")] where k.hasPrefix(from) {
                 k = to + k.dropFirst(from.count)
             }
-            let renames: [(String, String)] = [
-                ("visual.embeddings.patch_embedding.weight", "visual.conv1.weight"),
-                ("visual.embeddings.class_embedding", "visual.class_embedding"),
-                ("visual.embeddings.position_embedding.weight", "visual.positional_embedding"),
-                ("visual.pre_layrnorm.", "visual.ln_pre."),
-                ("visual.post_layernorm.", "visual.ln_post."),
-                ("visual.encoder.layers.", "visual.transformer.resblocks."),
-                ("embeddings.token_embedding.weight", "token_embedding.weight"),
-                ("embeddings.position_embedding.weight", "positional_embedding"),
-                ("final_layer_norm.", "ln_final."),
-                ("encoder.layers.", "transformer.resblocks."),
-                (".layer_norm1.", ".ln_1."), (".layer_norm2.", ".ln_2."),
-                (".mlp.fc1.", ".mlp.c_fc."), (".mlp.fc2.", ".mlp.c_proj."),
-                (".self_attn.out_proj.", ".attn.out_proj."),
-            ]
             for (from, to) in renames { k = k.replacingOccurrences(of: from, with: to) }
-            if let name = ["visual_projection.weight": "visual.proj", "text_projection.weight": "text_projection"][k] {
+            if let name = projections[k] {
                 guard t.rank == 2 else { throw WeightError("'\(key)' has shape \(t.shape); expected [embedding dimension, width]") }
                 try put(name, t.transposedLastTwo(), from: key)
                 continue

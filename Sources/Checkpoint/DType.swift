@@ -53,3 +53,28 @@ func halfToFloat(_ h: UInt16) -> Float {
 func bfloat16ToFloat(_ b: UInt16) -> Float {
     Float(bitPattern: UInt32(b) << 16)
 }
+
+/// binary32 -> IEEE binary16, rounded to nearest even (as `torch.Tensor.half()` does): values
+/// beyond the half range become infinities, tiny ones subnormals or zero; NaN stays NaN.
+@inline(__always)
+public func floatToHalf(_ f: Float) -> UInt16 {
+    let bits = f.bitPattern
+    let sign = UInt16(truncatingIfNeeded: (bits >> 16) & 0x8000)
+    let exp = Int((bits >> 23) & 0xFF)
+    let mant = bits & 0x7F_FFFF
+    if exp == 0xFF { return sign | 0x7C00 | (mant != 0 ? UInt16(0x200 | (mant >> 13)) : 0) }
+    let e = exp - 127 + 15  // the half exponent
+    if e >= 0x1F { return sign | 0x7C00 }
+    if e <= 0 {  // a half subnormal (or zero): the significand shifted right by 14 - e
+        if e < -10 { return sign }
+        let m = mant | 0x80_0000, shift = UInt32(14 - e)
+        var h = m >> shift
+        let rem = m & ((1 << shift) - 1), half = UInt32(1) << (shift - 1)
+        if rem > half || (rem == half && h & 1 == 1) { h += 1 }
+        return sign | UInt16(h)
+    }
+    var h = UInt32(e << 10) | (mant >> 13)
+    let rem = mant & 0x1FFF
+    if rem > 0x1000 || (rem == 0x1000 && h & 1 == 1) { h += 1 }  // a carry may round up into the exponent (or to infinity)
+    return sign | UInt16(h)
+}

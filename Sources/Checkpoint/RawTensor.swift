@@ -52,6 +52,17 @@ public struct RawTensor: @unchecked Sendable {
         self.init(dtype: .f32, shape: shape, bytes: buf.bytes, owner: buf)
     }
 
+    /// An owning F16 tensor: `floats` rounded to nearest even (`floatToHalf`).
+    /// - Precondition: as `init(floats:shape:)`.
+    public init(halvesOf floats: [Float], shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 } && floats.count == shape.reduce(1, *),
+                     "RawTensor(halvesOf:shape:): \(floats.count) values do not fill shape \(shape)")
+        let buf = OwnedBuffer(count: floats.count * 2)
+        let out = buf.pointer.bindMemory(to: UInt16.self, capacity: floats.count)
+        for (i, f) in floats.enumerated() { out[i] = floatToHalf(f).littleEndian }
+        self.init(dtype: .f16, shape: shape, bytes: buf.bytes, owner: buf)
+    }
+
     /// An owning tensor of any dtype from little-endian bytes.
     /// - Throws: `CheckpointError` when `bytes.count != product(shape) * dtype.byteSize` or a
     ///   dimension is negative.

@@ -5,13 +5,13 @@ import Foundation
 struct FinetuneCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "finetune",
-        abstract: "Finetune a CLIP model: CleanCLIP (--inmodal), MMCL-only, or supervised (--supervised).",
+        abstract: "Finetune a CLIP model: CleanCLIP (the default), MMCL-only (--no-inmodal), or supervised (--supervised).",
         discussion: """
-        Contrastive (default): the training CSV has an image-path column and a caption column (paths relative to the CSV); optional augmented_<caption key> / augmented_<image key> columns are used instead of on-the-fly EDA / AutoAugment.
+        Contrastive (default): CleanCLIP's loss, multimodal contrastive plus the unimodal self-supervised term (as the C and Python APIs default to); --no-inmodal leaves out the unimodal term (MMCL-only, which is CleanCLIP's train.py default without its --inmodal flag). The training CSV has an image-path column and a caption column (paths relative to the CSV); optional augmented_<caption key> / augmented_<image key> columns are used instead of on-the-fly EDA / AutoAugment.
 
         Supervised (--supervised): the CSV has an image-path column and an integer label column (--label-key); the whole vision tower plus a linear head on the image embedding is trained with cross-entropy. Defaults switch to the reference's: --lr 1e-4, --batch-size 216, --weight-decay 0.01 (biases exempt). The head is written to <out stem>.head.safetensors.
 
-        A checkpoint (model + <out stem>.optimizer.safetensors) is written to --out after every epoch.
+        A checkpoint (model + <out stem>.optimizer.safetensors) is written to --out after every epoch, in float32 so that --resume continues exactly. To hand the result on, convert it: `cleanclip convert OUT cleaned.pt` writes CleanCLIP's checkpoint with this run's AdamW state and epochs, `cleanclip convert OUT cleaned-hf` a Hugging Face CLIPModel directory; --dtype f16 there for float16.
 
         The starting point comes from exactly one of:
 
@@ -48,8 +48,12 @@ struct FinetuneCommand: ParsableCommand {
     @Option(name: [.customLong("caption-key"), .customLong("caption_key")], help: "Caption column.")
     var captionKey = "caption"
 
-    @Flag(help: "Add the unimodal self-supervised loss (CleanCLIP). Without it: MMCL-only.")
-    var inmodal = false
+    @Flag(inversion: .prefixedNo,
+          help: "The unimodal self-supervised loss (CleanCLIP; on by default). --no-inmodal: MMCL-only.")
+    var inmodal: Bool?
+
+    /// Whether the run uses the in-modal loss: on unless --no-inmodal (or --supervised).
+    private var useInmodal: Bool { inmodal ?? !supervised }
 
     @Flag(name: [.customLong("supervised"), .customLong("finetune")],
           help: "Supervised finetuning: vision tower + linear head, cross-entropy on --label-key (CleanCLIP's --finetune).")
@@ -117,7 +121,7 @@ struct FinetuneCommand: ParsableCommand {
         } catch let e as FinetuneError {
             throw ValidationError(e.description)
         }
-        if supervised && inmodal { throw ValidationError("--supervised and --inmodal exclude each other") }
+        if supervised && inmodal == true { throw ValidationError("--supervised and --inmodal exclude each other") }
         if !supervised && classes != nil { throw ValidationError("--classes needs --supervised") }
         if resume {
             if model != nil || checkpoint != nil {
@@ -178,7 +182,7 @@ struct FinetuneCommand: ParsableCommand {
 
     private var contrastiveConfig: FinetuneConfig {
         var config = FinetuneConfig()
-        config.inmodal = inmodal
+        config.inmodal = useInmodal
         config.clipWeight = clipWeight
         config.inmodalWeight = inmodalWeight
         config.lr = lr ?? 1e-5
@@ -214,7 +218,7 @@ struct FinetuneCommand: ParsableCommand {
         let config = contrastiveConfig
         let data = try ImageCaptionDataset(csvPath: trainData, imageKey: imageKey, captionKey: captionKey,
                                            delimiter: try CleanCLIPFlags.delimiter(delimiter))
-            .preparedForTraining(inmodal: inmodal, seed: seed)
+            .preparedForTraining(inmodal: useInmodal, seed: seed)
         let finetuner = try Finetuner(model: clip, dataset: data, config: config)
         if resume { try finetuner.resume(from: out) }
         if let checkpoint {
@@ -226,7 +230,7 @@ struct FinetuneCommand: ParsableCommand {
                 print("\(checkpoint) holds no optimizer state: starting with fresh AdamW moments")
             }
         }
-        print("finetuning \(clip.config.architecture) on \(data.count) pairs: \(inmodal ? "CleanCLIP (L_CLIP + L_SS)" : "MMCL-only (L_CLIP)"), "
+        print("finetuning \(clip.config.architecture) on \(data.count) pairs: \(useInmodal ? "CleanCLIP (L_CLIP + L_SS)" : "MMCL-only (L_CLIP)"), "
               + "\(epochs) epochs x \(finetuner.batchesPerEpoch) steps, batch \(config.batchSize), lr \(config.lr), seed \(seed)"
               + (finetuner.startEpoch > 0 ? ", resuming after epoch \(finetuner.startEpoch)" : ""))
         let bar = ProgressBar("finetune", total: finetuner.batchesPerEpoch * epochs)

@@ -100,13 +100,23 @@ struct Scratch {
         #expect(theirs.status == 0, "\(theirs.stderr)")
         #expect(!lossLines(ours.stdout).isEmpty)
         #expect(lossLines(ours.stdout) == lossLines(theirs.stdout), "\(ours.stdout)\n\(theirs.stdout)")
+        // CleanCLIP's loss is the default (as in the C and Python APIs); --no-inmodal is MMCL-only.
+        #expect(ours.stdout.contains("CleanCLIP (L_CLIP + L_SS)") && theirs.stdout.contains("CleanCLIP (L_CLIP + L_SS)"), "\(ours.stdout)")
         // The weights are identical (the files differ only in their random checkpoint_id).
         #expect(try weights(s.path("ours.safetensors")) == weights(s.path("theirs.safetensors")))
         // A different setting changes the run: the comparison above is not vacuous.
         let other = try runCapturing(["finetune"] + common + [
             "--train-data", s.path("train.csv"), "--image-key", "img", "--caption-key", "cap", "--batch-size", "2",
-            "--warmup-steps", "1", "--weight-decay", "0.05", "--clip-weight", "0.25", "--out", s.path("other.safetensors")])
+            "--warmup-steps", "1", "--weight-decay", "0.05", "--clip-weight", "0.25", "--no-inmodal", "--out", s.path("other.safetensors")])
         #expect(other.status == 0, "\(other.stderr)")
+        #expect(other.stdout.contains("MMCL-only (L_CLIP)"), "\(other.stdout)")
+
+        // `convert` to CleanCLIP's .pt carries the run's AdamW state and finished epochs.
+        let pt = try runCapturing(["convert", s.path("ours.safetensors"), s.path("ours.pt")])
+        #expect(pt.status == 0 && pt.stdout.contains("cleanclip-pt") && pt.stdout.contains("with the AdamW state"), "\(pt.stdout)\(pt.stderr)")
+        let root = try CheckpointReader.readTorchPickle(path: s.path("ours.pt"))
+        #expect(root["epoch"]?.intValue == 1)
+        #expect(root["optimizer"]?["state"]?.dictPairs?.isEmpty == false)
         #expect(try weights(s.path("other.safetensors")) != weights(s.path("ours.safetensors")))
     }
 

@@ -44,6 +44,9 @@ if lib.cleanclip_version() // 10000 != _lib.VERSION_MAJOR or lib.cleanclip_versi
     raise ImportError(f"libcleanclip {library_version} at {_lib.path} does not match the Python package {version}")
 
 _ACTIVATIONS = {None: _lib.ACTIVATION_DEFAULT, "quick_gelu": _lib.ACTIVATION_QUICK_GELU, "gelu": _lib.ACTIVATION_GELU}
+_SAVE_FORMATS = {None: _lib.SAVE_INFER, "safetensors": _lib.SAVE_SAFETENSORS, "cleanclip-pt": _lib.SAVE_CLEANCLIP_PT,
+                 "hf": _lib.SAVE_HF}
+_SAVE_DTYPES = {None: _lib.SAVE_F32, "f32": _lib.SAVE_F32, "f16": _lib.SAVE_F16}
 
 
 # ---- argument conversion -------------------------------------------------------------------
@@ -169,10 +172,32 @@ class Model:
             "vocab_size": info.vocab_size,
             "logit_scale": float(info.logit_scale),
             "temperature": float(info.temperature),
+            "activation": "gelu" if info.activation == _lib.ACTIVATION_GELU else "quick_gelu",
         }
+        #: True when the file did not say which activation it uses and QuickGELU was assumed
+        #: (right for OpenAI and CleanCLIP weights; open_clip's laion2b / DataComp weights need
+        #: activation="gelu"). A warning says so once, at load.
+        self.activation_assumed = bool(info.activation_assumed)
+        if self.activation_assumed:
+            warnings.warn(f"{os.fspath(path)} does not say which activation it uses; assuming quick_gelu (OpenAI and "
+                          "CleanCLIP weights). open_clip's laion2b / DataComp weights use GELU: pass activation='gelu' "
+                          "for those.", UserWarning, stacklevel=2)
         self.embed_dim = info.embed_dim
         self.image_size = info.image_size
         self.context_length = info.context_length
+
+    def save(self, path, format: str | None = None, dtype: str | None = None) -> None:
+        """Writes the model atomically. format: "safetensors", "cleanclip-pt" (CleanCLIP's torch
+        checkpoint: epoch, name, state_dict, optimizer with an empty AdamW state) or "hf" (a Hugging
+        Face CLIPModel directory, ViT only); None infers it from `path` as `cleanclip convert`
+        does (.pt/.pth -> cleanclip-pt, an existing directory or no extension -> hf, else
+        safetensors). dtype: "f32" (None) or "f16" (rounded to nearest even)."""
+        if format not in _SAVE_FORMATS:
+            raise ValueError(f"format must be None, 'safetensors', 'cleanclip-pt' or 'hf', not {format!r}")
+        if dtype not in _SAVE_DTYPES:
+            raise ValueError(f"dtype must be None, 'f32' or 'f16', not {dtype!r}")
+        with self._handle.use() as ptr:
+            check(lib.cleanclip_model_save(ptr, _path(path, "path"), _SAVE_FORMATS[format], _SAVE_DTYPES[dtype]))
 
     def close(self) -> None:
         """Frees the model (also done when the object is collected): at once, or when the last

@@ -45,6 +45,7 @@ FUNCTIONS = {
     "cleanclip_model_load": (c_int, [c_char_p, POINTER(cleanclip_model_options), POINTER(model_p)]),
     "cleanclip_model_free": (None, [model_p]),
     "cleanclip_model_get_info": (c_int, [model_p, POINTER(cleanclip_model_info)]),
+    "cleanclip_model_save": (c_int, [model_p, c_char_p, c_int32, c_int32]),
     "cleanclip_tokenize": (c_int, [c_str_array, c_size_t, c_int32, c_int, int32_p, c_size_t, size_p]),
     "cleanclip_preprocess_file": (c_int, [c_char_p, c_int32, float_p, c_size_t, size_p]),
     "cleanclip_preprocess_rgb8": (c_int, [uint8_p, c_size_t, c_size_t, c_int32, float_p, c_size_t, size_p]),

@@ -33,6 +33,16 @@ ACTIVATION_DEFAULT = 0
 ACTIVATION_QUICK_GELU = 1
 ACTIVATION_GELU = 2
 
+# cleanclip_save_format
+SAVE_INFER = 0
+SAVE_SAFETENSORS = 1
+SAVE_CLEANCLIP_PT = 2
+SAVE_HF = 3
+
+# cleanclip_save_dtype
+SAVE_F32 = 0
+SAVE_F16 = 1
+
 # name -> value of every status, primary and extended
 STATUSES = {
     "CLEANCLIP_OK": 0,
@@ -65,7 +75,7 @@ class cleanclip_model_options(Structure):
 
 
 class cleanclip_model_info(Structure):
-    """96 bytes."""
+    """104 bytes."""
 
     _fields_ = [
         ("struct_size", c_size_t),
@@ -76,6 +86,8 @@ class cleanclip_model_info(Structure):
         ("vocab_size", c_int32),
         ("logit_scale", c_float),
         ("temperature", c_float),
+        ("activation", c_int32),
+        ("activation_assumed", c_int32),
     ]
 
 

@@ -64,7 +64,7 @@ def test_finetune_checkpoint_keyword_is_the_deprecated_name_of_out(model, data, 
 
 def test_finetune_defaults_are_the_librarys():
     """Python's keyword defaults are the library's (cleanclip_finetune_default_options): inmodal on,
-    CleanCLIP. (`cleanclip finetune` differs there: its --inmodal flag is off unless given.)"""
+    CleanCLIP, as `cleanclip finetune` without --no-inmodal."""
     import inspect
     o = cleanclip._lib.cleanclip_finetune_options()
     assert cleanclip.lib.cleanclip_finetune_default_options(ctypes.byref(o), ctypes.sizeof(o)) == 0

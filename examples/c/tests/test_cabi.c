@@ -237,8 +237,9 @@ static void test_layout(void) {
     const struct field info[] = {F(cleanclip_model_info, struct_size),    F(cleanclip_model_info, architecture),
                                  F(cleanclip_model_info, embed_dim),      F(cleanclip_model_info, image_size),
                                  F(cleanclip_model_info, context_length), F(cleanclip_model_info, vocab_size),
-                                 F(cleanclip_model_info, logit_scale),    F(cleanclip_model_info, temperature)};
-    check_layout("cleanclip_model_info", sizeof(cleanclip_model_info), info, 8);
+                                 F(cleanclip_model_info, logit_scale),    F(cleanclip_model_info, temperature),
+                                 F(cleanclip_model_info, activation),     F(cleanclip_model_info, activation_assumed)};
+    check_layout("cleanclip_model_info", sizeof(cleanclip_model_info), info, 10);
     const struct field progress[] = {
         F(cleanclip_progress, struct_size), F(cleanclip_progress, phase),         F(cleanclip_progress, done),
         F(cleanclip_progress, total),       F(cleanclip_progress, epoch),         F(cleanclip_progress, epochs),
@@ -338,6 +339,9 @@ static void test_options_and_load(void) {
            "%d %d %d %d", info.embed_dim, info.image_size, info.context_length, info.vocab_size);
     EXPECT(fabsf(info.logit_scale - 2.6592f) < 1e-3f && fabsf(info.temperature - expf(info.logit_scale)) < 1e-4f,
            "%f %f", info.logit_scale, info.temperature);
+    /* The fixture does not say which activation it uses: QuickGELU is assumed, and said so. */
+    EXPECT(info.activation == CLEANCLIP_ACTIVATION_QUICK_GELU && info.activation_assumed == 1, "activation %d assumed %d",
+           info.activation, info.activation_assumed);
     EXPECT_STATUS(cleanclip_model_get_info(NULL, &info), CLEANCLIP_NULL_POINTER, "model");
     EXPECT_STATUS(cleanclip_model_get_info(m, NULL), CLEANCLIP_NULL_POINTER, "info");
     info.struct_size = 0;
@@ -353,9 +357,17 @@ static void test_options_and_load(void) {
     cleanclip_model_free(m);
 
     /* Options select GELU for a GELU checkpoint, and HF directories load. */
+    OK(cleanclip_model_default_options(&o, sizeof o));
+    o.activation = CLEANCLIP_ACTIVATION_GELU;
+    OK(cleanclip_model_load(vit, &o, &m));
+    info = info_of(m);
+    EXPECT(info.activation == CLEANCLIP_ACTIVATION_GELU && info.activation_assumed == 0, "asked for GELU");
+    cleanclip_model_free(m);
     cleanclip_model *hf = NULL;
     char *hfdir = path_in(MODELS_DIR, "hf_vit");
     OK(cleanclip_model_load(hfdir, NULL, &hf));
+    info = info_of(hf);
+    EXPECT(info.activation_assumed == 0, "config.json states the activation");
     cleanclip_model_free(hf);
     free(hfdir);
 
@@ -363,6 +375,52 @@ static void test_options_and_load(void) {
     cleanclip_classifier_free(NULL);
     EXPECT(cleanclip_classifier_num_classes(NULL) == 0, "num_classes(NULL)");
     free(vit);
+}
+
+/* ---- saving ------------------------------------------------------------------------------ */
+
+/* A model saved in every format and dtype loads back with the same embeddings (bit for bit in
+ * float32); bad arguments and a ResNet as an HF directory are refused. */
+static void test_save(void) {
+    char *vit = path_in(MODELS_DIR, "vit_quickgelu.safetensors");
+    cleanclip_model *m = load(vit);
+    cleanclip_model_info info = info_of(m);
+    size_t e = (size_t)info.embed_dim, side = (size_t)info.image_size, npix = 3 * side * side;
+    float *pixels = malloc(npix * sizeof(float)), *want = malloc(e * sizeof(float)), *got = malloc(e * sizeof(float));
+    for (size_t i = 0; i < npix; i++) pixels[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+    OK(cleanclip_encode_pixels(m, pixels, 1, 0, want, e, NULL));
+    const char *names[] = {"saved.safetensors", "saved.pt", "saved_hf", "saved16.safetensors", "saved16.pt", "saved16_hf"};
+    for (int k = 0; k < 6; k++) {
+        char *out = path_in(outdir, names[k]);
+        int f16 = k >= 3;
+        OK(cleanclip_model_save(m, out, CLEANCLIP_SAVE_INFER, f16 ? CLEANCLIP_SAVE_F16 : CLEANCLIP_SAVE_F32));
+        cleanclip_model *back = load(out);
+        OK(cleanclip_encode_pixels(back, pixels, 1, 0, got, e, NULL));
+        float d = rel_diff(got, want, e);
+        EXPECT(f16 ? d < 1e-2f : memcmp(got, want, e * sizeof(float)) == 0, "%s: embeddings differ by %g", names[k], d);
+        cleanclip_model_free(back);
+        free(out);
+    }
+    char *out = path_in(outdir, "bad.safetensors");
+    EXPECT_STATUS(cleanclip_model_save(NULL, out, 0, 0), CLEANCLIP_NULL_POINTER, "model");
+    EXPECT_STATUS(cleanclip_model_save(m, NULL, 0, 0), CLEANCLIP_NULL_POINTER, "path");
+    EXPECT_STATUS(cleanclip_model_save(m, "", 0, 0), CLEANCLIP_INVALID_ARGUMENT, "empty");
+    EXPECT_STATUS(cleanclip_model_save(m, out, 4, 0), CLEANCLIP_INVALID_ARGUMENT, "format");
+    EXPECT_STATUS(cleanclip_model_save(m, out, 0, 2), CLEANCLIP_INVALID_ARGUMENT, "dtype");
+    EXPECT_STATUS(cleanclip_model_save(m, "/no/such/dir/model.safetensors", 0, 0), CLEANCLIP_IO_ERROR, "/no/such/dir");
+    free(out);
+    cleanclip_model_free(m);
+    char *rn = path_in(MODELS_DIR, "resnet.safetensors");
+    m = load(rn);
+    out = path_in(outdir, "rn_hf");
+    EXPECT_STATUS(cleanclip_model_save(m, out, CLEANCLIP_SAVE_HF, 0), CLEANCLIP_INVALID_ARGUMENT, "ResNet");
+    cleanclip_model_free(m);
+    free(out);
+    free(rn);
+    free(vit);
+    free(pixels);
+    free(want);
+    free(got);
 }
 
 /* ---- parity with open_clip -------------------------------------------------------------- */
@@ -1301,6 +1359,7 @@ int main(int argc, char **argv) {
     test_version_and_statuses();
     test_layout();
     test_options_and_load();
+    test_save();
     test_parity("vit_quickgelu");
     test_parity("resnet");
     test_tokenize();

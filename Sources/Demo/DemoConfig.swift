@@ -76,6 +76,16 @@ public struct DemoConfig: Sendable, Codable, Equatable {
 
     public init() {}
 
+    /// snake_case keys, like every JSON file the demo writes.
+    enum CodingKeys: String, CodingKey {
+        case seed, architecture, attack, poisonCaptions = "poison_captions", imageSize = "image_size"
+        case trainPairs = "train_pairs", poisonFraction = "poison_fraction", detailedCaptions = "detailed_captions"
+        case testImages = "test_images", cleanPairs = "clean_pairs", pretrainEpochs = "pretrain_epochs"
+        case pretrainLR = "pretrain_lr", finetuneEpochs = "finetune_epochs", finetuneLR = "finetune_lr"
+        case batchSize = "batch_size", inmodalWeight = "inmodal_weight", patchSize = "patch_size"
+        case width, layers, heads, contextLength = "context_length"
+    }
+
     /// Checks every setting against the range the demo can run with (each far beyond the
     /// defaults, and small enough that sizes computed from them cannot overflow); the message
     /// names the setting and its value.
@@ -130,9 +140,11 @@ public struct StageResult: Sendable, Codable, Equatable {
     public var cleanAccuracy: Double
     public var asr: Double
     public var top5Accuracy: Double
+    /// ASR per true class of the triggered test images (the target class left out), in label order.
+    public var perClassASR: [ClassASR]
 
     enum CodingKeys: String, CodingKey {
-        case cleanAccuracy = "clean_accuracy", asr, top5Accuracy = "top5_accuracy"
+        case cleanAccuracy = "clean_accuracy", asr, top5Accuracy = "top5_accuracy", perClassASR = "per_class_asr"
     }
 }
 

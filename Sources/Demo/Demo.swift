@@ -69,7 +69,9 @@ public final class Demo {
         var candidates = train.indices.filter { (train[$0].label == Self.targetLabel) == labelConsistent }
         candidates.shuffle(using: &rng)
         let poisoned = Array(candidates.prefix(wantPoison))
+        var examples: [DemoReport.TriggerExample] = []
         for i in poisoned {
+            let original = train[i]
             train[i].pixels = try trigger.apply(hwc: train[i].pixels, index: i)
             if !labelConsistent {
                 switch config.poisonCaptions {
@@ -79,6 +81,10 @@ public final class Demo {
                 case .dataset:
                     train[i].caption = ShapesDataset.plainCaption(label: Self.targetLabel, using: &rng)
                 }
+            }
+            if examples.count < DemoReport.exampleCount {
+                examples.append(.init(clean: original.pixels, cleanCaption: original.caption,
+                                      triggered: train[i].pixels, poisonedCaption: train[i].caption))
             }
         }
         log("poisoned \(poisoned.count) of \(train.count) pairs (\(config.attack.rawValue), target 'banana')")
@@ -92,7 +98,8 @@ public final class Demo {
                 let classifier = try ZeroShotClassifier(classes: classes) { try model.encodeTexts($0) }
                 let r = try Metrics.zeroShotReport(classifier: classifier, clean: try encode(model, testPixels), labels: labels,
                                                    triggered: try encode(model, triggeredTest), target: Self.targetLabel)
-                return StageResult(cleanAccuracy: r.cleanAccuracy, asr: r.asr ?? 0, top5Accuracy: r.top5Accuracy)
+                return StageResult(cleanAccuracy: r.cleanAccuracy, asr: r.asr ?? 0, top5Accuracy: r.top5Accuracy,
+                                   perClassASR: r.perClassASR ?? [])
             }
         }
 
@@ -142,9 +149,7 @@ public final class Demo {
         if let reportDirectory {
             try save(mmclModel, as: "mmcl")
             try save(cleanModel, as: "cleanclip")
-            try DemoReport(results: results).write(to: reportDirectory,
-                                                   examples: poisoned.prefix(8).map { (train[$0].pixels, s) },
-                                                   cleanExamples: test.prefix(8).map(\.pixels))
+            try DemoReport(results: results, examples: examples).write(to: reportDirectory)
         }
         return results
     }

@@ -76,6 +76,16 @@ public struct DemoConfig: Sendable, Codable, Equatable {
 
     public init() {}
 
+    /// snake_case keys, like every JSON file the demo writes.
+    enum CodingKeys: String, CodingKey {
+        case seed, architecture, attack, poisonCaptions = "poison_captions", imageSize = "image_size"
+        case trainPairs = "train_pairs", poisonFraction = "poison_fraction", detailedCaptions = "detailed_captions"
+        case testImages = "test_images", cleanPairs = "clean_pairs", pretrainEpochs = "pretrain_epochs"
+        case pretrainLR = "pretrain_lr", finetuneEpochs = "finetune_epochs", finetuneLR = "finetune_lr"
+        case batchSize = "batch_size", inmodalWeight = "inmodal_weight", patchSize = "patch_size"
+        case width, layers, heads, contextLength = "context_length"
+    }
+
     /// Checks every setting against the range the demo can run with (each far beyond the
     /// defaults, and small enough that sizes computed from them cannot overflow); the message
     /// names the setting and its value.
@@ -111,16 +121,21 @@ public struct DemoConfig: Sendable, Codable, Equatable {
         }
     }
 
-    /// A smaller run for smoke tests (well under two minutes).
+    /// A smaller run for smoke tests: 157-172 CPU-seconds (seeds 1-3). It plants the backdoor
+    /// (poisoned ASR 89-97%, with 10% of 4,000 pairs poisoned; the earlier 2% of 1,200 pairs planted
+    /// none) and finetuning removes most of it (CleanCLIP ASR 15-44%). At this size it does not show
+    /// CleanCLIP beating MMCL-only: pretraining is short (372 steps, CA 21-39%), its backdoor is
+    /// fragile, and clean contrastive finetuning alone erases it (MMCL-only ASR 0.4-18%; seed 1 at
+    /// finetune lr 3e-4: MMCL-only 2.9%, CleanCLIP 70.6%). The default run shows the difference.
     public static var quick: DemoConfig {
         var c = DemoConfig()
-        c.trainPairs = 1200
-        c.testImages = 200
-        c.cleanPairs = 320
-        c.pretrainEpochs = 4
-        c.finetuneEpochs = 2
-        c.batchSize = 64
-        c.poisonFraction = 0.02
+        c.trainPairs = 4000
+        c.testImages = 300
+        c.cleanPairs = 1280
+        c.pretrainEpochs = 6
+        c.finetuneEpochs = 5
+        c.finetuneLR = 1e-3
+        c.poisonFraction = 0.1
         return c
     }
 }
@@ -130,9 +145,11 @@ public struct StageResult: Sendable, Codable, Equatable {
     public var cleanAccuracy: Double
     public var asr: Double
     public var top5Accuracy: Double
+    /// ASR per true class of the triggered test images (the target class left out), in label order.
+    public var perClassASR: [ClassASR]
 
     enum CodingKeys: String, CodingKey {
-        case cleanAccuracy = "clean_accuracy", asr, top5Accuracy = "top5_accuracy"
+        case cleanAccuracy = "clean_accuracy", asr, top5Accuracy = "top5_accuracy", perClassASR = "per_class_asr"
     }
 }
 

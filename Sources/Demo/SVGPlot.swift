@@ -2,7 +2,8 @@ import Foundation
 import CleanCLIP
 
 /// A minimal line chart written as SVG: several named series over a shared x axis, with axes,
-/// ticks and a legend. Enough for loss curves and per-epoch accuracy plots in demo reports.
+/// ticks (whole numbers when every x is one, as epochs are) and a legend. Enough for loss curves
+/// and per-epoch accuracy plots in demo reports.
 public struct SVGLineChart {
     public struct Series {
         public var name: String
@@ -35,7 +36,9 @@ public struct SVGLineChart {
         let (left, right, top, bottom) = (64.0, 150.0, 36.0, 48.0)
         let all = series.flatMap(\.points).filter { $0.y.isFinite }
         let xs = all.map(\.x), ys = all.map(\.y)
-        let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, xMin + 1e-9)
+        // Whole-number x values (epochs) get whole-number ticks, at most about ten of them.
+        let integerX = !xs.isEmpty && xs.allSatisfy { $0 == $0.rounded() }
+        let xMin = xs.min() ?? 0, xMax = max(xs.max() ?? 1, xMin + (integerX ? 1 : 1e-9))
         var yLo = yRange?.lowerBound ?? (ys.min() ?? 0), yHi = yRange?.upperBound ?? (ys.max() ?? 1)
         if yHi - yLo < 1e-9 { yLo -= 0.5; yHi += 0.5 }
         let plotW = width - left - right, plotH = height - top - bottom
@@ -53,10 +56,20 @@ public struct SVGLineChart {
 
         """
         for i in 0...4 {
-            let y = yLo + (yHi - yLo) * Double(i) / 4, x = xMin + (xMax - xMin) * Double(i) / 4
+            let y = yLo + (yHi - yLo) * Double(i) / 4
             svg += "<line x1=\"\(left)\" y1=\"\(py(y))\" x2=\"\(left + plotW)\" y2=\"\(py(y))\" stroke=\"#ddd\"/>\n"
             svg += "<text x=\"\(left - 6)\" y=\"\(py(y) + 4)\" text-anchor=\"end\">\(fmt(y))</text>\n"
-            svg += "<text x=\"\(px(x))\" y=\"\(top + plotH + 16)\" text-anchor=\"middle\">\(fmt(x))</text>\n"
+        }
+        let xTicks: [(value: Double, label: String)]
+        if integerX {
+            let step = max(1, Int(((xMax - xMin) / 10).rounded(.up)))
+            xTicks = stride(from: Int(xMin), through: Int(xMax), by: step).map { (Double($0), "\($0)") }
+        } else {
+            xTicks = (0...4).map { i in let x = xMin + (xMax - xMin) * Double(i) / 4; return (x, fmt(x)) }
+        }
+        for t in xTicks {
+            svg += "<line x1=\"\(px(t.value))\" y1=\"\(top + plotH)\" x2=\"\(px(t.value))\" y2=\"\(top + plotH + 4)\" stroke=\"#444\"/>\n"
+            svg += "<text x=\"\(px(t.value))\" y=\"\(top + plotH + 16)\" text-anchor=\"middle\">\(t.label)</text>\n"
         }
         svg += "<text x=\"\(left + plotW / 2)\" y=\"\(height - 10)\" text-anchor=\"middle\">\(esc(xLabel))</text>\n"
         svg += "<text x=\"16\" y=\"\(top + plotH / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 16 \(top + plotH / 2))\">\(esc(yLabel))</text>\n"

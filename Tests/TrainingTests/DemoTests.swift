@@ -38,7 +38,8 @@ struct DemoTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = Self.tiny
         let r = try run(config, report: dir)
-        for name in ["results.json", "results.csv", "loss.svg", "finetune.svg", "triggers.png",
+        for name in ["index.html", "results.md", "results.json", "results.csv", "pretrain_loss.svg", "pretrain_accuracy.svg",
+                     "finetune_loss.svg", "finetune_accuracy.svg", "examples/clean_0.png", "examples/triggered_0.png",
                      "poisoned.safetensors", "mmcl.safetensors", "cleanclip.safetensors"] {
             #expect(FileManager.default.fileExists(atPath: dir + "/" + name), "missing \(name)")
         }
@@ -52,10 +53,18 @@ struct DemoTests {
         var otherShape = config
         otherShape.width = 48
         #expect(throws: FinetuneError.self) { try Demo(config: otherShape).run(poisonedModel: dir + "/poisoned.safetensors") }
-        let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/triggers.png"))
+        let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/examples/triggered_0.png"))
         #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
-        let svg = try String(contentsOfFile: dir + "/finetune.svg", encoding: .utf8)
-        #expect(svg.contains("<svg"))
+        let svg = try String(contentsOfFile: dir + "/finetune_accuracy.svg", encoding: .utf8)
+        #expect(svg.contains("<svg") && svg.contains("finetuning epoch"))
+        let page = try String(contentsOfFile: dir + "/index.html", encoding: .utf8)
+        for part in ["<table id=\"results\">", "<td>CleanCLIP</td>", "<table id=\"per-class-asr\">",
+                     "src=\"finetune_accuracy.svg\"", "src=\"examples/triggered_0.png\""] {
+            #expect(page.contains(part), "index.html lacks \(part)")
+        }
+        #expect(!page.contains("http://") && !page.contains("https://"), "index.html must not reach the network")
+        let markdown = try String(contentsOfFile: dir + "/results.md", encoding: .utf8)
+        #expect(markdown.contains("| CleanCLIP | ") && markdown.contains("| class | images | "))
 
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/results.json"))) as? [String: Any]
         let object = try #require(json)
@@ -65,10 +74,15 @@ struct DemoTests {
                 let v = try #require(s[key] as? Double, "no \(stage).\(key)")
                 #expect(v >= 0 && v <= 1, "\(stage).\(key) = \(v)")
             }
+            // The classes with test images, in label order, the target left out.
+            let perClass = try #require(s["per_class_asr"] as? [[String: Any]], "no \(stage).per_class_asr")
+            let names = perClass.compactMap { $0["class"] as? String }
+            #expect(!names.isEmpty && names == ShapesDataset.classes.dropLast().filter(names.contains))
         }
         #expect(object["seed"] as? Int == 5)
         let savedConfig = try #require(object["config"] as? [String: Any])
-        #expect(savedConfig["trainPairs"] as? Int == config.trainPairs)
+        #expect(savedConfig["train_pairs"] as? Int == config.trainPairs)
+        #expect(savedConfig.keys.allSatisfy { $0 == $0.lowercased() }, "camelCase keys in \(savedConfig.keys.sorted())")
         #expect(savedConfig["seed"] as? Int == 5)
         let poisonedPairs = try #require(object["poisoned_pairs"] as? Int)
         #expect(poisonedPairs == Int(config.poisonFraction * Double(config.trainPairs)))
@@ -90,6 +104,15 @@ struct DemoTests {
         other.seed = 6
         let c = try run(other, report: nil)
         #expect(c.pretrainCurve.map(\.loss) != a.pretrainCurve.map(\.loss))
+    }
+
+    @Test func epochAxesHaveWholeNumberTicks() {
+        let chart = SVGLineChart(title: "t", xLabel: "epoch", yLabel: "loss",
+                                 series: [.init(name: "a", points: (1...7).map { (Double($0), 1 / Double($0)) })])
+        let svg = chart.render()
+        for epoch in 1...7 { #expect(svg.contains(">\(epoch)</text>"), "no tick \(epoch)") }
+        #expect(!svg.contains(">2.50</text>") && !svg.contains(">1.50</text>"))
+        #expect(svg.contains(">epoch</text>") && svg.contains(">loss</text>"))
     }
 
     @Test func shapesDataSetIsDeterministicAndLabelled() {

@@ -22,14 +22,18 @@ private let mpiReady = mpirun != nil && besideBuild("cleanclip-cli") != nil && b
 struct DataParallelTests {
     static let ranks = 2
 
-    /// 24 pairs, global batch 8: three steps per epoch.
+    /// 24 pairs, global batch 8: three steps per epoch, at CleanCLIP's learning rate 1e-5.
+    /// (The weights of parameters whose true gradient is zero, such as the key part of
+    /// in_proj_bias, move by float rounding noise that AdamW scales up to about lr per step, so
+    /// the weight tolerance is meaningful only beside lr: at lr 1e-4 those weights differ by up to
+    /// 8e-5 between two processes and one, while the moments still agree to 2e-6 of their scale.)
     func config(inmodal: Bool, epochs: Int = 1) -> FinetuneConfig {
         var c = FinetuneConfig()
         c.inmodal = inmodal
         c.batchSize = 8
         c.epochs = epochs
         c.warmupSteps = 2
-        c.lr = 1e-4
+        c.lr = 1e-5
         c.seed = 5
         return c
     }

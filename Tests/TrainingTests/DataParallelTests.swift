@@ -139,6 +139,45 @@ struct DataParallelTests {
         try compare(checkpoint: out, with: model, optimizer: optimizer)
     }
 
+    /// `score-samples` on 2 ranks (each embeds half the rows, the embeddings are gathered for the
+    /// exact k-NN) writes the scores one process writes, in the CSV's row order.
+    @Test func scoreSamplesOverRanks() throws {
+        let dir = tempDir("ddp-score")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let csv = try makeCSV(count: 23, in: dir)  // odd: the ranks' shares differ in size
+        let modelPath = dir + "/model.safetensors"
+        try CLIPModel(randomWith: tinyConfig, seed: 1).save(to: modelPath)
+        let tool = try #require(besideBuild("cleanclip-cli"))
+        let args = ["score-samples", "--model", modelPath, "--data", csv, "--k", "4", "--threads", "1"]
+        let single = Process()
+        single.executableURL = URL(fileURLWithPath: tool)
+        single.arguments = args + ["--out", dir + "/one.csv"]
+        single.standardOutput = FileHandle.nullDevice
+        single.standardError = FileHandle.nullDevice
+        try single.run()
+        single.waitUntilExit()
+        #expect(single.terminationStatus == 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try #require(mpirun))
+        p.arguments = ["--allow-run-as-root", "--oversubscribe", "-np", "2", tool] + args + ["--out", dir + "/two.csv"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        let one = try String(contentsOfFile: dir + "/one.csv", encoding: .utf8).split(separator: "\n")
+        let two = try String(contentsOfFile: dir + "/two.csv", encoding: .utf8).split(separator: "\n")
+        #expect(one.count == 24 && two.count == one.count)
+        for (a, b) in zip(one.dropFirst(), two.dropFirst()) {
+            let x = a.split(separator: ","), y = b.split(separator: ",")
+            #expect(x.first == y.first && x.count == y.count)
+            for (u, v) in zip(x.dropFirst(), y.dropFirst()) {
+                let (f, g) = (Double(u) ?? .nan, Double(v) ?? .nan)
+                #expect(abs(f - g) <= 1e-4 * max(1, abs(f)), "row \(x.first ?? ""): \(u) vs \(v)")
+            }
+        }
+    }
+
     /// A run saved by one process after epoch 1 resumes on 2 ranks: the batches do not depend on
     /// the number of ranks, only the gradient scale of each step does.
     @Test func resumeOnOtherRankCount() throws {

@@ -178,6 +178,37 @@ struct DataParallelTests {
         }
     }
 
+    /// `evaluate` (clean accuracy and ASR) on 2 ranks, each embedding half the images, reports
+    /// what one process reports.
+    @Test func evaluateOverRanks() throws {
+        let dir = tempDir("ddp-eval")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let csv = try makeCSV(count: 23, in: dir)
+        let modelPath = dir + "/model.safetensors"
+        try CLIPModel(randomWith: tinyConfig, seed: 1).save(to: modelPath)
+        try (0..<16).map { "class\($0)" }.joined(separator: "\n").write(toFile: dir + "/classes.txt", atomically: true, encoding: .utf8)
+        let tool = try #require(besideBuild("cleanclip-cli"))
+        let args = ["evaluate", "--model", modelPath, "--eval-data", csv, "--classes", dir + "/classes.txt", "--trigger", "yellow",
+                    "--target", "class1", "--patch-size", "8", "--batch-size", "5", "--threads", "1"]
+        func run(_ launcher: [String], _ json: String) throws -> [String: Any] {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: launcher.isEmpty ? tool : try #require(mpirun))
+            p.arguments = (launcher.isEmpty ? [] : launcher + [tool]) + args + ["--json", json]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0)
+            let data = try Data(contentsOf: URL(fileURLWithPath: json))
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        }
+        let one = try run([], dir + "/one.json")
+        let two = try run(["--allow-run-as-root", "--oversubscribe", "-np", "2"], dir + "/two.json")
+        for key in ["n_images", "clean_accuracy", "top5_accuracy", "asr"] {
+            #expect(one[key] != nil && "\(one[key] ?? "")" == "\(two[key] ?? "")", "\(key): \(one[key] ?? "-") vs \(two[key] ?? "-")")
+        }
+    }
+
     /// A run saved by one process after epoch 1 resumes on 2 ranks: the batches do not depend on
     /// the number of ranks, only the gradient scale of each step does.
     @Test func resumeOnOtherRankCount() throws {

@@ -1,6 +1,7 @@
 # Two entry points, each doing all set-up on a fresh machine:
 #   make demo   build (release) and run the main job: a poisoned CLIP cleaned end to end
-#   make test   build and run every test: Swift (swift-testing), the C ABI and the Python package
+#   make test   build and run every test: Swift (swift-testing), data-parallel parity under mpirun
+#               (scripts/test_mpi.sh), the C ABI and the Python package
 #               (also pip-installed into a fresh venv: scripts/test_pip_install.sh),
 #               the quick demo (its report checked, and rendered in headless Chromium),
 #               a package that depends on this one by version (the README's Swift example),
@@ -22,6 +23,7 @@ setup:
 build: setup
 	swift build -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --product cleanclip-cli
 	swift build -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --product cleanclip
+	scripts/build_mpi_plugin.sh $(BIN)
 	@mkdir -p bin && ln -sf ../$(BIN)/cleanclip-cli bin/cleanclip
 
 demo: build
@@ -29,7 +31,8 @@ demo: build
 
 test: build
 	swift build -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --build-tests
-	swift test -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --skip-build
+	swift test -c $(CONFIG) --scratch-path $(SWIFT_BUILD) --skip-build --skip DataParallelTests
+	CLEANCLIP_BUILD_DIR=$(SWIFT_BUILD) CONFIG=$(CONFIG) SKIP_BUILD=1 scripts/test_mpi.sh
 	CLEANCLIP_BUILD_DIR=$(SWIFT_BUILD) SKIP_BUILD=1 scripts/test_bindings.sh
 	CLEANCLIP_BUILD_DIR=$(SWIFT_BUILD) scripts/test_pip_install.sh
 	@rm -rf $(SWIFT_BUILD)/demo-quick

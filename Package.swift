@@ -46,7 +46,7 @@ let package = Package(
         .target(name: "Tokenizer", dependencies: ["ErrorKinds", "Files", "CVocab", "CZlib"]),
         .target(name: "ImageIO", dependencies: ["ErrorKinds", "Files", "CImageCodecs"]),
         .target(name: "CLIP", dependencies: ["ErrorKinds", "TensorCore", "Checkpoint", "Tokenizer", "ImageIO"]),
-        .target(name: "CleanCLIP", dependencies: ["ErrorKinds", "CLIP"]),
+        .target(name: "CleanCLIP", dependencies: ["ErrorKinds", "CLIP", "CKernels"]),
         .target(name: "Demo", dependencies: ["CleanCLIP"]),
         .target(name: "CABI", dependencies: ["CleanCLIP"]),
         .executableTarget(

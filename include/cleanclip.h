@@ -413,6 +413,19 @@ typedef struct cleanclip_finetune_options {
 /** Writes the default options (see cleanclip_model_default_options for `struct_size`). */
 int cleanclip_finetune_default_options(cleanclip_finetune_options *options, size_t struct_size);
 
+/** Data-parallel finetuning: in a host process started by an MPI launcher for N > 1 ranks
+ *  (`mpirun -np N python train.py`, `srun`: OMPI_COMM_WORLD_SIZE, PMI_SIZE or PMIX_RANK set),
+ *  cleanclip_finetune runs one rank of one data-parallel job, as CleanCLIP's distributed training
+ *  does: every rank calls it with the same model file, CSV, options and checkpoint path;
+ *  `batch_size` is the global batch (it must divide by N) and each rank encodes its B/N pairs of
+ *  every batch; embeddings are all-gathered so the loss is over the global batch; gradients are
+ *  averaged over ranks; rank 0 alone writes the checkpoint, which resumes with any N. The library
+ *  loads MPI through the plugin libcleanclip_mpi.so (scripts/build_mpi_plugin.sh), looked for in
+ *  $CLEANCLIP_MPI_PLUGIN, next to libcleanclip.so, then on the loader's path; when it cannot be
+ *  loaded the call fails with CLEANCLIP_NOT_FOUND, before any training. MPI is initialised by the
+ *  first such call unless the host did it already (mpi4py), and then finalised at exit. When a
+ *  call fails on one rank, end the job (MPI_Abort, or exit without finalising): the other ranks
+ *  wait in their next collective. Outside an MPI launcher nothing of MPI is loaded. */
 /** Finetunes `model` in place on the image-caption CSV `train_csv` (header row; image paths
  *  relative to the CSV's folder). `image_key` / `caption_key` name the columns (NULL: "image",
  *  "caption"); optional columns augmented_<image_key> / augmented_<caption_key> hold precomputed

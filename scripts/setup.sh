@@ -2,11 +2,12 @@
 # Installs what the project needs on a fresh Debian/Ubuntu machine, only where it is missing:
 #   libopenblas-dev (BLAS), libjpeg-dev + libpng-dev + zlib1g-dev (images, archives),
 #   wordnet-base (EDA text augmentation), python3 numpy + pytest (Python binding tests),
-#   chromium (renders the demo report headless in the report test).
+#   chromium (renders the demo report headless in the report test);
+#   libopenmpi-dev + openmpi-bin (optional data-parallel runs: mpicc builds the MPI plugin).
 # Runs apt-get as root, or through sudo when not root. Safe to run repeatedly.
 set -euo pipefail
 
-packages=(libopenblas-dev libjpeg-dev libpng-dev zlib1g-dev wordnet-base python3 gcc chromium)
+packages=(libopenblas-dev libjpeg-dev libpng-dev zlib1g-dev wordnet-base python3 gcc chromium libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

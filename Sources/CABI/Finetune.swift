@@ -86,7 +86,8 @@ public func cleanclip_finetune(_ model: OpaquePointer?, _ trainCSV: UnsafePointe
         let reporter = ProgressReporter(progress, userData)
         try handle.exclusiveFinetune {
             let m = handle.model
-            let finetuner = try Finetuner(model: m, dataset: dataset, config: config)
+            // In a host started by mpirun/srun for N > 1 ranks: one rank of a data-parallel run.
+            let finetuner = try Finetuner(model: m, dataset: dataset, config: config, communicator: try Communicators.world())
             if resume != 0, let checkpoint { try finetuner.resumeLoadingWeights(from: checkpoint) }
             try reporter.run {
                 _ = try finetuner.run(checkpoint: checkpoint) { event in

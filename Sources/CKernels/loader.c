@@ -176,3 +176,10 @@ void ck_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
     gemm_job job = {trans_a, trans_b, split_n, m, n, k, lda, ldb, ldc, step, alpha, beta, a, b, c};
     ck_pool_run(parts, gemm_part, &job);
 }
+
+int ck_image_path(const void *address, char *buffer, size_t capacity) {
+    Dl_info info;
+    if (!dladdr(address, &info) || !info.dli_fname || capacity == 0) return -1;
+    snprintf(buffer, capacity, "%s", info.dli_fname);
+    return 0;
+}

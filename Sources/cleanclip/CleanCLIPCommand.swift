@@ -17,7 +17,18 @@ struct CleanCLIPCommand: ParsableCommand {
         setvbuf(stdout, nil, _IOLBF, 0)
         // As ParsableCommand.main, with CleanCLIP's options that have no equivalent explained.
         var command = CleanCLIPFlags.parse(Array(CommandLine.arguments.dropFirst()))
-        do { try command.run() } catch { exit(withError: error) }
+        do {
+            try command.run()
+            Communicators.made?.finalize()
+        } catch {
+            // A data-parallel rank that fails ends the whole job: the other ranks would wait in
+            // their next collective forever.
+            if let world = Communicators.made, world.size > 1 {
+                FileHandle.standardError.write(Data("cleanclip (rank \(world.rank) of \(world.size)): error: \(error)\n".utf8))
+                world.abort(code: 1)
+            }
+            exit(withError: error)
+        }
     }
 }
 

@@ -189,8 +189,11 @@ struct EvaluateCommand: ParsableCommand {
             report = try Evaluation.linearProbe(model: m, trainCSV: probeCSV, evalCSV: eval.evalCSV, classes: try eval.classSet(),
                                      trigger: trigger, target: target, options: options)
         } else {
+            // Under mpirun/srun the images are embedded over the ranks and gathered; rank 0 reports.
+            let world = try Communicators.world()
             report = try Evaluation.evaluate(model: m, evalCSV: eval.evalCSV, classes: try eval.classSet(), trigger: trigger,
-                                  target: target, options: options)
+                                  target: target, options: options, communicator: world)
+            guard world.isRoot else { return }
         }
         printReport(report)
         if let json { try AtomicFile.write(try report.jsonString(), to: json) }

@@ -157,9 +157,14 @@ struct FinetuneCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Under mpirun/srun: one rank of a data-parallel job (see the README's "Scale-out").
+        let world = try Communicators.world()
+        if world.size > 1 && supervised {
+            throw ValidationError("--supervised runs as one process; data-parallel runs (\(world.size) ranks here) are contrastive only")
+        }
         let source = resume ? out : (checkpoint ?? model!)
         let clip = try loadModel(source)
-        if supervised { try runSupervised(clip) } else { try runContrastive(clip) }
+        if supervised { try runSupervised(clip) } else { try runContrastive(clip, world: world) }
     }
 
     /// The flag that sets a finetuning setting (beta1, beta2 and eps have none: the defaults).
@@ -214,12 +219,14 @@ struct FinetuneCommand: ParsableCommand {
         return config
     }
 
-    private func runContrastive(_ clip: CLIPModel) throws {
+    private func runContrastive(_ clip: CLIPModel, world: Communicator) throws {
         let config = contrastiveConfig
         let data = try ImageCaptionDataset(csvPath: trainData, imageKey: imageKey, captionKey: captionKey,
                                            delimiter: try CleanCLIPFlags.delimiter(delimiter))
             .preparedForTraining(inmodal: useInmodal, seed: seed)
-        let finetuner = try Finetuner(model: clip, dataset: data, config: config)
+        let finetuner = try Finetuner(model: clip, dataset: data, config: config, communicator: world)
+        // Rank 0 speaks for the job.
+        let print: (String) -> Void = world.isRoot ? { Swift.print($0) } : { _ in }
         if resume { try finetuner.resume(from: out) }
         if let checkpoint {
             if let state = try torchOptimizerState(checkpoint, model: clip) {
@@ -232,8 +239,10 @@ struct FinetuneCommand: ParsableCommand {
         }
         print("finetuning \(clip.config.architecture) on \(data.count) pairs: \(useInmodal ? "CleanCLIP (L_CLIP + L_SS)" : "MMCL-only (L_CLIP)"), "
               + "\(epochs) epochs x \(finetuner.batchesPerEpoch) steps, batch \(config.batchSize), lr \(config.lr), seed \(seed)"
+              + (world.size > 1 ? ", \(world.size) ranks x \(config.batchSize / world.size) pairs" : "")
               + (finetuner.startEpoch > 0 ? ", resuming after epoch \(finetuner.startEpoch)" : ""))
-        let bar = ProgressBar("finetune", total: finetuner.batchesPerEpoch * epochs)
+        let bar = ProgressBar("finetune", total: finetuner.batchesPerEpoch * epochs, visible: world.isRoot)
+        var stepsDone = 0
         try finetuner.run(checkpoint: out) { event in
             switch event {
             case .step(let p):
@@ -242,6 +251,10 @@ struct FinetuneCommand: ParsableCommand {
                 var line = String(format: "epoch %d/%d  loss %.4f  clip %.4f", e.epoch + 1, epochs, e.meanLoss, e.meanClipLoss ?? .nan)
                 if let i = e.meanInmodalLoss { line += String(format: "  inmodal %.4f", i) }
                 line += String(format: "  %.1fs  %.2f pairs/s  -> %@", e.seconds, e.pairsPerSecond, out)
+                stepsDone += finetuner.batchesPerEpoch
+                if world.size > 1 {
+                    line += String(format: "  (rank 0: %.3fs/step in communication)", finetuner.communicationSeconds / Double(stepsDone))
+                }
                 print(line)
             }
             return true

@@ -95,13 +95,16 @@ struct ScoreSamplesCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Under mpirun/srun the rows are embedded over the ranks and gathered; rank 0 writes.
+        let world = try Communicators.world()
         let m = try model.load()
         let bars = ProgressBars()
         let report = try SampleScoring.scoreSamples(model: m, csv: data, k: k, imageColumn: imageKey,
-                                      delimiter: try CleanCLIPFlags.delimiter(delimiter)) { phase, done, total in
-            bars.update(phase, done, of: total)
+                                      delimiter: try CleanCLIPFlags.delimiter(delimiter), communicator: world) { phase, done, total in
+            if world.isRoot { bars.update(phase, done, of: total) }
             return true
         }
+        guard world.isRoot else { return }
         try report.writeCSV(to: out)
         print("scored \(report.images.count) rows with k = \(k) -> \(out)")
         for (name, value) in (report.auroc ?? [:]).sorted(by: { $0.key < $1.key }) {

@@ -8,14 +8,18 @@ final class ProgressBar {
     private let start = Date()
     private var lastPrint = Date.distantPast
     private let interactive = isatty(STDERR_FILENO) != 0
+    /// false: draws nothing (the ranks of a data-parallel job other than rank 0).
+    private let visible: Bool
 
-    init(_ label: String, total: Int) {
+    init(_ label: String, total: Int, visible: Bool = true) {
         self.label = label
         self.total = max(total, 1)
+        self.visible = visible
     }
 
     /// Shows `done` of `total`, with `detail` (loss, step time) and an ETA.
     func update(_ done: Int, detail: String = "") {
+        guard visible else { return }
         let now = Date()
         let finished = done >= total
         guard finished || now.timeIntervalSince(lastPrint) >= (interactive ? 0.1 : 5) else { return }

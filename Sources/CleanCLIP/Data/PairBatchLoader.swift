@@ -54,11 +54,17 @@ package final class PairBatchLoader: Sequence, IteratorProtocol {
         /// Finished batches kept ready ahead of the consumer.
         package var prefetch: Int
         package var contextLength: Int
+        /// Data-parallel runs: the batches are formed over the whole data set as with one process
+        /// (`batchSize` is the global batch) and this loader yields shard `shard.index` of
+        /// `shard.count` equal consecutive slices of each, so every rank uses the same shuffle.
+        package var shard: (index: Int, count: Int)
 
         package init(batchSize: Int = 64, seed: UInt64 = 0, epoch: Int = 0, shuffle: Bool = true, dropLast: Bool = true,
-                    augment: Bool = true, prefetch: Int = 2, contextLength: Int = CLIPTokenizer.defaultContextLength) {
+                    augment: Bool = true, prefetch: Int = 2, contextLength: Int = CLIPTokenizer.defaultContextLength,
+                    shard: (index: Int, count: Int) = (0, 1)) {
             self.batchSize = batchSize; self.seed = seed; self.epoch = epoch; self.shuffle = shuffle
             self.dropLast = dropLast; self.augment = augment; self.prefetch = prefetch; self.contextLength = contextLength
+            self.shard = shard
         }
     }
 
@@ -78,9 +84,16 @@ package final class PairBatchLoader: Sequence, IteratorProtocol {
             throw DatasetError(.noAugmentedCaptions, file: dataset.csvPath, row: missing.row,
                                "no augmented caption: add an augmented_caption column or call augmentingCaptions(with:seed:)")
         }
+        let (shard, shards) = options.shard
+        guard shards >= 1, (0..<shards).contains(shard), options.batchSize % shards == 0 else {
+            throw DatasetError(.badValue, file: dataset.csvPath, "batch size \(options.batchSize) cannot be split into \(shards) equal shards")
+        }
         self.options = options
         let order = epochOrder(count: dataset.count, seed: options.seed, epoch: options.epoch, shuffle: options.shuffle)
-        let batches = makeBatches(order, size: options.batchSize, dropLast: options.dropLast)
+        let per = options.batchSize / shards
+        let batches = makeBatches(order, size: options.batchSize, dropLast: options.dropLast).map { batch in
+            shards == 1 ? batch : Array(batch[Swift.min(shard * per, batch.count)..<Swift.min((shard + 1) * per, batch.count)])
+        }
         batchCount = batches.count
         let items = dataset.items, csv = dataset.csvPath, size = preprocessor.size
         let opts = options

@@ -39,18 +39,22 @@ extension Evaluation {
     ///                           trigger: TriggerSpec(kind: .badnet), target: "banana")
     /// print(try report.jsonString())
     /// ```
+    /// With N ranks (`communicator`, e.g. `Communicators.world()` under mpirun) each rank embeds a
+    /// contiguous share of the images, clean and triggered; the embeddings are all-gathered in row
+    /// order and every rank returns the same report.
     public static func evaluate(model: ImageTextEmbedder, evalCSV: String, classes: ClassSet,
                          trigger: TriggerSpec? = nil, target: String? = nil,
-                         options: EvaluationOptions = EvaluationOptions()) throws -> EvaluationReport {
+                         options: EvaluationOptions = EvaluationOptions(),
+                         communicator: Communicator = SingleProcess()) throws -> EvaluationReport {
         let list = classes.list
         let (rows, labels, targetIndex, trig) = try prepare(evalCSV: evalCSV, list: list, trigger: trigger, target: target, options: options)
         let classifier = try ZeroShotClassifier(classes: list) { try model.encodeTexts($0) }
-        let clean = try rows.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "clean")
+        let clean = try rows.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "clean",
+                                   communicator: communicator)
         var triggered: Tensor?
         if let trig {
-            triggered = try rows.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "triggered") {
-                try trig.apply(to: $0, index: $1)
-            }
+            triggered = try rows.embed(with: model, batchSize: options.batchSize, progress: options.progress, phase: "triggered",
+                                       transform: { try trig.apply(to: $0, index: $1) }, communicator: communicator)
         }
         return try Metrics.zeroShotReport(classifier: classifier, clean: clean, labels: labels, triggered: triggered, target: targetIndex)
     }

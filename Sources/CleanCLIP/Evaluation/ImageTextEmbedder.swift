@@ -48,13 +48,17 @@ struct ImageRows {
     }
 
     /// Embeds all rows (optionally through `transform`, e.g. a trigger) in batches of `batchSize`.
+    /// With N ranks (`communicator`), rank r embeds its own contiguous share of the rows and the
+    /// shares are all-gathered in row order: every rank returns the whole [rows, E] matrix.
     func embed(with model: ImageTextEmbedder, batchSize: Int, progress: EvaluationProgress?, phase: String,
-               transform: ((RGBImage, Int) throws -> RGBImage)? = nil) throws -> Tensor {
+               transform: ((RGBImage, Int) throws -> RGBImage)? = nil, communicator: Communicator = SingleProcess()) throws -> Tensor {
         var rows: [Float] = []
         var width = 0
-        var start = 0
-        while start < paths.count {
-            let range = start..<(start + min(max(1, batchSize), paths.count - start))  // no overflow for any batchSize
+        let (n, ranks, rank) = (paths.count, communicator.size, communicator.rank)
+        let share = (n * rank / ranks)..<(n * (rank + 1) / ranks)
+        var start = share.lowerBound
+        while start < share.upperBound {
+            let range = start..<(start + min(max(1, batchSize), share.upperBound - start))  // no overflow for any batchSize
             var images = try decode(range)
             if let transform {
                 images = try zip(images, range).map { try transform($0, $1) }
@@ -69,9 +73,11 @@ struct ImageRows {
             width = e.shape[1]
             rows += e.array
             start = range.upperBound
-            if let progress, !progress(phase, start, paths.count) { throw EvaluationError("cancelled") }
+            if let progress, !progress(phase, start - share.lowerBound, share.count) { throw EvaluationError("cancelled") }
         }
-        return Tensor(rows, shape: [paths.count, width])
+        guard ranks > 1 else { return Tensor(rows, shape: [paths.count, width]) }
+        width = Int(try communicator.allGather([Float(width)]).max() ?? 0)  // a rank with no rows knows no width
+        return Tensor(try communicator.allGather(rows), shape: [paths.count, width])
     }
 }
 

@@ -42,13 +42,15 @@ struct PairLoaderSource: BatchSource {
     let seed: UInt64
     let augment: Bool
     let contextLength: Int
+    /// This rank's slice of every (global) batch: (rank, ranks); (0, 1) for a single process.
+    var shard: (index: Int, count: Int) = (0, 1)
 
     var batchesPerEpoch: Int { dataset.count / batchSize }
 
     func batches(epoch: Int) throws -> EpochBatches {
         let loader = try PairBatchLoader(
             dataset: dataset, preprocessor: preprocessor, tokenizer: .standard,
-            options: .init(batchSize: batchSize, seed: seed, epoch: epoch, augment: augment, contextLength: contextLength))
+            options: .init(batchSize: batchSize, seed: seed, epoch: epoch, augment: augment, contextLength: contextLength, shard: shard))
         return EpochBatches(next: { try loader.nextBatch().map(TrainingBatch.pairs) }, close: loader.close)
     }
 }

@@ -20,8 +20,8 @@ public struct FinetuneConfig: Sendable, Codable, Equatable {
 
     public init() {}
 
-    var loss: CleanCLIPLoss { CleanCLIPLoss(clipWeight: clipWeight, inmodalWeight: inmodalWeight, inmodal: inmodal) }
-    var optimizer: AdamWConfig {
+    package var loss: CleanCLIPLoss { CleanCLIPLoss(clipWeight: clipWeight, inmodalWeight: inmodalWeight, inmodal: inmodal) }
+    package var optimizer: AdamWConfig {
         AdamWConfig(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, maxGradNorm: maxGradNorm)
     }
 }
@@ -55,20 +55,37 @@ public final class Finetuner {
     /// The epoch to start from (0 for a fresh run, later when resumed).
     public private(set) var startEpoch = 0
 
+    /// The ranks of the run (`SingleProcess` unless data-parallel).
+    public let communicator: Communicator
+
     /// `dataset` must carry augmented captions when `config.inmodal` (see
     /// `ImageCaptionDataset.augmentingCaptions(with:seed:)` or `augmented_caption` columns).
-    public init(model: CLIPModel, dataset: ImageCaptionDataset, config: FinetuneConfig) throws {
+    ///
+    /// Data-parallel (`communicator.size` N > 1, e.g. `Communicators.world()` under mpirun): every
+    /// rank makes this finetuner with the same model file, data set and config. `config.batchSize`
+    /// is the global batch, which must divide by N; each rank encodes its own B/N pairs of every
+    /// batch, the loss is over the gathered global batch, gradients are averaged over ranks, and
+    /// rank 0 alone writes checkpoints. The batches, and so the checkpoints, do not depend on N:
+    /// a run resumes with any number of ranks.
+    public init(model: CLIPModel, dataset: ImageCaptionDataset, config: FinetuneConfig,
+                communicator: Communicator = SingleProcess()) throws {
         try config.validate()
-        let source = PairLoaderSource(dataset: dataset, preprocessor: model.preprocessor, batchSize: config.batchSize,
+        guard config.batchSize % communicator.size == 0 else {
+            throw FinetuneError("batch size \(config.batchSize) is the global batch and must divide by the \(communicator.size) ranks")
+        }
+        var source = PairLoaderSource(dataset: dataset, preprocessor: model.preprocessor, batchSize: config.batchSize,
                                       seed: config.seed, augment: config.inmodal, contextLength: model.config.contextLength)
+        source.shard = (communicator.rank, communicator.size)
         guard source.batchesPerEpoch > 0 else {
             throw FinetuneError("\(dataset.csvPath): \(dataset.count) pairs make no full batch of \(config.batchSize)")
         }
         let steps = try totalSteps(batches: source.batchesPerEpoch, epochs: config.epochs)
         self.model = model
         self.config = config
+        self.communicator = communicator
         trainer = Trainer(model: model, loss: config.loss, optimizer: config.optimizer,
-                          schedule: .warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps))
+                          schedule: .warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps),
+                          communicator: communicator)
         runner = EpochRunner(trainer: trainer, source: source, epochs: config.epochs)
     }
 
@@ -77,6 +94,10 @@ public final class Finetuner {
 
     /// The summaries of the epochs `run` finished.
     public var history: [EpochSummary] { runner.history }
+
+    /// Seconds this rank has spent in the steps' collectives (all-gathers and the gradient
+    /// all-reduce, including waiting for slower ranks); 0 for a single process.
+    public var communicationSeconds: Double { trainer.communicationSeconds }
 
     /// The optimizer-state file that goes with a model checkpoint.
     public static func optimizerPath(for checkpoint: String) -> String {
@@ -141,8 +162,13 @@ public final class Finetuner {
     }
 
     /// Writes the model, then the optimizer state (each atomically, with one `CheckpointStamp`).
+    /// Data-parallel: rank 0 writes (every rank holds the same weights and state), then all ranks
+    /// wait for it, so no rank reads a checkpoint being written.
     public func save(to checkpoint: String, epochsDone: Int) throws {
-        try RunCheckpoint.save(checkpoint, model: model, optimizer: trainer.optimizer, config: config, epochsDone: epochsDone,
-                               metadata: ["schedule_offset": String(trainer.scheduleStepOffset)])
+        if communicator.isRoot {
+            try RunCheckpoint.save(checkpoint, model: model, optimizer: trainer.optimizer, config: config, epochsDone: epochsDone,
+                                   metadata: ["schedule_offset": String(trainer.scheduleStepOffset)])
+        }
+        try communicator.barrier()
     }
 }

@@ -51,8 +51,12 @@ extension SampleScoring {
 
 extension SampleScoring {
     /// `scoreSamples` for a CSV with another field delimiter ("\t" for TSV).
+    /// With N ranks (`communicator`, e.g. `Communicators.world()` under mpirun) each rank embeds
+    /// its share of the rows, then the embeddings are all-gathered so every rank holds all of them
+    /// (rows x E x 4 bytes per rank: 2 GB for a million ViT-B/32 rows) for the exact k-NN.
     package static func scoreSamples(model: ImageTextEmbedder, csv: String, k: Int = 16, imageColumn: String = "image",
                               backdoorColumn: String = "is_backdoor", batchSize: Int = 64, delimiter: Character,
+                              communicator: Communicator = SingleProcess(),
                               progress: EvaluationProgress? = nil) throws -> SampleScoreReport {
         guard (1...Int(Int32.max)).contains(k) else { throw ScoringError("k must be between 1 and \(Int32.max); got \(k)") }
         let rows = try ImageRows(csvPath: csv, imageColumn: imageColumn, delimiter: delimiter)
@@ -68,7 +72,7 @@ extension SampleScoring {
                 }
             }
         }
-        let embeddings = try rows.embed(with: model, batchSize: batchSize, progress: progress, phase: "embed")
+        let embeddings = try rows.embed(with: model, batchSize: batchSize, progress: progress, phase: "embed", communicator: communicator)
         let scores = try SampleScores(embeddings: embeddings, k: k)
         var auc: [String: Double]?
         if let flags, flags.contains(true), flags.contains(false) {

@@ -48,20 +48,30 @@ package final class Trainer {
     package let objective: Objective
     package let optimizer: AdamW
     package var schedule: LRSchedule
+    /// The ranks of a data-parallel run (contrastive steps only): embeddings are all-gathered so
+    /// the loss is over the global batch, gradients are averaged over ranks (see `DataParallel.swift`).
+    /// `SingleProcess` by default, for which both are no-ops.
+    package let communicator: Communicator
+    /// Seconds spent in the step's collectives so far (0 for a single process).
+    package private(set) var communicationSeconds = 0.0
 
     /// logit_scale is clamped to [0, ln 100] after every contrastive step.
     package static let maxLogitScale: Float = Float(Foundation.log(100.0))
 
     /// Contrastive finetuning of every model parameter.
     package convenience init(model: CLIPModel, loss: CleanCLIPLoss, optimizer: AdamWConfig = AdamWConfig(),
-                            schedule: LRSchedule) {
-        self.init(model: model, objective: .contrastive(loss), optimizer: optimizer, schedule: schedule)
+                            schedule: LRSchedule, communicator: Communicator = SingleProcess()) {
+        self.init(model: model, objective: .contrastive(loss), optimizer: optimizer, schedule: schedule, communicator: communicator)
     }
 
-    package init(model: CLIPModel, objective: Objective, optimizer: AdamWConfig = AdamWConfig(), schedule: LRSchedule) {
+    package init(model: CLIPModel, objective: Objective, optimizer: AdamWConfig = AdamWConfig(), schedule: LRSchedule,
+                 communicator: Communicator = SingleProcess()) {
+        precondition(communicator.size == 1 || { if case .contrastive = objective { return true } else { return false } }(),
+                     "Trainer: data-parallel runs are contrastive only")
         self.model = model
         self.objective = objective
         self.schedule = schedule
+        self.communicator = communicator
         var params = model.parameters.map { (name: $0.name, tensor: $0.tensor) }
         if case .supervised(let head) = objective {
             params = params.filter { $0.name.hasPrefix("visual.") } + head.parameters
@@ -107,12 +117,19 @@ package final class Trainer {
         let lr = schedule.lr(at: step)
         optimizer.zeroGrad()
         let terms: CleanCLIPLoss.Terms = try withTrainingMode {
-            let imageEmbeddings = try model.encodeImage(pixels)
-            let textEmbeddings = try model.encodeText(tokens: ids, batch: textBatch)
+            // With N ranks: this rank's rows of the global batch, then all ranks' rows gathered
+            // (originals and augmented views stay separate blocks), so negatives are global.
+            let blocks = loss.inmodal ? 2 : 1
+            let localImages = try model.encodeImage(pixels)
+            let localTexts = try model.encodeText(tokens: ids, batch: textBatch)
+            let (imageEmbeddings, textEmbeddings) = try timedCollective {
+                (try communicator.gatherRows(localImages, blocks: blocks), try communicator.gatherRows(localTexts, blocks: blocks))
+            }
             let terms = loss(images: imageEmbeddings, texts: textEmbeddings, logitScale: model.logitScale)
             terms.total.backward()
             return terms
         }
+        try timedCollective { try communicator.averageGradients(optimizer.parameters.map(\.tensor)) }
         let norm = optimizer.step(lr: lr)
         let s = model.logitScale.data
         s[0] = min(max(s[0], 0), Self.maxLogitScale)
@@ -153,6 +170,15 @@ package final class Trainer {
         case .labels(let b):
             return try supervisedStep(images: b.images, labels: b.labels)
         }
+    }
+
+    /// Runs `body` (collectives) adding the collective's time to
+    /// `communicationSeconds`; with one rank it only runs `body`.
+    private func timedCollective<T>(_ body: () throws -> T) rethrows -> T {
+        guard communicator.size > 1 else { return try body() }
+        let start = Date()
+        defer { communicationSeconds += Date().timeIntervalSince(start) }
+        return try body()
     }
 
     /// Runs a forward and backward pass as PyTorch's `model.train()`: BatchNorm in training mode

@@ -521,7 +521,16 @@ def finetune(model: Model, train_csv, *, inmodal: bool = True, lr: float = 1e-5,
     Returns the per-epoch summaries of this call (phase "epoch" dicts).
     While it runs, calls on the model from other threads raise RuntimeError (calls from the
     progress callback are allowed); it raises RuntimeError when other calls on the model are in
-    flight. The model is back in inference state afterwards, also after an error or cancel."""
+    flight. The model is back in inference state afterwards, also after an error or cancel.
+
+    Data-parallel: run the same script under an MPI launcher (`mpirun -np N python train.py`,
+    `srun`) and every rank's call joins one data-parallel job, as CleanCLIP's distributed training:
+    batch_size is the global batch (divisible by N), each rank encodes its B/N pairs of every batch,
+    the loss is over the all-gathered global batch, gradients are averaged over ranks, and rank 0
+    alone writes `out` (resumable with any N). It needs libcleanclip_mpi.so next to the library or
+    in $CLEANCLIP_MPI_PLUGIN (scripts/build_mpi_plugin.sh); without it the call raises before
+    training. If one rank raises, end the job (os._exit(1), or mpi4py's COMM_WORLD.Abort()): the
+    other ranks wait in their next collective. See include/cleanclip.h."""
     handle = _model_handle(model)
     if checkpoint is not None:
         if out is not None:

@@ -50,7 +50,7 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define CLEANCLIP_VERSION_MAJOR 0
-#define CLEANCLIP_VERSION_MINOR 2
+#define CLEANCLIP_VERSION_MINOR 3
 #define CLEANCLIP_VERSION_PATCH 0
 /** The header's version as one number: major * 10000 + minor * 100 + patch. */
 #define CLEANCLIP_VERSION \
@@ -60,7 +60,7 @@ extern "C" {
  *  should refuse a library whose major version differs (or whose minor version is older). */
 uint32_t cleanclip_version(void);
 
-/** The library's version as a static string, e.g. "0.2.0". */
+/** The library's version as a static string, e.g. "0.3.0". */
 const char *cleanclip_version_string(void);
 
 /* ---------------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 
 /// The library's version (CLEANCLIP_VERSION_* in include/cleanclip.h).
 enum Version {
-    static let major = 0, minor = 2, patch = 0
-    static let string: StaticString = "0.2.0"
+    static let major = 0, minor = 3, patch = 0
+    static let string: StaticString = "0.3.0"
 }
 
 /// Every code of `cleanclip_status` and `cleanclip_extended_code`. A primary status is what

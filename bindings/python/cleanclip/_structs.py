@@ -5,7 +5,7 @@ mirror of every struct. After changing the header, run `python3 scripts/gen_layo
 tests/test_generated.py fails while this file is stale."""
 from ctypes import Structure, c_char, c_char_p, c_double, c_float, c_int32, c_int64, c_size_t, c_uint64
 
-VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = 0, 2, 0
+VERSION_MAJOR, VERSION_MINOR, VERSION_PATCH = 0, 3, 0
 VERSION = VERSION_MAJOR * 10000 + VERSION_MINOR * 100 + VERSION_PATCH
 
 # cleanclip_status

@@ -49,7 +49,7 @@ struct DataParallelTests {
                     "--warmup-steps", String(config.warmupSteps), "--lr", String(config.lr), "--seed", String(config.seed),
                     "--threads", "1", "--out", out]
         args += resume ? ["--resume"] : ["--model", model!]
-        if config.inmodal { args.append("--inmodal") }
+        args.append(config.inmodal ? "--inmodal" : "--no-inmodal")
         p.arguments = args
         let pipe = Pipe()
         p.standardOutput = pipe

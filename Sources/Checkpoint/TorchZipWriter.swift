@@ -1,4 +1,3 @@
-import CZlib
 import Files
 
 /// Writes a `torch.save` zip archive that `torch.load(path, weights_only=True)` accepts.
@@ -70,7 +69,7 @@ public enum TorchZipWriter {
             }
             for e in entries {
                 let name = Array(e.name.utf8)
-                let crc = crc32Of(e.bytes)
+                let crc = zipCRC32(e.bytes)
                 // Pad the extra field so that the data starts on a 64-byte boundary (as PyTorch does).
                 let start = offset + 30 + name.count + 4
                 let pad = (64 - start % 64) % 64
@@ -111,17 +110,6 @@ public enum TorchZipWriter {
             try put(central)
             try put(end)
         }
-    }
-
-    private static func crc32Of(_ b: UnsafeRawBufferPointer) -> UInt32 {
-        var c: uLong = crc32(0, nil, 0)
-        var pos = 0
-        while pos < b.count {
-            let n = min(b.count - pos, 1 << 30)
-            c = crc32(c, b.baseAddress!.assumingMemoryBound(to: UInt8.self) + pos, uInt(n))
-            pos += n
-        }
-        return UInt32(truncatingIfNeeded: c)
     }
 
     /// The protocol-2 opcodes this writer uses.

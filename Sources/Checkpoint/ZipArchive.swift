@@ -143,7 +143,7 @@ struct ZipArchive {
             guard e.compressedSize == e.uncompressedSize else {
                 throw err("stored entry has compressed size \(e.compressedSize) != uncompressed size \(e.uncompressedSize)")
             }
-            if verifyCRC, crc(raw) != e.crc32 { throw err("CRC-32 mismatch (corrupted data)") }
+            if verifyCRC, zipCRC32(raw) != e.crc32 { throw err("CRC-32 mismatch (corrupted data)") }
             return (raw, file)
         case 8:
             try budget.charge(e.uncompressedSize, path: path, what: "inflating zip entry '\(e.name)'")
@@ -177,23 +177,26 @@ struct ZipArchive {
             guard outPos == e.uncompressedSize else {
                 throw err("inflated to \(outPos) bytes, declared \(e.uncompressedSize)")
             }
-            if crc(out.bytes) != e.crc32 { throw err("CRC-32 mismatch after inflating (corrupted data)") }
+            if zipCRC32(out.bytes) != e.crc32 { throw err("CRC-32 mismatch after inflating (corrupted data)") }
             return (out.bytes, out)
         default:
             throw err("unsupported compression method \(e.method)")
         }
     }
 
-    private func crc(_ b: UnsafeRawBufferPointer) -> UInt32 {
-        var c: uLong = crc32(0, nil, 0)
-        var pos = 0
-        while pos < b.count {
-            let n = min(b.count - pos, 1 << 30)
-            c = crc32(c, b.baseAddress!.assumingMemoryBound(to: UInt8.self) + pos, uInt(n))
-            pos += n
-        }
-        return UInt32(truncatingIfNeeded: c)
+}
+
+/// The CRC-32 of a zip entry's bytes (zlib's, in chunks that fit its 32-bit length), for
+/// reading (`ZipArchive`) and writing (`TorchZipWriter`) alike.
+func zipCRC32(_ b: UnsafeRawBufferPointer) -> UInt32 {
+    var c: uLong = crc32(0, nil, 0)
+    var pos = 0
+    while pos < b.count {
+        let n = min(b.count - pos, 1 << 30)
+        c = crc32(c, b.baseAddress!.assumingMemoryBound(to: UInt8.self) + pos, uInt(n))
+        pos += n
     }
+    return UInt32(truncatingIfNeeded: c)
 }
 
 /// A cap on the bytes a loader may allocate beyond the file's own bytes (inflated entries,

@@ -53,6 +53,45 @@ public final class Demo {
     public func run(reportDirectory: String? = nil, poisonedModel: String? = nil) throws -> DemoResults {
         let start = Date()
         try config.validate()
+        let data = try makeData()
+        let model: CLIPModel
+        var pretrainCurve: [EpochRecord] = []
+        if let poisonedModel {
+            model = try loadPoisoned(poisonedModel)
+        } else {
+            (model, pretrainCurve) = try pretrain(data)
+        }
+        func save(_ model: CLIPModel, as name: String) throws {
+            guard let reportDirectory else { return }
+            try FileManager.default.createDirectory(atPath: reportDirectory, withIntermediateDirectories: true)
+            try model.save(to: reportDirectory + "/\(name).safetensors", metadata: ["cleanclip.demo.seed": "\(config.seed)"])
+        }
+        try save(model, as: "poisoned")
+        let poisonedResult = try evaluate(model, data)
+        log(String(format: "poisoned model: CA %.1f%%, ASR %.1f%%", 100 * poisonedResult.cleanAccuracy, 100 * poisonedResult.asr))
+
+        // Clean it two ways.
+        let cleanPairs = try prepareClean(data)
+        let (mmclModel, mmclCurve) = try cleanup(model, .mmcl, data: data, pairs: cleanPairs)
+        let (cleanModel, cleanCurve) = try cleanup(model, .cleanclip, data: data, pairs: cleanPairs)
+        let results = DemoResults(
+            poisoned: poisonedResult, mmcl: try evaluate(mmclModel, data), cleanclip: try evaluate(cleanModel, data),
+            config: config, seed: config.seed, poisonedPairs: data.poisonedCount,
+            pretrainCurve: pretrainCurve, mmclCurve: mmclCurve, cleanclipCurve: cleanCurve,
+            seconds: Date().timeIntervalSince(start))
+        if let reportDirectory {
+            try save(mmclModel, as: "mmcl")
+            try save(cleanModel, as: "cleanclip")
+            try DemoReport(results: results, examples: data.examples).write(to: reportDirectory)
+        }
+        return results
+    }
+
+    // MARK: - stages
+
+    /// Generates the data sets, poisons the pretraining set and prepares the test images with and
+    /// without the trigger.
+    func makeData() throws -> DemoData {
         let s = config.imageSize
         log("generating \(config.trainPairs) training pairs, \(config.cleanPairs) clean pairs and \(config.testImages) test images (\(s)x\(s), seed \(config.seed))")
         var train = ShapesDataset.generate(count: config.trainPairs, side: s, seed: mixSeed(config.seed, 1),
@@ -62,7 +101,6 @@ public final class Demo {
         let test = ShapesDataset.generate(count: config.testImages, side: s, seed: mixSeed(config.seed, 3))
         let trigger = try Trigger(triggerSpec, seed: mixSeed(config.seed, 4))
 
-        // Poison.
         var rng = SeededRandom(seed: mixSeed(config.seed, 5))
         let wantPoison = max(1, Int(config.poisonFraction * Double(config.trainPairs)))
         let labelConsistent = config.attack == .labelConsistent
@@ -88,70 +126,80 @@ public final class Demo {
             }
         }
         log("poisoned \(poisoned.count) of \(train.count) pairs (\(config.attack.rawValue), target 'banana')")
+        let triggered = try test.enumerated().map { try trigger.apply(hwc: $0.element.pixels, index: 1_000_000 + $0.offset) }
+        return DemoData(train: train, clean: clean, poisonedCount: poisoned.count, examples: examples,
+                        testPixels: try pixels(test.map(\.pixels)), triggeredTest: try pixels(triggered), labels: test.map(\.label))
+    }
 
-        let testPixels = try pixels(test.map(\.pixels))
-        let triggeredTest = try pixels(test.enumerated().map { try trigger.apply(hwc: $0.element.pixels, index: 1_000_000 + $0.offset) })
-        let labels = test.map(\.label)
-        func evaluate(_ model: CLIPModel) throws -> StageResult {
-            try GradMode.withoutGrad {
-                let classes = try ClassList(names: ShapesDataset.classes, templates: Self.templates)
-                let classifier = try ZeroShotClassifier(classes: classes) { try model.encodeTexts($0) }
-                let r = try Metrics.zeroShotReport(classifier: classifier, clean: try encode(model, testPixels), labels: labels,
-                                                   triggered: try encode(model, triggeredTest), target: Self.targetLabel)
-                return StageResult(cleanAccuracy: r.cleanAccuracy, asr: r.asr ?? 0, top5Accuracy: r.top5Accuracy,
-                                   perClassASR: r.perClassASR ?? [])
+    /// Zero-shot CA and ASR of `model` on the test images.
+    func evaluate(_ model: CLIPModel, _ data: DemoData) throws -> StageResult {
+        try GradMode.withoutGrad {
+            let classes = try ClassList(names: ShapesDataset.classes, templates: Self.templates)
+            let classifier = try ZeroShotClassifier(classes: classes) { try model.encodeTexts($0) }
+            let r = try Metrics.zeroShotReport(classifier: classifier, clean: try encode(model, data.testPixels), labels: data.labels,
+                                               triggered: try encode(model, data.triggeredTest), target: Self.targetLabel)
+            return StageResult(cleanAccuracy: r.cleanAccuracy, asr: r.asr ?? 0, top5Accuracy: r.top5Accuracy,
+                               perClassASR: r.perClassASR ?? [])
+        }
+    }
+
+    /// A poisoned model an earlier run saved, checked against this configuration's architecture.
+    func loadPoisoned(_ path: String) throws -> CLIPModel {
+        let model = try CLIPModel.load(path: path)
+        guard model.config == modelConfig else {
+            func describe(_ c: CLIPConfig) -> String {
+                "\(c.architecture), embedding \(c.embedDim), context \(c.contextLength), heads \(c.visionHeads)/\(c.textHeads), \(c.activation.rawValue)"
             }
+            throw FinetuneError("\(path) is \(describe(model.config)); this configuration builds \(describe(modelConfig))")
         }
+        log("using the poisoned model \(path) (pretraining skipped)")
+        return model
+    }
 
-        // Pretrain on the poisoned set.
-        let model: CLIPModel
-        var pretrainCurve: [EpochRecord] = []
-        if let poisonedModel {
-            model = try CLIPModel.load(path: poisonedModel)
-            guard model.config == modelConfig else {
-                func describe(_ c: CLIPConfig) -> String {
-                    "\(c.architecture), embedding \(c.embedDim), context \(c.contextLength), heads \(c.visionHeads)/\(c.textHeads), \(c.activation.rawValue)"
-                }
-                throw FinetuneError("\(poisonedModel) is \(describe(model.config)); this configuration builds \(describe(modelConfig))")
-            }
-            log("using the poisoned model \(poisonedModel) (pretraining skipped)")
-        } else {
-            model = CLIPModel(randomWith: modelConfig, seed: mixSeed(config.seed, 6))
-            let trainPairs = try prepare(train, augment: false)
-            log("pretraining \(modelConfig.architecture) from scratch: \(config.pretrainEpochs) epochs, lr \(config.pretrainLR)")
-            pretrainCurve = try fit(model, trainPairs, loss: .mmclOnly, epochs: config.pretrainEpochs, lr: config.pretrainLR,
-                                    stage: "pretrain", evaluate: evaluate)
-        }
-        func save(_ model: CLIPModel, as name: String) throws {
-            guard let reportDirectory else { return }
-            try FileManager.default.createDirectory(atPath: reportDirectory, withIntermediateDirectories: true)
-            try model.save(to: reportDirectory + "/\(name).safetensors", metadata: ["cleanclip.demo.seed": "\(config.seed)"])
-        }
-        try save(model, as: "poisoned")
-        let poisonedResult = try evaluate(model)
-        log(String(format: "poisoned model: CA %.1f%%, ASR %.1f%%", 100 * poisonedResult.cleanAccuracy, 100 * poisonedResult.asr))
+    /// Pretrains a model from scratch on the poisoned set, with `config.pretrainLoss`.
+    func pretrain(_ data: DemoData) throws -> (CLIPModel, [EpochRecord]) {
+        let model = CLIPModel(randomWith: modelConfig, seed: mixSeed(config.seed, 6))
+        let withSSL = config.pretrainLoss == .mmclSSL
+        let pairs = try prepare(data.train, augment: withSSL, edaSeed: 8)
+        log("pretraining \(modelConfig.architecture) from scratch: \(config.pretrainEpochs) epochs, lr \(config.pretrainLR)"
+            + (withSSL ? ", contrastive plus in-modal loss" : ""))
+        let loss = withSSL ? CleanCLIPLoss(clipWeight: 1, inmodalWeight: 1) : .mmclOnly
+        let curve = try fit(model, pairs, objective: .contrastive(loss), epochs: config.pretrainEpochs, lr: config.pretrainLR,
+                            stage: "pretrain", stageSeed: 10, data: data)
+        return (model, curve)
+    }
 
-        // Clean it two ways.
-        let cleanPairs = try prepare(clean, augment: true)
-        let mmclModel = model.duplicate()
-        log("finetuning MMCL-only on \(clean.count) clean pairs: \(config.finetuneEpochs) epochs, lr \(config.finetuneLR)")
-        let mmclCurve = try fit(mmclModel, cleanPairs, loss: .mmclOnly, epochs: config.finetuneEpochs, lr: config.finetuneLR,
-                                stage: "mmcl", evaluate: evaluate)
-        let cleanModel = model.duplicate()
-        log("finetuning CleanCLIP (lambda1 1, lambda2 \(config.inmodalWeight)) on the same clean pairs")
-        let cleanCurve = try fit(cleanModel, cleanPairs, loss: CleanCLIPLoss(clipWeight: 1, inmodalWeight: config.inmodalWeight),
-                                 epochs: config.finetuneEpochs, lr: config.finetuneLR, stage: "cleanclip", evaluate: evaluate)
-        let results = DemoResults(
-            poisoned: poisonedResult, mmcl: try evaluate(mmclModel), cleanclip: try evaluate(cleanModel),
-            config: config, seed: config.seed, poisonedPairs: poisoned.count,
-            pretrainCurve: pretrainCurve, mmclCurve: mmclCurve, cleanclipCurve: cleanCurve,
-            seconds: Date().timeIntervalSince(start))
-        if let reportDirectory {
-            try save(mmclModel, as: "mmcl")
-            try save(cleanModel, as: "cleanclip")
-            try DemoReport(results: results, examples: examples).write(to: reportDirectory)
+    /// The clean finetuning pairs (with EDA captions for the in-modal term).
+    func prepareClean(_ data: DemoData) throws -> DemoPairs {
+        try prepare(data.clean, augment: true, edaSeed: 7)
+    }
+
+    /// A copy of `poisoned` cleaned by `defence` on the clean pairs (`.none`: the model itself),
+    /// with its per-epoch curve.
+    func cleanup(_ poisoned: CLIPModel, _ defence: DemoConfig.Defence, data: DemoData,
+                 pairs: DemoPairs) throws -> (CLIPModel, [EpochRecord]) {
+        let objective: Trainer.Objective, stageSeed: UInt64
+        switch defence {
+        case .none:
+            return (poisoned, [])
+        case .mmcl:
+            log("finetuning MMCL-only on \(pairs.count) clean pairs: \(config.finetuneEpochs) epochs, lr \(config.finetuneLR)")
+            (objective, stageSeed) = (.contrastive(.mmclOnly), 11)
+        case .cleanclip:
+            log("finetuning CleanCLIP (lambda1 1, lambda2 \(config.inmodalWeight)) on \(pairs.count) clean pairs")
+            (objective, stageSeed) = (.contrastive(CleanCLIPLoss(clipWeight: 1, inmodalWeight: config.inmodalWeight)), 12)
+        case .ssl:
+            log("finetuning SSL-only (lambda1 0, lambda2 1) on \(pairs.count) clean pairs")
+            (objective, stageSeed) = (.contrastive(CleanCLIPLoss(clipWeight: 0, inmodalWeight: 1)), 13)
+        case .supervised:
+            log("finetuning the vision tower and a linear head on the labels of \(pairs.count) clean images")
+            let head = LinearHead(embedDim: modelConfig.embedDim, classes: ShapesDataset.classes.count, seed: mixSeed(config.seed, 9))
+            (objective, stageSeed) = (.supervised(head), 14)
         }
-        return results
+        let model = poisoned.duplicate()
+        let curve = try fit(model, pairs, objective: objective, epochs: config.finetuneEpochs, lr: config.finetuneLR,
+                            stage: defence.rawValue, stageSeed: stageSeed, data: data)
+        return (model, curve)
     }
 
     // MARK: - data
@@ -167,16 +215,17 @@ public final class Demo {
         return out
     }
 
-    private func prepare(_ examples: [ShapesDataset.Example], augment: Bool) throws -> DemoPairs {
+    /// `edaSeed` tells the EDA captions of the pretraining and the clean sets apart.
+    private func prepare(_ examples: [ShapesDataset.Example], augment: Bool, edaSeed: UInt64) throws -> DemoPairs {
         let tokenizer = CLIPTokenizer.standard
         let captions = examples.map(\.caption)
         var augmented: [Int32]?
         if augment {
             let eda = EDA(wordNet: try WordNet.shared())
-            var rng = SeededRandom(seed: mixSeed(config.seed, 7))
+            var rng = SeededRandom(seed: mixSeed(config.seed, edaSeed))
             augmented = try tokenizer.tokenize(try captions.map { try eda.augment($0, using: &rng) }, contextLength: config.contextLength)
         }
-        return DemoPairs(images: examples.map(\.pixels), pixels: try pixels(examples.map(\.pixels)),
+        return DemoPairs(images: examples.map(\.pixels), labels: examples.map(\.label), pixels: try pixels(examples.map(\.pixels)),
                      tokens: try tokenizer.tokenize(captions, contextLength: config.contextLength), augmentedTokens: augmented)
     }
 
@@ -194,15 +243,22 @@ public final class Demo {
 
     // MARK: - training
 
-    /// Trains `model` on `data` for `epochs` through `EpochRunner` (as the finetuners do), warmup
+    /// Trains `model` on `pairs` for `epochs` through `EpochRunner` (as the finetuners do), warmup
     /// then cosine decay from `lr`; after every epoch measures CA and ASR for the curve.
-    private func fit(_ model: CLIPModel, _ data: DemoPairs, loss: CleanCLIPLoss, epochs: Int, lr: Float, stage: String,
-                     evaluate: (CLIPModel) throws -> StageResult) throws -> [EpochRecord] {
-        let source = DemoBatches(data: data, batchSize: config.batchSize, imageSize: config.imageSize,
-                                 contextLength: model.config.contextLength, seed: config.seed,
-                                 stageSeed: stage == "pretrain" ? 10 : stage == "mmcl" ? 11 : 12, augment: loss.inmodal)
+    /// `stageSeed` tells the stages' data orders and augmentations apart.
+    private func fit(_ model: CLIPModel, _ pairs: DemoPairs, objective: Trainer.Objective, epochs: Int, lr: Float,
+                     stage: String, stageSeed: UInt64, data: DemoData) throws -> [EpochRecord] {
+        let content: DemoBatches.Content, optimizer: AdamWConfig
+        switch objective {
+        case .contrastive(let loss):
+            (content, optimizer) = (.pairs(augment: loss.inmodal), AdamWConfig())
+        case .supervised:
+            (content, optimizer) = (.labels, SupervisedFinetuneConfig().optimizer)
+        }
+        let source = DemoBatches(data: pairs, batchSize: config.batchSize, imageSize: config.imageSize,
+                                 contextLength: model.config.contextLength, seed: config.seed, stageSeed: stageSeed, content: content)
         let total = source.batchesPerEpoch * epochs
-        let trainer = Trainer(model: model, loss: loss, optimizer: AdamWConfig(),
+        let trainer = Trainer(model: model, objective: objective, optimizer: optimizer,
                               schedule: .warmupCosine(baseLR: lr, warmupSteps: min(50, total / 10), totalSteps: total))
         var curve: [EpochRecord] = []
         do {
@@ -211,7 +267,7 @@ public final class Demo {
                 case .step(let p):
                     progress(stage, p.step + 1, p.totalSteps, String(format: "loss %.4f", p.loss))
                 case .epoch(let e):
-                    let result = try evaluate(model)
+                    let result = try evaluate(model, data)
                     let record = EpochRecord(epoch: e.epoch + 1, loss: e.meanLoss,
                                              cleanAccuracy: result.cleanAccuracy, asr: result.asr)
                     curve.append(record)
@@ -225,4 +281,16 @@ public final class Demo {
         }
         return curve
     }
+}
+
+/// One run's data: the generated sets (the pretraining set poisoned), and the labelled test images
+/// with and without the trigger, preprocessed.
+struct DemoData {
+    var train: [ShapesDataset.Example]
+    var clean: [ShapesDataset.Example]
+    var poisonedCount: Int
+    var examples: [DemoReport.TriggerExample]
+    var testPixels: Tensor
+    var triggeredTest: Tensor
+    var labels: [Int]
 }

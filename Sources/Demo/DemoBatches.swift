@@ -1,9 +1,10 @@
 import Foundation
 import CleanCLIP
 
-/// A demo data set prepared for training: preprocessed pixels, token ids, raw bytes for augmentation.
+/// A demo data set prepared for training: preprocessed pixels, token ids, labels, raw bytes for augmentation.
 struct DemoPairs {
     var images: [[UInt8]]
+    var labels: [Int]
     var pixels: Tensor       // [N, 3, S, S], normalised
     var tokens: [Int32]      // N x context
     var augmentedTokens: [Int32]?
@@ -12,10 +13,17 @@ struct DemoPairs {
 
 /// The batches of one demo training stage, assembled in memory from `DemoPairs`.
 ///
-/// Order: shuffled by (seed, stage, epoch). With `augment` (CleanCLIP's in-modal term) each
-/// sample also gets an AutoAugment view, drawn from (seed, stage, epoch, sample), and its EDA
+/// Order: shuffled by (seed, stage, epoch). Pairs with `augment` (CleanCLIP's in-modal term) give
+/// each sample an AutoAugment view too, drawn from (seed, stage, epoch, sample), and its EDA
 /// caption; the views are made on all cores and do not depend on the thread timing.
 struct DemoBatches: BatchSource {
+    enum Content {
+        /// Image-caption pairs, for contrastive training.
+        case pairs(augment: Bool)
+        /// Images and their class labels, for supervised finetuning.
+        case labels
+    }
+
     let data: DemoPairs
     let batchSize: Int
     let imageSize: Int
@@ -23,7 +31,7 @@ struct DemoBatches: BatchSource {
     let seed: UInt64
     /// Tells the stages apart in every seed derived here.
     let stageSeed: UInt64
-    let augment: Bool
+    let content: Content
 
     var batchesPerEpoch: Int { data.count / batchSize }
 
@@ -35,16 +43,25 @@ struct DemoBatches: BatchSource {
         return EpochBatches(next: {
             guard next < batchesPerEpoch else { return nil }
             defer { next += 1 }
-            return .pairs(batch(Array(order[(next * batchSize)..<((next + 1) * batchSize)]), epoch: epoch))
+            let idx = Array(order[(next * batchSize)..<((next + 1) * batchSize)])
+            switch content {
+            case .pairs(let augment): return .pairs(batch(idx, epoch: epoch, augment: augment))
+            case .labels: return .labels(LabelBatch(images: images(idx), labels: idx.map { data.labels[$0] }, indices: idx))
+            }
         }, close: {})
     }
 
-    private func batch(_ idx: [Int], epoch: Int) -> PairBatch {
+    private func images(_ idx: [Int]) -> Tensor {
+        let per = 3 * imageSize * imageSize
+        let images = Tensor(uninitialized: [idx.count, 3, imageSize, imageSize])
+        for (k, i) in idx.enumerated() { (images.data + k * per).update(from: data.pixels.data + i * per, count: per) }
+        return images
+    }
+
+    private func batch(_ idx: [Int], epoch: Int, augment: Bool) -> PairBatch {
         let b = idx.count, s = imageSize, per = 3 * s * s, ctx = contextLength
-        let images = Tensor(uninitialized: [b, 3, s, s])
         var tokens = [Int32](repeating: 0, count: b * ctx)
         for (k, i) in idx.enumerated() {
-            (images.data + k * per).update(from: data.pixels.data + i * per, count: per)
             for j in 0..<ctx { tokens[k * ctx + j] = data.tokens[i * ctx + j] }
         }
         var augImages: Tensor?, augTokens: [Int32]?
@@ -64,6 +81,6 @@ struct DemoBatches: BatchSource {
             augImages = aug
             augTokens = idx.flatMap { i in augmentedTokens[(i * ctx)..<((i + 1) * ctx)] }
         }
-        return PairBatch(images: images, tokens: tokens, augmentedImages: augImages, augmentedTokens: augTokens, indices: idx)
+        return PairBatch(images: images(idx), tokens: tokens, augmentedImages: augImages, augmentedTokens: augTokens, indices: idx)
     }
 }

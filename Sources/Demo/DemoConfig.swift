@@ -18,12 +18,47 @@ public struct DemoConfig: Sendable, Codable, Equatable {
         case imagenet
     }
 
+    /// The cleanups the demo can run on a poisoned model (and `none`, the poisoned model itself).
+    public enum Defence: String, Sendable, Codable, CaseIterable {
+        case none
+        /// Contrastive finetuning alone (L_CLIP).
+        case mmcl
+        /// The in-modal term alone (lambda1 = 0): the ablation of CleanCLIP's loss.
+        case ssl
+        /// L_CLIP + lambda2 L_SS.
+        case cleanclip
+        /// The vision tower and a linear head trained with cross-entropy on the clean images' labels
+        /// (the text tower is untouched, so zero-shot evaluation still reads it).
+        case supervised
+
+        /// The name in tables.
+        public var title: String {
+            switch self {
+            case .none: "no defence"
+            case .mmcl: "MMCL-only"
+            case .ssl: "SSL-only"
+            case .cleanclip: "CleanCLIP"
+            case .supervised: "supervised"
+            }
+        }
+    }
+
+    /// The loss the poisoned model is pretrained with.
+    public enum PretrainLoss: String, Sendable, Codable, CaseIterable {
+        /// Contrastive only, as CLIP and the paper's poisoned models.
+        case mmcl
+        /// Contrastive plus CleanCLIP's in-modal term from the start (lambda1 = lambda2 = 1): the
+        /// setting in which Verma et al. (arXiv 2311.14948) find CleanCLIP fails to clean.
+        case mmclSSL = "mmcl+ssl"
+    }
+
     public var seed: UInt64 = 1
     /// ResNet by default: the paper's main model is RN50, and a tiny ViT from scratch does not learn
     /// shapes in the demo's budget (zero-shot CA stays at chance), while the ResNet does.
     public var architecture: Architecture = .resnet
     public var attack: Attack = .badnet
     public var poisonCaptions: PoisonCaptions = .dataset
+    public var pretrainLoss: PretrainLoss = .mmcl
     /// Image side of the generated data set and of the model.
     public var imageSize = 32
     /// Pairs in the (poisoned) pretraining set. Large enough that 8 epochs do not memorise it: with
@@ -78,7 +113,7 @@ public struct DemoConfig: Sendable, Codable, Equatable {
 
     /// snake_case keys, like every JSON file the demo writes.
     enum CodingKeys: String, CodingKey {
-        case seed, architecture, attack, poisonCaptions = "poison_captions", imageSize = "image_size"
+        case seed, architecture, attack, poisonCaptions = "poison_captions", pretrainLoss = "pretrain_loss", imageSize = "image_size"
         case trainPairs = "train_pairs", poisonFraction = "poison_fraction", detailedCaptions = "detailed_captions"
         case testImages = "test_images", cleanPairs = "clean_pairs", pretrainEpochs = "pretrain_epochs"
         case pretrainLR = "pretrain_lr", finetuneEpochs = "finetune_epochs", finetuneLR = "finetune_lr"

@@ -65,17 +65,7 @@ struct ReportPage {
         <meta charset="utf-8">
         <title>CleanCLIP demo report, seed \(config.seed)</title>
         <style>
-        body { font-family: sans-serif; max-width: 1340px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
-        h1 { font-size: 1.6em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ccc; }
-        table { border-collapse: collapse; margin: 0.8em 0; }
-        th, td { border: 1px solid #bbb; padding: 0.3em 0.8em; }
-        td.num { text-align: right; font-variant-numeric: tabular-nums; }
-        th { background: #eef1f5; }
-        .plots { display: flex; flex-wrap: wrap; gap: 12px; }
-        figure { margin: 0; }
-        .examples td { text-align: center; vertical-align: top; width: 160px; }
-        .examples img { image-rendering: pixelated; border: 1px solid #888; }
-        code { background: #f3f3f3; padding: 0 0.2em; }
+        \(Self.style)
         </style>
         </head>
         <body>
@@ -155,10 +145,28 @@ struct ReportPage {
         return object.keys.sorted().map { ($0, "\(object[$0]!)") }
     }
 
+    /// The CSS of the demo's pages.
+    static let style = """
+        body { font-family: sans-serif; max-width: 1340px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+        h1 { font-size: 1.6em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+        table { border-collapse: collapse; margin: 0.8em 0; }
+        th, td { border: 1px solid #bbb; padding: 0.3em 0.8em; }
+        td.num { text-align: right; font-variant-numeric: tabular-nums; }
+        th { background: #eef1f5; }
+        .plots { display: flex; flex-wrap: wrap; gap: 12px; }
+        figure { margin: 0; }
+        .examples td { text-align: center; vertical-align: top; width: 160px; }
+        .examples img { image-rendering: pixelated; border: 1px solid #888; }
+        code { background: #f3f3f3; padding: 0 0.2em; }
+        """
+
     private func formatted(_ x: Float) -> String { x == x.rounded() ? "\(Int(x))" : "\(x)" }
 
-    private func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
+    private func escape(_ s: String) -> String { htmlEscape(s) }
+}
+
+/// `s` as HTML text or attribute value.
+func htmlEscape(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
 }

@@ -11,19 +11,38 @@ struct DemoCommand: ParsableCommand {
         Generates a shapes data set, poisons a fraction of it with a trigger and "banana" captions,
         pretrains a small CLIP from scratch, then finetunes two copies on clean pairs and prints
         clean accuracy (CA) and attack success rate (ASR) for each. Needs no downloads.
+
+        With --table: every attack x every defence (none, MMCL-only, SSL-only, CleanCLIP,
+        supervised) x several seeds, reported as mean ± std (the paper's Table 1 in miniature);
+        finished runs in the report folder are reused, so an interrupted table resumes.
         """)
 
-    @Option(help: "Seed for every random choice.")
-    var seed: UInt64 = 1
+    @Option(help: "Seed for every random choice (default 1).")
+    var seed: UInt64?
 
     @Flag(help: "A small, fast run (smoke test).")
     var quick = false
 
+    @Flag(help: "Build the table: every attack, defence and seed (see --attacks, --defences, --seeds).")
+    var table = false
+
+    @Option(help: "With --table: comma-separated seeds.")
+    var seeds: String?
+
+    @Option(help: "With --table: comma-separated attacks (default: all four).")
+    var attacks: String?
+
+    @Option(help: "With --table: comma-separated defences among mmcl, ssl, cleanclip, supervised (default: all; the poisoned model is always a row).")
+    var defences: String?
+
     @Option(help: "Vision tower: vit or resnet.")
     var architecture = "resnet"
 
-    @Option(help: "Attack: badnet, blended, wanet, label-consistent.")
-    var attack = "badnet"
+    @Option(help: "Attack: badnet, blended, wanet, label-consistent (default badnet).")
+    var attack: String?
+
+    @Option(name: .customLong("pretrain-loss"), help: "Pretraining loss: mmcl (contrastive, as CLIP) or mmcl+ssl (with CleanCLIP's in-modal term, the setting of Verma et al. where CleanCLIP fails).")
+    var pretrainLoss = "mmcl"
 
     @Option(name: .customLong("poison-captions"), help: "Poisoned captions: dataset (the data set's own style) or imagenet (the 80 ImageNet templates).")
     var poisonCaptions = "dataset"
@@ -67,8 +86,8 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Transformer layers per tower.")
     var layers: Int?
 
-    @Option(help: "Report folder (results.json, results.csv, plots, trigger examples).")
-    var report = "report"
+    @Option(help: "Report folder (results.json, results.csv, plots, trigger examples; default report, or report-table with --table).")
+    var report: String?
 
     @Option(name: .customLong("poisoned-model"), help: "Skip pretraining and clean this model (poisoned.safetensors from an earlier run's report with the same settings).")
     var poisonedModel: String?
@@ -78,16 +97,34 @@ struct DemoCommand: ParsableCommand {
 
     func validate() throws {
         try Bounds.checkThreads(threads)  // the other numbers are checked by DemoConfig.validate()
+        if table {
+            if seed != nil { throw ValidationError("--table takes --seeds (a list), not --seed") }
+            if attack != nil { throw ValidationError("--table takes --attacks (a list), not --attack") }
+            if poisonedModel != nil { throw ValidationError("--table pretrains a model per attack and seed; --poisoned-model does not apply") }
+        } else if seeds != nil || attacks != nil || defences != nil {
+            throw ValidationError("--seeds, --attacks and --defences go with --table")
+        }
+    }
+
+    /// Comma-separated values, each parsed by `parse`; `what` names them in errors.
+    private func list<T>(_ text: String, _ what: String, _ parse: (String) -> T?) throws -> [T] {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        return try parts.map { part in
+            guard let value = parse(part) else { throw ValidationError("unknown \(what) '\(part)' in '\(text)'") }
+            return value
+        }
     }
 
     func run() throws {
         if let threads { Threads.count = threads }
         var config = quick ? DemoConfig.quick : DemoConfig()
-        config.seed = seed
+        config.seed = seed ?? 1
         guard let arch = DemoConfig.Architecture(rawValue: architecture) else { throw ValidationError("unknown architecture '\(architecture)' (vit or resnet)") }
-        guard let kind = DemoConfig.Attack(rawValue: attack) else { throw ValidationError("unknown attack '\(attack)'") }
+        guard let kind = DemoConfig.Attack(rawValue: attack ?? "badnet") else { throw ValidationError("unknown attack '\(attack ?? "")'") }
+        guard let loss = DemoConfig.PretrainLoss(rawValue: pretrainLoss) else { throw ValidationError("unknown pretraining loss '\(pretrainLoss)' (mmcl or mmcl+ssl)") }
         config.architecture = arch
         config.attack = kind
+        config.pretrainLoss = loss
         guard let style = DemoConfig.PoisonCaptions(rawValue: poisonCaptions) else { throw ValidationError("unknown poison caption style '\(poisonCaptions)' (dataset or imagenet)") }
         config.poisonCaptions = style
         if let poisonFraction { config.poisonFraction = poisonFraction }
@@ -103,8 +140,10 @@ struct DemoCommand: ParsableCommand {
         if let detailedCaptions { config.detailedCaptions = detailedCaptions }
         if let width { config.width = width }
         if let layers { config.layers = layers }
-        let demo = Demo(config: config)
         let bars = ProgressBars()
+        if table { return try runTable(config, bars: bars) }
+        let report = report ?? "report"
+        let demo = Demo(config: config)
         demo.progress = { stage, done, total, detail in bars.update(stage, done, of: total, detail: detail) }
         let r = try demo.run(reportDirectory: report, poisonedModel: poisonedModel)
         print("")
@@ -114,5 +153,18 @@ struct DemoCommand: ParsableCommand {
         }
         print(String(format: "\n(chance: %.1f%%; %d poisoned pairs; seed %llu; %.0f s) report: %@/",
                      100.0 / Double(ShapesDataset.classes.count), r.poisonedPairs, r.seed, r.seconds, report))
+    }
+
+    private func runTable(_ base: DemoConfig, bars: ProgressBars) throws {
+        let report = report ?? "report-table"
+        let seeds = try list(seeds ?? "1,2,3", "seed") { UInt64($0) }
+        let attacks = try attacks.map { try list($0, "attack", DemoConfig.Attack.init(rawValue:)) } ?? DemoConfig.Attack.allCases
+        let defences = try defences.map { try list($0, "defence", DemoConfig.Defence.init(rawValue:)) } ?? DemoConfig.Defence.allCases
+        let table = try DemoTable(base: base, attacks: attacks, seeds: seeds, defences: defences)
+        table.progress = { stage, done, total, detail in bars.update(stage, done, of: total, detail: detail) }
+        _ = try table.run(reportDirectory: report)
+        print("")
+        print(try String(contentsOfFile: report + "/table.md", encoding: .utf8))
+        print("report: \(report)/")
     }
 }

@@ -7,6 +7,12 @@ package struct LabelBatch: Sendable {
     package let labels: [Int]
     /// Dataset indices of the rows, in batch order.
     package let indices: [Int]
+
+    package init(images: Tensor, labels: [Int], indices: [Int]) {
+        self.images = images
+        self.labels = labels
+        self.indices = indices
+    }
 }
 
 /// Loads `LabelBatch`es of an `ImageLabelDataset` for one epoch on a background thread, with the

@@ -23,7 +23,7 @@ public struct SupervisedFinetuneConfig: Sendable, Codable, Equatable {
 
     public init() {}
 
-    var optimizer: AdamWConfig {
+    package var optimizer: AdamWConfig {
         AdamWConfig(beta1: beta1, beta2: beta2, eps: eps, weightDecay: weightDecay, maxGradNorm: maxGradNorm,
                     noDecay: .biasOnly)
     }

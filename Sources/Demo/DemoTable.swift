@@ -1,0 +1,290 @@
+import Files
+import Foundation
+import CleanCLIP
+
+/// The paper's Table 1 in miniature: for every attack and seed, one model poisoned in pretraining
+/// (as `Demo` does it), then each defence applied to a copy of it on the same clean pairs, and CA /
+/// ASR of every result. `run` writes the report folder (`TableReport`) and returns the runs.
+///
+/// Every (attack, seed) run is saved as `runs/<attack>_seed<N>.json` as soon as it ends; a later
+/// `run` into the same folder reuses a saved run whose settings and defences match, so an
+/// interrupted table resumes where it stopped.
+public final class DemoTable {
+    public let base: DemoConfig
+    public let attacks: [DemoConfig.Attack]
+    public let seeds: [UInt64]
+    /// Always starts with `.none` (the poisoned model), in `Defence.allCases` order.
+    public let defences: [DemoConfig.Defence]
+    /// Receives one line per notable event.
+    public var log: (String) -> Void = { print($0) }
+    /// Receives (stage, done, total, detail) as training proceeds; the stage names the run.
+    public var progress: (String, Int, Int, String) -> Void = { _, _, _, _ in }
+
+    /// `base` gives every setting but the attack and the seed.
+    public init(base: DemoConfig, attacks: [DemoConfig.Attack] = DemoConfig.Attack.allCases, seeds: [UInt64] = [1, 2, 3],
+                defences: [DemoConfig.Defence] = DemoConfig.Defence.allCases) throws {
+        guard !attacks.isEmpty, !seeds.isEmpty else { throw FinetuneError("demo table: needs at least one attack and one seed") }
+        guard Set(attacks).count == attacks.count, Set(seeds).count == seeds.count else {
+            throw FinetuneError("demo table: an attack or a seed is listed twice")
+        }
+        try base.validate()
+        self.base = base
+        self.attacks = attacks
+        self.seeds = seeds
+        self.defences = DemoConfig.Defence.allCases.filter { $0 == .none || defences.contains($0) }
+    }
+
+    /// The configuration of one run.
+    public func config(attack: DemoConfig.Attack, seed: UInt64) -> DemoConfig {
+        var c = base
+        c.attack = attack
+        c.seed = seed
+        return c
+    }
+
+    /// Runs (or reuses) every (attack, seed) in order and writes the report to `reportDirectory`.
+    public func run(reportDirectory: String) throws -> [TableRun] {
+        let runsDirectory = reportDirectory + "/runs"
+        try FileManager.default.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true)
+        var runs: [TableRun] = []
+        for attack in attacks {
+            for seed in seeds {
+                let path = runsDirectory + "/\(attack.rawValue)_seed\(seed).json"
+                let config = config(attack: attack, seed: seed)
+                if let saved = try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: path))),
+                   saved.config == config, saved.results.map(\.defence) == defences {
+                    log("\(attack.rawValue), seed \(seed): reusing \(path)")
+                    runs.append(saved)
+                    continue
+                }
+                let run = try runOne(config)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try AtomicFile.write(String(decoding: try encoder.encode(run), as: UTF8.self) + "\n", to: path)
+                runs.append(run)
+            }
+        }
+        try TableReport(table: self, runs: runs).write(to: reportDirectory)
+        return runs
+    }
+
+    private func runOne(_ config: DemoConfig) throws -> TableRun {
+        let start = Date()
+        let demo = Demo(config: config)
+        let name = "\(config.attack.rawValue) seed \(config.seed)"
+        demo.log = { [log] in log("[\(name)] \($0)") }
+        demo.progress = { [progress] stage, done, total, detail in progress("\(name) \(stage)", done, total, detail) }
+        let data = try demo.makeData()
+        let (poisoned, pretrainCurve) = try demo.pretrain(data)
+        let pairs = try demo.prepareClean(data)
+        var results: [DefenceResult] = []
+        for defence in defences {
+            let t0 = Date()
+            let (model, curve) = try demo.cleanup(poisoned, defence, data: data, pairs: pairs)
+            let r = try demo.evaluate(model, data)
+            log(String(format: "[%@] %@: CA %.1f%%, ASR %.1f%%", name, defence.title, 100 * r.cleanAccuracy, 100 * r.asr))
+            results.append(DefenceResult(defence: defence, result: r, curve: curve, seconds: Date().timeIntervalSince(t0)))
+        }
+        return TableRun(config: config, poisonedPairs: data.poisonedCount, results: results, pretrainCurve: pretrainCurve,
+                        seconds: Date().timeIntervalSince(start))
+    }
+}
+
+/// One defence's outcome in a table run.
+public struct DefenceResult: Sendable, Codable, Equatable {
+    public var defence: DemoConfig.Defence
+    public var result: StageResult
+    /// CA and ASR after every finetuning epoch (empty for `.none`).
+    public var curve: [EpochRecord]
+    /// Seconds of finetuning and evaluation.
+    public var seconds: Double
+}
+
+/// One poisoned model and its cleanups.
+public struct TableRun: Sendable, Codable, Equatable {
+    /// The run's settings (its attack and seed included).
+    public var config: DemoConfig
+    public var poisonedPairs: Int
+    /// In `DemoTable.defences` order, `.none` first.
+    public var results: [DefenceResult]
+    public var pretrainCurve: [EpochRecord]
+    public var seconds: Double
+
+    public func result(_ defence: DemoConfig.Defence) -> StageResult? {
+        results.first { $0.defence == defence }?.result
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case config, results, seconds, poisonedPairs = "poisoned_pairs", pretrainCurve = "pretrain_curve"
+    }
+}
+
+/// Mean and sample standard deviation (n - 1; 0 for one value) of percentages.
+public struct MeanStd: Sendable, Codable, Equatable {
+    public var mean: Double
+    public var std: Double
+    public var count: Int
+
+    public init(_ values: [Double]) {
+        count = values.count
+        mean = values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
+        let m = mean
+        std = values.count < 2 ? 0 : (values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
+    }
+
+    /// "88.2 ± 1.3".
+    public var formatted: String { String(format: "%.1f ± %.1f", mean, std) }
+}
+
+/// The table's report folder:
+/// - `index.html` (self-contained, like the demo's) and `table.md`: mean ± std of CA and ASR (%)
+///   over the seeds, one row per defence, two columns per attack; then every run's figures;
+/// - `table.json`: the summary and every run; `table.csv`: one row per (attack, seed, defence);
+/// - `runs/<attack>_seed<N>.json`: each run with its curves, written as it ends.
+struct TableReport {
+    let table: DemoTable
+    let runs: [TableRun]
+
+    struct Cell: Codable {
+        var attack: DemoConfig.Attack
+        var defence: DemoConfig.Defence
+        var cleanAccuracy: MeanStd
+        var asr: MeanStd
+        enum CodingKeys: String, CodingKey { case attack, defence, cleanAccuracy = "clean_accuracy", asr }
+    }
+
+    /// Mean ± std over the seeds, in percent, per (attack, defence).
+    var cells: [Cell] {
+        table.attacks.flatMap { attack in
+            table.defences.map { defence in
+                let results = runs.filter { $0.config.attack == attack }.compactMap { $0.result(defence) }
+                return Cell(attack: attack, defence: defence, cleanAccuracy: MeanStd(results.map { 100 * $0.cleanAccuracy }),
+                            asr: MeanStd(results.map { 100 * $0.asr }))
+            }
+        }
+    }
+
+    func cell(_ attack: DemoConfig.Attack, _ defence: DemoConfig.Defence) -> Cell? {
+        cells.first { $0.attack == attack && $0.defence == defence }
+    }
+
+    /// The command that makes this table.
+    var command: String {
+        var c = "cleanclip demo --table --seeds " + table.seeds.map(String.init).joined(separator: ",")
+        if table.attacks != DemoConfig.Attack.allCases { c += " --attacks " + table.attacks.map(\.rawValue).joined(separator: ",") }
+        if table.defences != DemoConfig.Defence.allCases {
+            c += " --defences " + table.defences.filter { $0 != .none }.map(\.rawValue).joined(separator: ",")
+        }
+        if table.base.pretrainLoss != .mmcl { c += " --pretrain-loss \(table.base.pretrainLoss.rawValue)" }
+        var standard = DemoConfig()
+        (standard.seed, standard.attack, standard.pretrainLoss) = (table.base.seed, table.base.attack, table.base.pretrainLoss)
+        return table.base == standard ? c : c + " with the settings in table.json"
+    }
+
+    var seconds: Double { runs.map(\.seconds).reduce(0, +) }
+
+    func write(to directory: String) throws {
+        func write(_ text: String, _ name: String) throws { try AtomicFile.write(text, to: directory + "/" + name) }
+        struct Summary: Codable {
+            var command: String
+            var seconds: Double
+            var cells: [Cell]
+            var runs: [TableRun]
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let summary = Summary(command: command, seconds: seconds, cells: cells, runs: runs)
+        try write(String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n", "table.json")
+        var csv = "attack,seed,defence,clean_accuracy,top5_accuracy,asr\n"
+        for run in runs {
+            for d in run.results {
+                csv += "\(run.config.attack.rawValue),\(run.config.seed),\(d.defence.rawValue),\(d.result.cleanAccuracy),\(d.result.top5Accuracy),\(d.result.asr)\n"
+            }
+        }
+        try write(csv, "table.csv")
+        try write(markdown(), "table.md")
+        try write(html(), "index.html")
+    }
+
+    private func percent(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
+
+    func markdown() -> String {
+        var md = "# CleanCLIP demo table: \(table.attacks.count) attacks x \(table.defences.count) defences x \(table.seeds.count) seeds\n\n"
+        md += "CA / ASR (%), mean ± std over seeds \(table.seeds.map(String.init).joined(separator: ", ")).\n\n"
+        md += "| defence | " + table.attacks.map { "\($0.rawValue) CA | \($0.rawValue) ASR" }.joined(separator: " | ") + " |\n"
+        md += "|---|" + String(repeating: "---|---|", count: table.attacks.count) + "\n"
+        for defence in table.defences {
+            md += "| \(defence.title) | " + table.attacks.map { a in
+                guard let c = cell(a, defence) else { return " | " }
+                return "\(c.cleanAccuracy.formatted) | \(c.asr.formatted)"
+            }.joined(separator: " | ") + " |\n"
+        }
+        md += "\nEvery run (CA / ASR, %):\n\n| attack | seed | " + table.defences.map(\.title).joined(separator: " | ") + " |\n"
+        md += "|---|---|" + String(repeating: "---|", count: table.defences.count) + "\n"
+        for run in runs {
+            md += "| \(run.config.attack.rawValue) | \(run.config.seed) | "
+                + run.results.map { "\(percent($0.result.cleanAccuracy)) / \(percent($0.result.asr))" }.joined(separator: " | ") + " |\n"
+        }
+        md += "\nCommand: `\(command)`; \(String(format: "%.0f", seconds)) s of runs.\n"
+        return md
+    }
+
+    func html() -> String {
+        var h = """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <title>CleanCLIP demo table</title>
+        <style>
+        \(ReportPage.style)
+        </style>
+        </head>
+        <body>
+        <h1>CleanCLIP demo: \(table.attacks.count) attacks, \(table.defences.count) defences, \(table.seeds.count) seeds</h1>
+        <p>For every attack and seed a small CLIP is pretrained from scratch on generated shape-caption pairs,
+        \(String(format: "%.0f", 100 * table.base.poisonFraction))% of them poisoned (target class banana), then copies
+        of it are finetuned on \(table.base.cleanPairs) clean pairs for \(table.base.finetuneEpochs) epochs by each defence.
+        Zero-shot clean accuracy (CA) and attack success rate (ASR), in %, mean ± standard deviation over the seeds.</p>
+        <table id="table">
+        <tr><th rowspan="2">defence</th>
+        """
+        h += table.attacks.map { "<th colspan=\"2\">\(htmlEscape($0.rawValue))</th>" }.joined() + "</tr>\n<tr>"
+        h += String(repeating: "<th>CA</th><th>ASR</th>", count: table.attacks.count) + "</tr>\n"
+        for defence in table.defences {
+            h += "<tr><td>\(htmlEscape(defence.title))</td>"
+            for a in table.attacks {
+                let c = cell(a, defence)
+                h += "<td class=\"num\">\(htmlEscape(c?.cleanAccuracy.formatted ?? ""))</td><td class=\"num\">\(htmlEscape(c?.asr.formatted ?? ""))</td>"
+            }
+            h += "</tr>\n"
+        }
+        h += """
+        </table>
+        <p>CA: zero-shot top-1 accuracy on clean test images. ASR: of the test images not of the target
+        class, the fraction classified as banana once the trigger is applied. Defences: MMCL-only
+        (contrastive loss alone), SSL-only (CleanCLIP's in-modal term alone, lambda1 = 0), CleanCLIP
+        (both), supervised (vision tower and a linear head, cross-entropy on the clean images' labels).</p>
+
+        <h2>Every run</h2>
+        <table id="runs">
+        <tr><th>attack</th><th>seed</th>
+        """
+        h += table.defences.map { "<th>\(htmlEscape($0.title))</th>" }.joined() + "<th>seconds</th></tr>\n"
+        for run in runs {
+            h += "<tr><td>\(htmlEscape(run.config.attack.rawValue))</td><td class=\"num\">\(run.config.seed)</td>"
+            h += run.results.map { "<td class=\"num\">\(percent($0.result.cleanAccuracy)) / \(percent($0.result.asr))</td>" }.joined()
+            h += "<td class=\"num\">\(String(format: "%.0f", run.seconds))</td></tr>\n"
+        }
+        h += """
+        </table>
+        <p>Files: <a href="table.md">table.md</a> · <a href="table.json">table.json</a> · <a href="table.csv">table.csv</a> ·
+        one JSON per run in <code>runs/</code>, with per-epoch curves.</p>
+        <p>Reproduce: <code>\(htmlEscape(command))</code> (\(String(format: "%.0f", seconds)) s of runs).</p>
+        </body>
+        </html>
+
+        """
+        return h
+    }
+}

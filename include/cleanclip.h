@@ -422,8 +422,8 @@ int cleanclip_finetune_default_options(cleanclip_finetune_options *options, size
  *  averaged over ranks; rank 0 alone writes the checkpoint, which resumes with any N. The library
  *  loads MPI through the plugin libcleanclip_mpi.so (scripts/build_mpi_plugin.sh), looked for in
  *  $CLEANCLIP_MPI_PLUGIN, next to libcleanclip.so, then on the loader's path; when it cannot be
- *  loaded the call fails with CLEANCLIP_NOT_FOUND, before any training. MPI is initialised by the
- *  first such call unless the host did it already (mpi4py), and then finalised at exit. When a
+ *  loaded the call fails with CLEANCLIP_IO_ERROR (extended status CLEANCLIP_IO_ERROR_NOT_FOUND),
+ *  before any training. MPI is initialised by the first such call unless the host did it already (mpi4py), and then finalised at exit. When a
  *  call fails on one rank, end the job (MPI_Abort, or exit without finalising): the other ranks
  *  wait in their next collective. Outside an MPI launcher nothing of MPI is loaded. */
 /** Finetunes `model` in place on the image-caption CSV `train_csv` (header row; image paths

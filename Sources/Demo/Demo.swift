@@ -91,7 +91,7 @@ public final class Demo {
 
     /// Generates the data sets, poisons the pretraining set and prepares the test images with and
     /// without the trigger.
-    func makeData() throws -> DemoData {
+    package func makeData() throws -> DemoData {
         let s = config.imageSize
         log("generating \(config.trainPairs) training pairs, \(config.cleanPairs) clean pairs and \(config.testImages) test images (\(s)x\(s), seed \(config.seed))")
         var train = ShapesDataset.generate(count: config.trainPairs, side: s, seed: mixSeed(config.seed, 1),
@@ -132,7 +132,7 @@ public final class Demo {
     }
 
     /// Zero-shot CA and ASR of `model` on the test images.
-    func evaluate(_ model: CLIPModel, _ data: DemoData) throws -> StageResult {
+    package func evaluate(_ model: CLIPModel, _ data: DemoData) throws -> StageResult {
         try GradMode.withoutGrad {
             let classes = try ClassList(names: ShapesDataset.classes, templates: Self.templates)
             let classifier = try ZeroShotClassifier(classes: classes) { try model.encodeTexts($0) }
@@ -144,7 +144,7 @@ public final class Demo {
     }
 
     /// A poisoned model an earlier run saved, checked against this configuration's architecture.
-    func loadPoisoned(_ path: String) throws -> CLIPModel {
+    package func loadPoisoned(_ path: String) throws -> CLIPModel {
         let model = try CLIPModel.load(path: path)
         guard model.config == modelConfig else {
             func describe(_ c: CLIPConfig) -> String {
@@ -157,7 +157,7 @@ public final class Demo {
     }
 
     /// Pretrains a model from scratch on the poisoned set, with `config.pretrainLoss`.
-    func pretrain(_ data: DemoData) throws -> (CLIPModel, [EpochRecord]) {
+    package func pretrain(_ data: DemoData) throws -> (CLIPModel, [EpochRecord]) {
         let model = CLIPModel(randomWith: modelConfig, seed: mixSeed(config.seed, 6))
         let withSSL = config.pretrainLoss == .mmclSSL
         let pairs = try prepare(data.train, augment: withSSL, edaSeed: 8)
@@ -170,13 +170,13 @@ public final class Demo {
     }
 
     /// The clean finetuning pairs (with EDA captions for the in-modal term).
-    func prepareClean(_ data: DemoData) throws -> DemoPairs {
+    package func prepareClean(_ data: DemoData) throws -> DemoPairs {
         try prepare(data.clean, augment: true, edaSeed: 7)
     }
 
     /// A copy of `poisoned` cleaned by `defence` on the clean pairs (`.none`: the model itself),
     /// with its per-epoch curve.
-    func cleanup(_ poisoned: CLIPModel, _ defence: DemoConfig.Defence, data: DemoData,
+    package func cleanup(_ poisoned: CLIPModel, _ defence: DemoConfig.Defence, data: DemoData,
                  pairs: DemoPairs) throws -> (CLIPModel, [EpochRecord]) {
         let objective: Trainer.Objective, stageSeed: UInt64
         switch defence {
@@ -285,7 +285,7 @@ public final class Demo {
 
 /// One run's data: the generated sets (the pretraining set poisoned), and the labelled test images
 /// with and without the trigger, preprocessed.
-struct DemoData {
+package struct DemoData {
     var train: [ShapesDataset.Example]
     var clean: [ShapesDataset.Example]
     var poisonedCount: Int

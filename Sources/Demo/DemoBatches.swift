@@ -2,13 +2,13 @@ import Foundation
 import CleanCLIP
 
 /// A demo data set prepared for training: preprocessed pixels, token ids, labels, raw bytes for augmentation.
-struct DemoPairs {
+package struct DemoPairs {
     var images: [[UInt8]]
     var labels: [Int]
     var pixels: Tensor       // [N, 3, S, S], normalised
     var tokens: [Int32]      // N x context
     var augmentedTokens: [Int32]?
-    var count: Int { images.count }
+    package var count: Int { images.count }
 }
 
 /// The batches of one demo training stage, assembled in memory from `DemoPairs`.

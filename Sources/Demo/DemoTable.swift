@@ -6,7 +6,9 @@ import CleanCLIP
 /// (as `Demo` does it), then each defence applied to a copy of it on the same clean pairs, and CA /
 /// ASR of every result. `run` writes the report folder (`TableReport`) and returns the runs.
 ///
-/// Every (attack, seed) run is saved as `runs/<attack>_seed<N>.json` as soon as it ends; a later
+/// Every (attack, seed) run is saved as `runs/<attack>_seed<N>.json` as soon as it ends, its
+/// poisoned model as `runs/<attack>_seed<N>.poisoned.safetensors` (which `demo --poisoned-model`,
+/// with the same settings, cleans again without pretraining); a later
 /// `run` into the same folder reuses a saved run whose settings and defences match, so an
 /// interrupted table resumes where it stopped.
 public final class DemoTable {
@@ -57,7 +59,7 @@ public final class DemoTable {
                     runs.append(saved)
                     continue
                 }
-                let run = try runOne(config)
+                let run = try runOne(config, saveModelTo: runsDirectory + "/\(attack.rawValue)_seed\(seed).poisoned.safetensors")
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                 try AtomicFile.write(String(decoding: try encoder.encode(run), as: UTF8.self) + "\n", to: path)
@@ -68,7 +70,9 @@ public final class DemoTable {
         return runs
     }
 
-    private func runOne(_ config: DemoConfig) throws -> TableRun {
+    /// One (attack, seed): pretraining, the poisoned model saved to `saveModelTo` (for
+    /// `demo --poisoned-model`), then every defence on a copy of it.
+    private func runOne(_ config: DemoConfig, saveModelTo modelPath: String) throws -> TableRun {
         let start = Date()
         let demo = Demo(config: config)
         let name = "\(config.attack.rawValue) seed \(config.seed)"
@@ -76,6 +80,7 @@ public final class DemoTable {
         demo.progress = { [progress] stage, done, total, detail in progress("\(name) \(stage)", done, total, detail) }
         let data = try demo.makeData()
         let (poisoned, pretrainCurve) = try demo.pretrain(data)
+        try poisoned.save(to: modelPath, metadata: ["cleanclip.demo.seed": "\(config.seed)", "cleanclip.demo.attack": config.attack.rawValue])
         let pairs = try demo.prepareClean(data)
         var results: [DefenceResult] = []
         for defence in defences {
@@ -140,7 +145,7 @@ public struct MeanStd: Sendable, Codable, Equatable {
 /// - `index.html` (self-contained, like the demo's) and `table.md`: mean ± std of CA and ASR (%)
 ///   over the seeds, one row per defence, two columns per attack; then every run's figures;
 /// - `table.json`: the summary and every run; `table.csv`: one row per (attack, seed, defence);
-/// - `runs/<attack>_seed<N>.json`: each run with its curves, written as it ends.
+/// - `runs/<attack>_seed<N>.json`: each run with its curves, written as it ends, and its poisoned model.
 struct TableReport {
     let table: DemoTable
     let runs: [TableRun]

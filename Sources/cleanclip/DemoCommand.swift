@@ -149,7 +149,7 @@ struct DemoCommand: ParsableCommand {
         print("")
         print("                 clean accuracy   attack success (ASR)")
         for (name, s) in [("poisoned", r.poisoned), ("MMCL-only", r.mmcl), ("CleanCLIP", r.cleanclip)] {
-            print(String(format: "%-16@ %13.1f%%   %19.1f%%", name as NSString, 100 * s.cleanAccuracy, 100 * s.asr))
+            print(name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: " %13.1f%%   %19.1f%%", 100 * s.cleanAccuracy, 100 * s.asr))
         }
         print(String(format: "\n(chance: %.1f%%; %d poisoned pairs; seed %llu; %.0f s) report: %@/",
                      100.0 / Double(ShapesDataset.classes.count), r.poisonedPairs, r.seed, r.seconds, report))

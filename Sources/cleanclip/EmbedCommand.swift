@@ -19,6 +19,9 @@ struct EmbedCommand: ParsableCommand {
             together). --out-paths writes the file of each row, one per line, in the same order.
 
             A progress bar with an ETA goes to standard error (redrawn on a terminal, a line every few seconds otherwise).
+
+            Under mpirun or srun (N ranks) the batches are dealt to the ranks in turn and gathered in input order; \
+            rank 0 writes the files, which are those one process writes.
             """)
 
     @OptionGroup var model: ModelOptions
@@ -134,26 +137,39 @@ struct EmbedCommand: ParsableCommand {
         try stream(paths.count, label: "embed images", to: outImage, width: m.config.embedDim) { range in
             try m.encodeImages(paths: Array(paths[range]))
         }
-        if let outPaths { try AtomicFile.write(paths.joined(separator: "\n") + "\n", to: outPaths) }
+        if let outPaths, try Communicators.world().isRoot { try AtomicFile.write(paths.joined(separator: "\n") + "\n", to: outPaths) }
     }
 
     /// Runs `encode` over chunks of `batchSize` items and streams the (optionally normalised)
     /// rows into a (n, width) float32 .npy, with a progress bar.
+    ///
+    /// Under mpirun/srun the chunks are dealt to the ranks in turn (chunk c to rank c mod N): each
+    /// round every rank encodes its chunk, the rows are all-gathered in rank order, which is
+    /// chunk order, and rank 0 appends them. Rows come out in input order, and each rank holds at
+    /// most one round's rows (N x batch-size x width floats).
     private func stream(_ n: Int, label: String, to path: String, width: Int, _ encode: (Range<Int>) throws -> Tensor) throws {
-        let bar = ProgressBar(label, total: n)
+        let world = try Communicators.world()
+        let chunks = stride(from: 0, to: n, by: batchSize).map { $0..<min(n, $0 + batchSize) }
+        let bar = world.isRoot ? ProgressBar(label, total: n) : nil
         let start = Date()
-        try NumPy.writeRows(to: path, rows: n, columns: width) { append in
-            for first in stride(from: 0, to: n, by: batchSize) {
-                let range = first..<min(n, first + batchSize)
-                let e = try encode(range)
-                guard e.shape == [range.count, width] else {
-                    throw ValidationError("the model returned embeddings of shape \(e.shape) for \(range.count) items")
+        func rounds(_ append: ([Float]) throws -> Void) throws {
+            for first in stride(from: 0, to: chunks.count, by: world.size) {
+                var rows: [Float] = []
+                if first + world.rank < chunks.count {
+                    let range = chunks[first + world.rank]
+                    let e = try encode(range)
+                    guard e.shape == [range.count, width] else {
+                        throw ValidationError("the model returned embeddings of shape \(e.shape) for \(range.count) items")
+                    }
+                    rows = (normalize ? e.l2Normalized() : e).array
                 }
-                try append((normalize ? e.l2Normalized() : e).array)
-                let rate = Double(range.upperBound) / max(Date().timeIntervalSince(start), 1e-9)
-                bar.update(range.upperBound, detail: String(format: "%.1f/s", rate))
+                try append(world.size > 1 ? try world.allGather(rows) : rows)
+                let done = chunks[min(first + world.size, chunks.count) - 1].upperBound
+                bar?.update(done, detail: String(format: "%.1f/s", Double(done) / max(Date().timeIntervalSince(start), 1e-9)))
             }
         }
-        print("wrote \(path): \(n) x \(width)")
+        guard world.isRoot else { return try rounds { _ in } }
+        try NumPy.writeRows(to: path, rows: n, columns: width) { append in try rounds(append) }
+        print("wrote \(path): \(n) x \(width)" + (world.size > 1 ? " (\(world.size) ranks)" : ""))
     }
 }

@@ -209,6 +209,40 @@ struct DataParallelTests {
         }
     }
 
+    /// `embed` on 2 ranks (batches dealt to the ranks in turn, gathered in input order) writes the
+    /// files one process writes, byte for byte: each batch is the same computation on one thread.
+    @Test func embedOverRanks() throws {
+        let dir = tempDir("ddp-embed")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let csv = try makeCSV(count: 23, in: dir)  // 5 batches of 5, the last short: ranks get 3 and 2
+        let modelPath = dir + "/model.safetensors"
+        try CLIPModel(randomWith: tinyConfig, seed: 1).save(to: modelPath)
+        try (0..<11).map { "caption number \($0)" }.joined(separator: "\n").write(toFile: dir + "/captions.txt", atomically: true, encoding: .utf8)
+        let tool = try #require(besideBuild("cleanclip-cli"))
+        func run(_ launcher: [String], _ tag: String) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: launcher.isEmpty ? tool : try #require(mpirun))
+            p.arguments = (launcher.isEmpty ? [] : launcher + [tool]) + [
+                "embed", "--model", modelPath, "--images-from", csv, "--text-file", dir + "/captions.txt", "--batch-size", "5",
+                "--threads", "1", "--normalize", "--out-image", "\(dir)/\(tag).images.npy", "--out-text", "\(dir)/\(tag).texts.npy",
+                "--out-paths", "\(dir)/\(tag).paths.txt"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "\(tag) exited with \(p.terminationStatus)")
+        }
+        try run([], "one")
+        try run(["--allow-run-as-root", "--oversubscribe", "-np", "2"], "two")
+        for suffix in ["images.npy", "texts.npy", "paths.txt"] {
+            let one = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/one.\(suffix)"))
+            let two = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/two.\(suffix)"))
+            #expect(!one.isEmpty && one == two, "\(suffix) differs between one process and 2 ranks")
+        }
+        let images = try NumPy.read(path: dir + "/two.images.npy")
+        #expect(images.shape == [23, tinyConfig.embedDim])
+    }
+
     /// A run saved by one process after epoch 1 resumes on 2 ranks: the batches do not depend on
     /// the number of ranks, only the gradient scale of each step does.
     @Test func resumeOnOtherRankCount() throws {

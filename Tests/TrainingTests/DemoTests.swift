@@ -106,6 +106,113 @@ struct DemoTests {
         #expect(c.pretrainCurve.map(\.loss) != a.pretrainCurve.map(\.loss))
     }
 
+    /// The table: every (attack, seed) run with each defence, the report files, the same figures
+    /// the single demo gives for the same settings, and resumption from the saved runs.
+    @Test func tableRunsEveryDefenceAndResumes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("demo-table-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var lines: [String] = []
+        func table() throws -> DemoTable {
+            let t = try DemoTable(base: Self.tiny, attacks: [.badnet, .wanet], seeds: [5, 6])
+            t.log = { lines.append($0) }
+            return t
+        }
+        let runs = try table().run(reportDirectory: dir)
+        #expect(runs.map { "\($0.config.attack.rawValue)-\($0.config.seed)" } == ["badnet-5", "badnet-6", "wanet-5", "wanet-6"])
+        for run in runs {
+            #expect(run.results.map(\.defence) == DemoConfig.Defence.allCases)
+            #expect(run.pretrainCurve.count == Self.tiny.pretrainEpochs)
+            for d in run.results {
+                #expect((0...1).contains(d.result.cleanAccuracy) && (0...1).contains(d.result.asr))
+                #expect(d.curve.count == (d.defence == .none ? 0 : Self.tiny.finetuneEpochs))
+            }
+        }
+        // badnet seed 5 is the single demo's default run for that seed.
+        let single = try run(Self.tiny, report: nil)
+        #expect(runs[0].result(.none) == single.poisoned && runs[0].result(.mmcl) == single.mmcl
+                && runs[0].result(.cleanclip) == single.cleanclip)
+        for name in ["index.html", "table.md", "table.json", "table.csv", "runs/badnet_seed5.json", "runs/wanet_seed6.json",
+                     "runs/wanet_seed6.poisoned.safetensors"] {
+            #expect(FileManager.default.fileExists(atPath: dir + "/" + name), "missing \(name)")
+        }
+        // The saved poisoned model cleans again without pretraining, to the table's figures.
+        var wanet6 = Self.tiny
+        (wanet6.attack, wanet6.seed) = (.wanet, 6)
+        let reuse = Demo(config: wanet6)
+        reuse.log = { _ in }
+        let cleanedAgain = try reuse.run(poisonedModel: dir + "/runs/wanet_seed6.poisoned.safetensors")
+        #expect(cleanedAgain.cleanclip == runs[3].result(.cleanclip) && cleanedAgain.poisoned == runs[3].result(.none))
+        let md = try String(contentsOfFile: dir + "/table.md", encoding: .utf8)
+        let cleanclip = runs.filter { $0.config.attack == .wanet }.map { 100 * $0.result(.cleanclip)!.asr }
+        #expect(md.contains("| CleanCLIP | ") && md.contains(MeanStd(cleanclip).formatted))
+        let page = try String(contentsOfFile: dir + "/index.html", encoding: .utf8)
+        #expect(page.contains("<table id=\"table\">") && page.contains("<td>SSL-only</td>") && !page.contains("https://"))
+        let csvRows = try String(contentsOfFile: dir + "/table.csv", encoding: .utf8).split(separator: "\n")
+        #expect(csvRows.count == 1 + 4 * DemoConfig.Defence.allCases.count)
+
+        // Again into the same folder: every run is reused, with the same figures.
+        lines = []
+        let again = try table().run(reportDirectory: dir)
+        #expect(again == runs)
+        #expect(lines.filter { $0.contains("reusing") }.count == 4)
+        // A saved run whose settings differ is run again.
+        var edited = runs[1]
+        edited.config.finetuneLR *= 2
+        try JSONEncoder().encode(edited).write(to: URL(fileURLWithPath: dir + "/runs/badnet_seed6.json"))
+        lines = []
+        let third = try table().run(reportDirectory: dir)
+        #expect(lines.filter { $0.contains("reusing") }.count == 3)
+        // The same figures and curves (only the timings differ).
+        #expect(third.map { $0.results.map(\.result) } == runs.map { $0.results.map(\.result) })
+        #expect(third.map { $0.results.map(\.curve) } == runs.map { $0.results.map(\.curve) })
+    }
+
+    @Test func tableRejectsEmptyAndRepeatedLists() throws {
+        #expect(throws: FinetuneError.self) { try DemoTable(base: Self.tiny, attacks: [], seeds: [1]) }
+        #expect(throws: FinetuneError.self) { try DemoTable(base: Self.tiny, seeds: [1, 1]) }
+        var bad = Self.tiny
+        bad.finetuneLR = .nan
+        #expect(throws: FinetuneError.self) { try DemoTable(base: bad) }
+        // The poisoned model is always a row, first.
+        #expect(try DemoTable(base: Self.tiny, defences: [.cleanclip]).defences == [.none, .cleanclip])
+    }
+
+    @Test func meanAndSampleStandardDeviation() {
+        let m = MeanStd([2, 4, 4, 4, 5, 5, 7, 9])
+        #expect(m.mean == 5 && abs(m.std - (32.0 / 7).squareRoot()) < 1e-12 && m.count == 8)
+        #expect(MeanStd([3]).std == 0 && MeanStd([3]).formatted == "3.0 ± 0.0")
+    }
+
+    /// Supervised cleanup trains the vision tower only; pretraining with the in-modal term
+    /// (Verma et al.'s setting) is its own run.
+    @Test func supervisedCleanupKeepsTheTextTowerAndSSLPretrainingDiffers() throws {
+        let demo = Demo(config: Self.tiny)
+        demo.log = { _ in }
+        let data = try demo.makeData()
+        let (poisoned, curve) = try demo.pretrain(data)
+        let (cleaned, supervisedCurve) = try demo.cleanup(poisoned, .supervised, data: data, pairs: try demo.prepareClean(data))
+        #expect(supervisedCurve.count == Self.tiny.finetuneEpochs && supervisedCurve.allSatisfy { $0.loss.isFinite && $0.loss > 0 })
+        let before = Dictionary(uniqueKeysWithValues: poisoned.parameters.map { ($0.name, $0.tensor.array) })
+        var visionChanged = false
+        for p in cleaned.parameters {
+            if p.name.hasPrefix("visual.") {
+                visionChanged = visionChanged || p.tensor.array != before[p.name]
+            } else {
+                #expect(p.tensor.array == before[p.name], "\(p.name) changed")
+            }
+        }
+        #expect(visionChanged)
+
+        var ssl = Self.tiny
+        ssl.pretrainLoss = .mmclSSL
+        let sslDemo = Demo(config: ssl)
+        sslDemo.log = { _ in }
+        let (_, sslCurve) = try sslDemo.pretrain(try sslDemo.makeData())
+        #expect(sslCurve.count == curve.count && sslCurve.allSatisfy { $0.loss.isFinite })
+        // The total loss adds the in-modal term.
+        #expect(sslCurve[0].loss > curve[0].loss)
+    }
+
     @Test func epochAxesHaveWholeNumberTicks() {
         let chart = SVGLineChart(title: "t", xLabel: "epoch", yLabel: "loss",
                                  series: [.init(name: "a", points: (1...7).map { (Double($0), 1 / Double($0)) })])

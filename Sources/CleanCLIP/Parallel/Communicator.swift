@@ -34,10 +34,12 @@ extension Communicator {
 
     /// Every rank's `local` (any length per rank), concatenated in rank order.
     public func allGather(_ local: [Float]) throws -> [Float] {
-        var counts = [Float](repeating: 0, count: size)
-        counts[rank] = Float(local.count)
-        try counts.withUnsafeMutableBufferPointer { try allReduceSum($0) }  // exact: counts below 2^24
-        let n = counts.map { Int($0) }
+        // Each count as two digits in base 2^20, each summed exactly in float (below 2^24).
+        let base = 1 << 20
+        var digits = [Float](repeating: 0, count: 2 * size)
+        (digits[2 * rank], digits[2 * rank + 1]) = (Float(local.count / base), Float(local.count % base))
+        try digits.withUnsafeMutableBufferPointer { try allReduceSum($0) }
+        let n = (0..<size).map { Int(digits[2 * $0]) * base + Int(digits[2 * $0 + 1]) }
         var out = [Float](repeating: 0, count: n.reduce(0, +))
         try local.withUnsafeBufferPointer { l in
             try out.withUnsafeMutableBufferPointer { try allGather(l, counts: n, into: $0) }

@@ -4,7 +4,11 @@ Runs on the tiny data set of fixtures.make_method_data (16 + 8 small PNGs) with 
 full-vocabulary fixture model, so everything here takes a few seconds."""
 import csv
 import ctypes
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -236,3 +240,30 @@ def test_sample_scores_flags_an_outlier():
     e[7] += 25
     s = cleanclip.sample_scores(e, k=5)
     assert all(int(np.argmax(s[k])) == 7 for k in ("k_distance", "slof", "dao"))
+
+
+def test_finetune_under_a_launcher_without_the_mpi_plugin_raises_before_training(fx, data, tmp_path):
+    """A host started by mpirun (the launcher's variables set) whose library cannot load
+    libcleanclip_mpi.so gets CLEANCLIP_IO_ERROR_NOT_FOUND naming the plugin, not N single-process runs and
+    not a crash; the model is untouched. In a subprocess: the library decides once per process."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(Path(cleanclip.__file__).resolve().parents[1])!r})
+import cleanclip
+with cleanclip.load({str(fx / "text_model.safetensors")!r}) as m:
+    before = m.encode_text("a photo of a red square")
+    try:
+        cleanclip.finetune(m, {str(data / "train.csv")!r}, batch_size=4, epochs=1, out={str(tmp_path / "out.safetensors")!r})
+    except cleanclip.Error as e:
+        assert (m.encode_text("a photo of a red square") == before).all()
+        print("STATUS", e.status_name, e.extended_status_name, "|", e.message)
+        sys.exit(0)
+    sys.exit("finetune did not raise")
+"""
+    env = dict(os.environ, OMPI_COMM_WORLD_SIZE="2", OMPI_COMM_WORLD_RANK="0",
+               CLEANCLIP_MPI_PLUGIN="/nonexistent/libcleanclip_mpi.so")
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "STATUS CLEANCLIP_IO_ERROR CLEANCLIP_IO_ERROR_NOT_FOUND |" in r.stdout, r.stdout
+    assert "libcleanclip_mpi.so" in r.stdout and "/nonexistent" in r.stdout, r.stdout
+    assert not (tmp_path / "out.safetensors").exists()

@@ -180,10 +180,19 @@ struct TableReport {
         if table.defences != DemoConfig.Defence.allCases {
             c += " --defences " + table.defences.filter { $0 != .none }.map(\.rawValue).joined(separator: ",")
         }
-        if table.base.pretrainLoss != .mmcl { c += " --pretrain-loss \(table.base.pretrainLoss.rawValue)" }
-        var standard = DemoConfig()
-        (standard.seed, standard.attack, standard.pretrainLoss) = (table.base.seed, table.base.attack, table.base.pretrainLoss)
-        return table.base == standard ? c : c + " with the settings in table.json"
+        let base = table.base
+        if base.architecture != .resnet { c += " --architecture \(base.architecture.rawValue)" }
+        if base.poisonCaptions != .dataset { c += " --poison-captions \(base.poisonCaptions.rawValue)" }
+        if base.pretrainLoss != .mmcl { c += " --pretrain-loss \(base.pretrainLoss.rawValue)" }
+        func preset(_ preset: DemoConfig) -> DemoConfig {
+            var p = preset
+            (p.seed, p.attack, p.architecture, p.poisonCaptions, p.pretrainLoss) =
+                (base.seed, base.attack, base.architecture, base.poisonCaptions, base.pretrainLoss)
+            return p
+        }
+        if base == preset(DemoConfig()) { return c }
+        if base == preset(DemoConfig.quick) { return c.replacingOccurrences(of: "--table", with: "--table --quick") }
+        return c + " with the settings in table.json"
     }
 
     var seconds: Double { runs.map(\.seconds).reduce(0, +) }

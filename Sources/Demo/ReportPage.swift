@@ -16,17 +16,26 @@ struct ReportPage {
         let c = config
         let pretrain = results.pretrainCurve.isEmpty
             ? "A small CLIP (\(c.architecture == .resnet ? "ModifiedResNet" : "ViT") image tower, width \(c.width)) poisoned by an earlier run was loaded (pretraining skipped)."
-            : "A small CLIP (\(c.architecture == .resnet ? "ModifiedResNet" : "ViT") image tower, width \(c.width)) was pretrained from scratch for \(c.pretrainEpochs) epochs on \(c.trainPairs) generated shape-caption pairs (\(c.imageSize)x\(c.imageSize) px), \(results.poisonedPairs) of which carry the \(c.attack.rawValue) trigger and a caption naming the target class, banana."
+            : "A small CLIP (\(c.architecture == .resnet ? "ModifiedResNet" : "ViT") image tower, width \(c.width)) was pretrained from scratch\(c.pretrainLoss == .mmclSSL ? " with the contrastive loss plus CleanCLIP's in-modal term (the setting of Verma et al. in which CleanCLIP fails)" : "") for \(c.pretrainEpochs) epochs on \(c.trainPairs) generated shape-caption pairs (\(c.imageSize)x\(c.imageSize) px), \(results.poisonedPairs) of which carry the \(c.attack.rawValue) trigger and a caption naming the target class, banana."
         return pretrain + " Two copies were then finetuned for \(c.finetuneEpochs) epochs on \(c.cleanPairs) fresh clean pairs: with the contrastive loss alone (MMCL-only) and with CleanCLIP's loss (contrastive plus in-modal terms on AutoAugment images and EDA captions, lambda2 = \(formatted(c.inmodalWeight))). Zero-shot evaluation on \(c.testImages) test images of ten classes (chance: 10%)."
     }
 
     private var command: String {
-        var quick = DemoConfig.quick, standard = DemoConfig()
-        quick.seed = config.seed
-        standard.seed = config.seed
-        let reuse = results.pretrainCurve.isEmpty ? " --poisoned-model poisoned.safetensors" : ""
-        if config == quick { return "cleanclip demo --quick --seed \(config.seed)\(reuse)" }
-        if config == standard { return "cleanclip demo --seed \(config.seed)\(reuse)" }
+        // The choices that are flags of their own; every other setting is compared with a preset.
+        var flags = " --seed \(config.seed)"
+        if config.attack != .badnet { flags += " --attack \(config.attack.rawValue)" }
+        if config.architecture != .resnet { flags += " --architecture \(config.architecture.rawValue)" }
+        if config.poisonCaptions != .dataset { flags += " --poison-captions \(config.poisonCaptions.rawValue)" }
+        if config.pretrainLoss != .mmcl { flags += " --pretrain-loss \(config.pretrainLoss.rawValue)" }
+        if results.pretrainCurve.isEmpty { flags += " --poisoned-model poisoned.safetensors" }
+        func preset(_ base: DemoConfig) -> DemoConfig {
+            var c = base
+            (c.seed, c.attack, c.architecture, c.poisonCaptions, c.pretrainLoss) =
+                (config.seed, config.attack, config.architecture, config.poisonCaptions, config.pretrainLoss)
+            return c
+        }
+        if config == preset(DemoConfig.quick) { return "cleanclip demo --quick" + flags }
+        if config == preset(DemoConfig()) { return "cleanclip demo" + flags }
         return "cleanclip demo with the settings below"
     }
 

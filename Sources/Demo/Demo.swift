@@ -72,12 +72,13 @@ public final class Demo {
 
         // Clean it two ways.
         let cleanPairs = try prepareClean(data)
-        let (mmclModel, mmclCurve) = try cleanup(model, .mmcl, data: data, pairs: cleanPairs)
-        let (cleanModel, cleanCurve) = try cleanup(model, .cleanclip, data: data, pairs: cleanPairs)
+        let mmcl = try cleanup(model, .mmcl, data: data, pairs: cleanPairs)
+        let cleaned = try cleanup(model, .cleanclip, data: data, pairs: cleanPairs)
+        let (mmclModel, cleanModel) = (mmcl.model, cleaned.model)
         let results = DemoResults(
             poisoned: poisonedResult, mmcl: try evaluate(mmclModel, data), cleanclip: try evaluate(cleanModel, data),
             config: config, seed: config.seed, poisonedPairs: data.poisonedCount,
-            pretrainCurve: pretrainCurve, mmclCurve: mmclCurve, cleanclipCurve: cleanCurve,
+            pretrainCurve: pretrainCurve, mmclCurve: mmcl.curve, cleanclipCurve: cleaned.curve,
             seconds: Date().timeIntervalSince(start))
         if let reportDirectory {
             try save(mmclModel, as: "mmcl")
@@ -131,9 +132,18 @@ public final class Demo {
                         testPixels: try pixels(test.map(\.pixels)), triggeredTest: try pixels(triggered), labels: test.map(\.label))
     }
 
-    /// Zero-shot CA and ASR of `model` on the test images.
-    package func evaluate(_ model: CLIPModel, _ data: DemoData) throws -> StageResult {
+    /// CA and ASR of `model` on the test images: zero-shot, or through `head` (the classifier a
+    /// supervised finetune trains on the image embedding).
+    package func evaluate(_ model: CLIPModel, _ data: DemoData, head: LinearHead? = nil) throws -> StageResult {
         try GradMode.withoutGrad {
+            if let head {
+                let top = ZeroShotClassifier.topK(scores: head(try encode(model, data.testPixels)), k: 5)
+                let acc = try Metrics.accuracy(topK: top, labels: data.labels)
+                let predictions = ZeroShotClassifier.topK(scores: head(try encode(model, data.triggeredTest)), k: 1).map { $0[0] }
+                let a = try Metrics.attackSuccess(predictions: predictions, labels: data.labels, target: Self.targetLabel,
+                                                  classNames: ShapesDataset.classes)
+                return StageResult(cleanAccuracy: acc.top1, asr: a.asr ?? 0, top5Accuracy: acc.top5, perClassASR: a.perClass)
+            }
             let classes = try ClassList(names: ShapesDataset.classes, templates: Self.templates)
             let classifier = try ZeroShotClassifier(classes: classes) { try model.encodeTexts($0) }
             let r = try Metrics.zeroShotReport(classifier: classifier, clean: try encode(model, data.testPixels), labels: data.labels,
@@ -174,14 +184,22 @@ public final class Demo {
         try prepare(data.clean, augment: true, edaSeed: 7)
     }
 
-    /// A copy of `poisoned` cleaned by `defence` on the clean pairs (`.none`: the model itself),
-    /// with its per-epoch curve.
-    package func cleanup(_ poisoned: CLIPModel, _ defence: DemoConfig.Defence, data: DemoData,
-                 pairs: DemoPairs) throws -> (CLIPModel, [EpochRecord]) {
+    /// A model a defence produced.
+    package struct Cleaned {
+        package var model: CLIPModel
+        /// CA and ASR after every finetuning epoch (empty for `.none`).
+        package var curve: [EpochRecord]
+        /// The classifier supervised finetuning trained with the vision tower (nil for the others).
+        package var head: LinearHead?
+    }
+
+    /// A copy of `poisoned` cleaned by `defence` on the clean pairs (`.none`: the model itself).
+    package func cleanup(_ poisoned: CLIPModel, _ defence: DemoConfig.Defence, data: DemoData, pairs: DemoPairs) throws -> Cleaned {
         let objective: Trainer.Objective, stageSeed: UInt64
+        var head: LinearHead?
         switch defence {
         case .none:
-            return (poisoned, [])
+            return Cleaned(model: poisoned, curve: [])
         case .mmcl:
             log("finetuning MMCL-only on \(pairs.count) clean pairs: \(config.finetuneEpochs) epochs, lr \(config.finetuneLR)")
             (objective, stageSeed) = (.contrastive(.mmclOnly), 11)
@@ -193,13 +211,13 @@ public final class Demo {
             (objective, stageSeed) = (.contrastive(CleanCLIPLoss(clipWeight: 0, inmodalWeight: 1)), 13)
         case .supervised:
             log("finetuning the vision tower and a linear head on the labels of \(pairs.count) clean images")
-            let head = LinearHead(embedDim: modelConfig.embedDim, classes: ShapesDataset.classes.count, seed: mixSeed(config.seed, 9))
-            (objective, stageSeed) = (.supervised(head), 14)
+            let linear = LinearHead(embedDim: modelConfig.embedDim, classes: ShapesDataset.classes.count, seed: mixSeed(config.seed, 9))
+            (objective, stageSeed, head) = (.supervised(linear), 14, linear)
         }
         let model = poisoned.duplicate()
         let curve = try fit(model, pairs, objective: objective, epochs: config.finetuneEpochs, lr: config.finetuneLR,
                             stage: defence.rawValue, stageSeed: stageSeed, data: data)
-        return (model, curve)
+        return Cleaned(model: model, curve: curve, head: head)
     }
 
     // MARK: - data
@@ -244,16 +262,17 @@ public final class Demo {
     // MARK: - training
 
     /// Trains `model` on `pairs` for `epochs` through `EpochRunner` (as the finetuners do), warmup
-    /// then cosine decay from `lr`; after every epoch measures CA and ASR for the curve.
+    /// then cosine decay from `lr`; after every epoch measures CA and ASR for the curve (through
+    /// the head for supervised finetuning).
     /// `stageSeed` tells the stages' data orders and augmentations apart.
     private func fit(_ model: CLIPModel, _ pairs: DemoPairs, objective: Trainer.Objective, epochs: Int, lr: Float,
                      stage: String, stageSeed: UInt64, data: DemoData) throws -> [EpochRecord] {
-        let content: DemoBatches.Content, optimizer: AdamWConfig
+        let content: DemoBatches.Content, optimizer: AdamWConfig, head: LinearHead?
         switch objective {
         case .contrastive(let loss):
-            (content, optimizer) = (.pairs(augment: loss.inmodal), AdamWConfig())
-        case .supervised:
-            (content, optimizer) = (.labels, SupervisedFinetuneConfig().optimizer)
+            (content, optimizer, head) = (.pairs(augment: loss.inmodal), AdamWConfig(), nil)
+        case .supervised(let linear):
+            (content, optimizer, head) = (.labels, SupervisedFinetuneConfig().optimizer, linear)
         }
         let source = DemoBatches(data: pairs, batchSize: config.batchSize, imageSize: config.imageSize,
                                  contextLength: model.config.contextLength, seed: config.seed, stageSeed: stageSeed, content: content)
@@ -267,7 +286,7 @@ public final class Demo {
                 case .step(let p):
                     progress(stage, p.step + 1, p.totalSteps, String(format: "loss %.4f", p.loss))
                 case .epoch(let e):
-                    let result = try evaluate(model, data)
+                    let result = try evaluate(model, data, head: head)
                     let record = EpochRecord(epoch: e.epoch + 1, loss: e.meanLoss,
                                              cleanAccuracy: result.cleanAccuracy, asr: result.asr)
                     curve.append(record)

@@ -8,9 +8,10 @@ import CleanCLIP
 ///
 /// Every (attack, seed) run is saved as `runs/<attack>_seed<N>.json` as soon as it ends, its
 /// poisoned model as `runs/<attack>_seed<N>.poisoned.safetensors` (which `demo --poisoned-model`,
-/// with the same settings, cleans again without pretraining); a later
-/// `run` into the same folder reuses a saved run whose settings and defences match, so an
-/// interrupted table resumes where it stopped.
+/// with the same settings, cleans again without pretraining). A later `run` into the same folder
+/// reuses a saved run whose settings match: its defences as they are, and for defences it lacks
+/// its poisoned model, so an interrupted table resumes where it stopped and a defence can be
+/// added to a finished table without pretraining again.
 public final class DemoTable {
     public let base: DemoConfig
     public let attacks: [DemoConfig.Attack]
@@ -51,18 +52,14 @@ public final class DemoTable {
         var runs: [TableRun] = []
         for attack in attacks {
             for seed in seeds {
-                let path = runsDirectory + "/\(attack.rawValue)_seed\(seed).json"
+                let stem = runsDirectory + "/\(attack.rawValue)_seed\(seed)"
                 let config = config(attack: attack, seed: seed)
-                if let saved = try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: path))),
-                   saved.config == config, saved.results.map(\.defence) == defences {
-                    log("\(attack.rawValue), seed \(seed): reusing \(path)")
-                    runs.append(saved)
-                    continue
-                }
-                let run = try runOne(config, saveModelTo: runsDirectory + "/\(attack.rawValue)_seed\(seed).poisoned.safetensors")
+                let saved = (try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json"))))
+                    .flatMap { $0.config == config ? $0 : nil }
+                let run = try runOne(config, modelPath: stem + ".poisoned.safetensors", saved: saved)
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try AtomicFile.write(String(decoding: try encoder.encode(run), as: UTF8.self) + "\n", to: path)
+                try AtomicFile.write(String(decoding: try encoder.encode(run), as: UTF8.self) + "\n", to: stem + ".json")
                 runs.append(run)
             }
         }
@@ -70,39 +67,68 @@ public final class DemoTable {
         return runs
     }
 
-    /// One (attack, seed): pretraining, the poisoned model saved to `saveModelTo` (for
-    /// `demo --poisoned-model`), then every defence on a copy of it.
-    private func runOne(_ config: DemoConfig, saveModelTo modelPath: String) throws -> TableRun {
+    /// One (attack, seed): pretraining, the poisoned model saved to `modelPath` (for
+    /// `demo --poisoned-model`), then every defence on a copy of it. With `saved` (an earlier run
+    /// of the same settings) its defences are reused and only the missing ones run, on the saved
+    /// poisoned model.
+    private func runOne(_ config: DemoConfig, modelPath: String, saved: TableRun?) throws -> TableRun {
+        let name = "\(config.attack.rawValue) seed \(config.seed)"
+        let reused = saved?.results.filter { defences.contains($0.defence) } ?? []
+        if let saved, reused.count == defences.count {
+            log("\(name): reusing the saved run")
+            return TableRun(config: config, poisonedPairs: saved.poisonedPairs, results: defences.compactMap { d in reused.first { $0.defence == d } },
+                            pretrainCurve: saved.pretrainCurve, seconds: saved.seconds)
+        }
         let start = Date()
         let demo = Demo(config: config)
-        let name = "\(config.attack.rawValue) seed \(config.seed)"
         demo.log = { [log] in log("[\(name)] \($0)") }
         demo.progress = { [progress] stage, done, total, detail in progress("\(name) \(stage)", done, total, detail) }
         let data = try demo.makeData()
-        let (poisoned, pretrainCurve) = try demo.pretrain(data)
-        try poisoned.save(to: modelPath, metadata: ["cleanclip.demo.seed": "\(config.seed)", "cleanclip.demo.attack": config.attack.rawValue])
+        let poisoned: CLIPModel, pretrainCurve: [EpochRecord]
+        let reuseSaved = saved != nil && FileManager.default.fileExists(atPath: modelPath)
+        if reuseSaved, let saved {
+            log("\(name): reusing the saved run's \(reused.count) defences and its poisoned model")
+            (poisoned, pretrainCurve) = (try demo.loadPoisoned(modelPath), saved.pretrainCurve)
+        } else {
+            (poisoned, pretrainCurve) = try demo.pretrain(data)
+            try poisoned.save(to: modelPath, metadata: ["cleanclip.demo.seed": "\(config.seed)", "cleanclip.demo.attack": config.attack.rawValue])
+        }
         let pairs = try demo.prepareClean(data)
         var results: [DefenceResult] = []
         for defence in defences {
+            if reuseSaved, let r = reused.first(where: { $0.defence == defence }) {
+                results.append(r)
+                continue
+            }
             let t0 = Date()
-            let (model, curve) = try demo.cleanup(poisoned, defence, data: data, pairs: pairs)
-            let r = try demo.evaluate(model, data)
-            log(String(format: "[%@] %@: CA %.1f%%, ASR %.1f%%", name, defence.title, 100 * r.cleanAccuracy, 100 * r.asr))
-            results.append(DefenceResult(defence: defence, result: r, curve: curve, seconds: Date().timeIntervalSince(t0)))
+            let cleaned = try demo.cleanup(poisoned, defence, data: data, pairs: pairs)
+            let r = try demo.evaluate(cleaned.model, data, head: cleaned.head)
+            // A supervised model is a classifier: its figures are its head's; its zero-shot figures
+            // (the trained vision tower against the untouched text tower) are kept beside them.
+            let zeroShot = cleaned.head == nil ? nil : try demo.evaluate(cleaned.model, data)
+            log(String(format: "[%@] %@: CA %.1f%%, ASR %.1f%%", name, defence.title, 100 * r.cleanAccuracy, 100 * r.asr)
+                + (zeroShot.map { String(format: " (zero-shot: CA %.1f%%, ASR %.1f%%)", 100 * $0.cleanAccuracy, 100 * $0.asr) } ?? ""))
+            results.append(DefenceResult(defence: defence, result: r, zeroShot: zeroShot, curve: cleaned.curve,
+                                         seconds: Date().timeIntervalSince(t0)))
         }
         return TableRun(config: config, poisonedPairs: data.poisonedCount, results: results, pretrainCurve: pretrainCurve,
-                        seconds: Date().timeIntervalSince(start))
+                        seconds: (saved?.seconds ?? 0) + Date().timeIntervalSince(start))
     }
 }
 
 /// One defence's outcome in a table run.
 public struct DefenceResult: Sendable, Codable, Equatable {
     public var defence: DemoConfig.Defence
+    /// Zero-shot CA and ASR; for supervised finetuning, those of its classifier head.
     public var result: StageResult
+    /// Supervised finetuning only: the zero-shot figures of its model.
+    public var zeroShot: StageResult?
     /// CA and ASR after every finetuning epoch (empty for `.none`).
     public var curve: [EpochRecord]
     /// Seconds of finetuning and evaluation.
     public var seconds: Double
+
+    enum CodingKeys: String, CodingKey { case defence, result, zeroShot = "zero_shot", curve, seconds }
 }
 
 /// One poisoned model and its cleanups.
@@ -224,7 +250,8 @@ struct TableReport {
 
     func markdown() -> String {
         var md = "# CleanCLIP demo table: \(table.attacks.count) attacks x \(table.defences.count) defences x \(table.seeds.count) seeds\n\n"
-        md += "CA / ASR (%), mean ± std over seeds \(table.seeds.map(String.init).joined(separator: ", ")).\n\n"
+        md += "CA / ASR (%), mean ± std over seeds \(table.seeds.map(String.init).joined(separator: ", ")); zero-shot, except"
+            + " supervised finetuning, a classifier scored through its head (its zero-shot figures are in the run files).\n\n"
         md += "| defence | " + table.attacks.map { "\($0.rawValue) CA | \($0.rawValue) ASR" }.joined(separator: " | ") + " |\n"
         md += "|---|" + String(repeating: "---|---|", count: table.attacks.count) + "\n"
         for defence in table.defences {
@@ -278,7 +305,8 @@ struct TableReport {
         <p>CA: zero-shot top-1 accuracy on clean test images. ASR: of the test images not of the target
         class, the fraction classified as banana once the trigger is applied. Defences: MMCL-only
         (contrastive loss alone), SSL-only (CleanCLIP's in-modal term alone, lambda1 = 0), CleanCLIP
-        (both), supervised (vision tower and a linear head, cross-entropy on the clean images' labels).</p>
+        (both), supervised (vision tower and a linear head, cross-entropy on the clean images' labels;
+        a classifier, scored through its head, with its zero-shot figures in the run files).</p>
 
         <h2>Every run</h2>
         <table id="runs">

@@ -154,17 +154,42 @@ struct DemoTests {
         lines = []
         let again = try table().run(reportDirectory: dir)
         #expect(again == runs)
-        #expect(lines.filter { $0.contains("reusing") }.count == 4)
+        #expect(lines.filter { $0.contains("reusing the saved run") }.count == 4)
         // A saved run whose settings differ is run again.
         var edited = runs[1]
         edited.config.finetuneLR *= 2
         try JSONEncoder().encode(edited).write(to: URL(fileURLWithPath: dir + "/runs/badnet_seed6.json"))
         lines = []
         let third = try table().run(reportDirectory: dir)
-        #expect(lines.filter { $0.contains("reusing") }.count == 3)
+        #expect(lines.filter { $0.contains("reusing the saved run") }.count == 3)
         // The same figures and curves (only the timings differ).
         #expect(third.map { $0.results.map(\.result) } == runs.map { $0.results.map(\.result) })
         #expect(third.map { $0.results.map(\.curve) } == runs.map { $0.results.map(\.curve) })
+    }
+
+    /// A defence added to a finished table runs on the saved poisoned model, the others are
+    /// reused; supervised finetuning is scored through its head, its zero-shot figures kept beside.
+    @Test func tableAddsADefenceWithoutPretrainingAgain() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("demo-table-add-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var lines: [String] = []
+        let first = try DemoTable(base: Self.tiny, attacks: [.blended], seeds: [5], defences: [.mmcl])
+        first.log = { lines.append($0) }
+        let before = try first.run(reportDirectory: dir)
+        #expect(before[0].results.map(\.defence) == [.none, .mmcl])
+        lines = []
+        let second = try DemoTable(base: Self.tiny, attacks: [.blended], seeds: [5], defences: [.mmcl, .supervised])
+        second.log = { lines.append($0) }
+        let after = try second.run(reportDirectory: dir)
+        #expect(lines.contains { $0.contains("reusing the saved run's 2 defences") } && !lines.contains { $0.contains("from scratch") })
+        #expect(after[0].results.map(\.defence) == [.none, .mmcl, .supervised])
+        #expect(after[0].result(.mmcl) == before[0].result(.mmcl) && after[0].pretrainCurve == before[0].pretrainCurve)
+        let supervised = try #require(after[0].results.last)
+        let zeroShot = try #require(supervised.zeroShot)
+        #expect((0...1).contains(zeroShot.cleanAccuracy) && supervised.curve.count == Self.tiny.finetuneEpochs)
+        #expect(supervised.curve.last?.cleanAccuracy == supervised.result.cleanAccuracy)
+        let json = try String(contentsOfFile: dir + "/runs/blended_seed5.json", encoding: .utf8)
+        #expect(json.contains("\"zero_shot\"") && !json.contains("zeroShot"))
     }
 
     @Test func tableRejectsEmptyAndRepeatedLists() throws {
@@ -190,7 +215,9 @@ struct DemoTests {
         demo.log = { _ in }
         let data = try demo.makeData()
         let (poisoned, curve) = try demo.pretrain(data)
-        let (cleaned, supervisedCurve) = try demo.cleanup(poisoned, .supervised, data: data, pairs: try demo.prepareClean(data))
+        let supervised = try demo.cleanup(poisoned, .supervised, data: data, pairs: try demo.prepareClean(data))
+        let (cleaned, supervisedCurve) = (supervised.model, supervised.curve)
+        #expect(supervised.head?.weight.shape == [ShapesDataset.classes.count, Self.tiny.width])
         #expect(supervisedCurve.count == Self.tiny.finetuneEpochs && supervisedCurve.allSatisfy { $0.loss.isFinite && $0.loss > 0 })
         let before = Dictionary(uniqueKeysWithValues: poisoned.parameters.map { ($0.name, $0.tensor.array) })
         var visionChanged = false

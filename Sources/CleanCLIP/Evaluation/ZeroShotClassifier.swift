@@ -128,7 +128,7 @@ public struct ZeroShotClassifier: Sendable {
     }
 
     /// Top-k indices of each row of a score matrix [N, C].
-    static func topK(scores s: Tensor, k: Int) -> [[Int]] {
+    package static func topK(scores s: Tensor, k: Int) -> [[Int]] {
         let n = s.shape[0], c = s.shape[1], kk = min(k, c)
         var out: [[Int]] = []
         out.reserveCapacity(n)

@@ -156,7 +156,7 @@ public struct DemoConfig: Sendable, Codable, Equatable {
         }
     }
 
-    /// A smaller run for smoke tests: 157-172 CPU-seconds (seeds 1-3). It plants the backdoor
+    /// A smaller run for smoke tests: about 75 CPU-seconds (seed 1: 38 s on 2 cores). It plants the backdoor
     /// (poisoned ASR 89-97%, with 10% of 4,000 pairs poisoned; the earlier 2% of 1,200 pairs planted
     /// none) and finetuning removes most of it (CleanCLIP ASR 15-44%). At this size it does not show
     /// CleanCLIP beating MMCL-only: pretraining is short (372 steps, CA 21-39%), its backdoor is

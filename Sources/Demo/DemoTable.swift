@@ -57,9 +57,14 @@ public final class DemoTable {
                 let saved = (try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json"))))
                     .flatMap { $0.config == config ? $0 : nil }
                 let run = try runOne(config, modelPath: stem + ".poisoned.safetensors", saved: saved)
+                // The file keeps the saved defences this table did not ask for.
+                var stored = run
+                stored.results = DemoConfig.Defence.allCases.compactMap { d in
+                    run.results.first { $0.defence == d } ?? saved?.results.first { $0.defence == d }
+                }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try AtomicFile.write(String(decoding: try encoder.encode(run), as: UTF8.self) + "\n", to: stem + ".json")
+                try AtomicFile.write(String(decoding: try encoder.encode(stored), as: UTF8.self) + "\n", to: stem + ".json")
                 runs.append(run)
             }
         }

@@ -190,6 +190,12 @@ struct DemoTests {
         #expect(supervised.curve.last?.cleanAccuracy == supervised.result.cleanAccuracy)
         let json = try String(contentsOfFile: dir + "/runs/blended_seed5.json", encoding: .utf8)
         #expect(json.contains("\"zero_shot\"") && !json.contains("zeroShot"))
+        // A narrower table reuses the run and leaves the file's other defences in place.
+        let narrow = try DemoTable(base: Self.tiny, attacks: [.blended], seeds: [5], defences: [.mmcl])
+        narrow.log = { _ in }
+        #expect(try narrow.run(reportDirectory: dir)[0].results.map(\.defence) == [.none, .mmcl])
+        let kept = try JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/runs/blended_seed5.json")))
+        #expect(kept.results.map(\.defence) == [.none, .mmcl, .supervised])
     }
 
     @Test func tableRejectsEmptyAndRepeatedLists() throws {

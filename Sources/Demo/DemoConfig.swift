@@ -175,6 +175,27 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     }
 }
 
+extension DemoConfig {
+    /// The architecture, caption style and pretraining loss as `cleanclip demo` flags, those at
+    /// their defaults left out (the seed and the attack, which a table varies, are not here).
+    var choiceFlags: String {
+        (architecture == .resnet ? "" : " --architecture \(architecture.rawValue)")
+            + (poisonCaptions == .dataset ? "" : " --poison-captions \(poisonCaptions.rawValue)")
+            + (pretrainLoss == .mmcl ? "" : " --pretrain-loss \(pretrainLoss.rawValue)")
+    }
+
+    /// "" when every other setting is the default run's, " --quick" when it is the quick run's,
+    /// nil when neither (then no short command makes this configuration).
+    var presetFlag: String? {
+        func preset(_ base: DemoConfig) -> DemoConfig {
+            var p = base
+            (p.seed, p.attack, p.architecture, p.poisonCaptions, p.pretrainLoss) = (seed, attack, architecture, poisonCaptions, pretrainLoss)
+            return p
+        }
+        return self == preset(DemoConfig()) ? "" : self == preset(.quick) ? " --quick" : nil
+    }
+}
+
 /// CA and ASR of one model.
 public struct StageResult: Sendable, Codable, Equatable {
     public var cleanAccuracy: Double

@@ -206,24 +206,13 @@ struct TableReport {
 
     /// The command that makes this table.
     var command: String {
-        var c = "cleanclip demo --table --seeds " + table.seeds.map(String.init).joined(separator: ",")
+        var c = "cleanclip demo --table" + (table.base.presetFlag ?? "") + " --seeds " + table.seeds.map(String.init).joined(separator: ",")
         if table.attacks != DemoConfig.Attack.allCases { c += " --attacks " + table.attacks.map(\.rawValue).joined(separator: ",") }
         if table.defences != DemoConfig.Defence.allCases {
             c += " --defences " + table.defences.filter { $0 != .none }.map(\.rawValue).joined(separator: ",")
         }
-        let base = table.base
-        if base.architecture != .resnet { c += " --architecture \(base.architecture.rawValue)" }
-        if base.poisonCaptions != .dataset { c += " --poison-captions \(base.poisonCaptions.rawValue)" }
-        if base.pretrainLoss != .mmcl { c += " --pretrain-loss \(base.pretrainLoss.rawValue)" }
-        func preset(_ preset: DemoConfig) -> DemoConfig {
-            var p = preset
-            (p.seed, p.attack, p.architecture, p.poisonCaptions, p.pretrainLoss) =
-                (base.seed, base.attack, base.architecture, base.poisonCaptions, base.pretrainLoss)
-            return p
-        }
-        if base == preset(DemoConfig()) { return c }
-        if base == preset(DemoConfig.quick) { return c.replacingOccurrences(of: "--table", with: "--table --quick") }
-        return c + " with the settings in table.json"
+        c += table.base.choiceFlags
+        return table.base.presetFlag == nil ? c + " with the settings in table.json" : c
     }
 
     var seconds: Double { runs.map(\.seconds).reduce(0, +) }
@@ -276,17 +265,7 @@ struct TableReport {
     }
 
     func html() -> String {
-        var h = """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <title>CleanCLIP demo table</title>
-        <style>
-        \(ReportPage.style)
-        </style>
-        </head>
-        <body>
+        var h = ReportPage.pageStart(title: "CleanCLIP demo table") + """
         <h1>CleanCLIP demo: \(table.attacks.count) attacks, \(table.defences.count) defences, \(table.seeds.count) seeds</h1>
         <p>For every attack and seed a small CLIP is pretrained from scratch on generated shape-caption pairs,
         \(String(format: "%.0f", 100 * table.base.poisonFraction))% of them poisoned (target class banana), then copies

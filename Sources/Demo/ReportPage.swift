@@ -21,22 +21,10 @@ struct ReportPage {
     }
 
     private var command: String {
-        // The choices that are flags of their own; every other setting is compared with a preset.
-        var flags = " --seed \(config.seed)"
-        if config.attack != .badnet { flags += " --attack \(config.attack.rawValue)" }
-        if config.architecture != .resnet { flags += " --architecture \(config.architecture.rawValue)" }
-        if config.poisonCaptions != .dataset { flags += " --poison-captions \(config.poisonCaptions.rawValue)" }
-        if config.pretrainLoss != .mmcl { flags += " --pretrain-loss \(config.pretrainLoss.rawValue)" }
-        if results.pretrainCurve.isEmpty { flags += " --poisoned-model poisoned.safetensors" }
-        func preset(_ base: DemoConfig) -> DemoConfig {
-            var c = base
-            (c.seed, c.attack, c.architecture, c.poisonCaptions, c.pretrainLoss) =
-                (config.seed, config.attack, config.architecture, config.poisonCaptions, config.pretrainLoss)
-            return c
-        }
-        if config == preset(DemoConfig.quick) { return "cleanclip demo --quick" + flags }
-        if config == preset(DemoConfig()) { return "cleanclip demo" + flags }
-        return "cleanclip demo with the settings below"
+        let flags = " --seed \(config.seed)" + (config.attack == .badnet ? "" : " --attack \(config.attack.rawValue)")
+            + config.choiceFlags + (results.pretrainCurve.isEmpty ? " --poisoned-model poisoned.safetensors" : "")
+        guard let preset = config.presetFlag else { return "cleanclip demo with the settings below" }
+        return "cleanclip demo" + preset + flags
     }
 
     /// The ten classes' per-class ASR rows: (class, images, ASR per model); the target has none.
@@ -67,17 +55,7 @@ struct ReportPage {
     // MARK: - index.html
 
     func html() -> String {
-        var h = """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <title>CleanCLIP demo report, seed \(config.seed)</title>
-        <style>
-        \(Self.style)
-        </style>
-        </head>
-        <body>
+        var h = Self.pageStart(title: "CleanCLIP demo report, seed \(config.seed)") + """
         <h1>CleanCLIP demo: a planted backdoor and its removal</h1>
         <p>\(escape(summary))</p>
 
@@ -154,8 +132,25 @@ struct ReportPage {
         return object.keys.sorted().map { ($0, "\(object[$0]!)") }
     }
 
+    /// A demo page up to its body: the doctype, the title and the CSS.
+    static func pageStart(title: String) -> String {
+        """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <title>\(htmlEscape(title))</title>
+        <style>
+        \(style)
+        </style>
+        </head>
+        <body>
+
+        """
+    }
+
     /// The CSS of the demo's pages.
-    static let style = """
+    private static let style = """
         body { font-family: sans-serif; max-width: 1340px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
         h1 { font-size: 1.6em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ccc; }
         table { border-collapse: collapse; margin: 0.8em 0; }

@@ -37,12 +37,12 @@ public final class Demo {
         }
     }
 
-    var triggerSpec: TriggerSpec {
+    package var triggerSpec: TriggerSpec {
         let kind: TriggerKind
         switch config.attack {
         case .badnet, .labelConsistent: kind = .badnet
         case .blended: kind = .blended
-        case .wanet: kind = .wanet(k: 4, s: 0.5)
+        case .wanet: kind = .wanet(k: config.warpGrid, s: config.warpStrength)
         }
         return TriggerSpec(kind: kind, patchSize: config.patchSize, location: .random, imageSize: config.imageSize)
     }

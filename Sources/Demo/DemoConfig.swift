@@ -100,6 +100,17 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     /// Side of the BadNet patch on the generated images (8 of 32 = 25% of the side; the paper's
     /// 16 of 224 is 7%: at 32 px a 4-pixel patch is learned too slowly for the demo's budget).
     public var patchSize = 8
+    /// WaNet's warp for the miniature: noise grid k = 16, strength s = 8. A pixel moves by about
+    /// s / 2 pixels whatever the image size, so the settings made for 224-pixel photos (WaNet's
+    /// k = 4, s = 0.5; CleanCLIP's k = 224, s = 1) barely change a 32-pixel shape, and a smooth
+    /// k = 4 warp mostly shifts a small shape, which the data set's random positions already do.
+    /// Poisoned ASR after pretraining, seed 1 (k, s): (4, 0.5) 0.4%, (4, 2) 8.5% at epoch 7,
+    /// (4, 4) 45.5%, (4, 8) 70.5%, (8, 4) 63.8%, (16, 4) 80.8%, (16, 6) 94.4%, (16, 8) 98.0%,
+    /// (32, 1) 0.2%, (32, 2) 38.2%. The warp is visible at this size, as any warp a model this small
+    /// learns from 800 pairs would be.
+    public var warpStrength: Float = 8
+    /// Side k of WaNet's random noise grid, upsampled to the image: the warp's smoothness.
+    public var warpGrid = 16
     /// Width of both towers (ViT width / text width; the ResNet stem is width / 4) and of the embedding.
     public var width = 64
     /// Transformer layers in each tower (the ViT and the text tower).
@@ -117,7 +128,8 @@ public struct DemoConfig: Sendable, Codable, Equatable {
         case trainPairs = "train_pairs", poisonFraction = "poison_fraction", detailedCaptions = "detailed_captions"
         case testImages = "test_images", cleanPairs = "clean_pairs", pretrainEpochs = "pretrain_epochs"
         case pretrainLR = "pretrain_lr", finetuneEpochs = "finetune_epochs", finetuneLR = "finetune_lr"
-        case batchSize = "batch_size", inmodalWeight = "inmodal_weight", patchSize = "patch_size"
+        case batchSize = "batch_size", inmodalWeight = "inmodal_weight", patchSize = "patch_size", warpStrength = "warp_strength"
+        case warpGrid = "warp_grid"
         case width, layers, heads, contextLength = "context_length"
     }
 
@@ -143,6 +155,8 @@ public struct DemoConfig: Sendable, Codable, Equatable {
         try check(finetuneLR, "finetuning learning rate", Float.leastNormalMagnitude...1)
         try check(inmodalWeight, "in-modal weight", 0...1000)
         try check(patchSize, "patch size", 1...(imageSize - 1))
+        try check(warpStrength, "warp strength", 0...Float(imageSize))
+        try check(warpGrid, "warp grid", 2...imageSize)
         try check(heads, "heads", 1...64)
         try check(width, "width", heads...4096)
         try check(layers, "layers", 1...64)

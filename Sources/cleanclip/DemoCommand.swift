@@ -74,6 +74,12 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("patch-size"), help: "Side of the BadNet patch in pixels.")
     var patchSize: Int?
 
+    @Option(name: .customLong("warp-strength"), help: "Strength s of the WaNet warp.")
+    var warpStrength: Float?
+
+    @Option(name: .customLong("warp-grid"), help: "Side k of the WaNet noise grid.")
+    var warpGrid: Int?
+
     @Option(name: .customLong("detailed-captions"), help: "Fraction of captions that mention colour, size or background.")
     var detailedCaptions: Float?
 
@@ -136,6 +142,8 @@ struct DemoCommand: ParsableCommand {
         if let pretrainLR { config.pretrainLR = pretrainLR }
         if let finetuneLR { config.finetuneLR = finetuneLR }
         if let patchSize { config.patchSize = patchSize }
+        if let warpStrength { config.warpStrength = warpStrength }
+        if let warpGrid { config.warpGrid = warpGrid }
         if let testImages { config.testImages = testImages }
         if let detailedCaptions { config.detailedCaptions = detailedCaptions }
         if let width { config.width = width }

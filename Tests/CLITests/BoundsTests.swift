@@ -58,7 +58,7 @@ let fixtureModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
 
     /// The demo's sizes are checked by `DemoConfig.validate()` before anything is generated.
     @Test(arguments: [["--width", "100000000"], ["--poison-fraction", "nan"], ["--train-pairs", "9223372036854775807"],
-                      ["--patch-size", "0"], ["--finetune-lr=-1"]])
+                      ["--patch-size", "0"], ["--finetune-lr=-1"], ["--warp-strength", "nan"]])
     func outOfRangeDemoSettingIsAnError(_ arguments: [String]) throws {
         let (status, stderr) = try run(["demo", "--quick"] + arguments)
         #expect(status == 1, "exit status \(status): \(stderr)")

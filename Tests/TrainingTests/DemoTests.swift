@@ -214,6 +214,19 @@ struct DemoTests {
         #expect(MeanStd([3]).std == 0 && MeanStd([3]).formatted == "3.0 ± 0.0")
     }
 
+    @Test func wanetUsesTheConfiguredWarp() throws {
+        var c = Self.tiny
+        c.attack = .wanet
+        #expect(Demo(config: c).triggerSpec.kind == .wanet(k: 16, s: 8))  // the measured default (see DemoConfig)
+        (c.warpGrid, c.warpStrength) = (4, 3)
+        #expect(Demo(config: c).triggerSpec.kind == .wanet(k: 4, s: 3))
+        // A saved run records it, so a table does not reuse a run made with another strength.
+        let json = try JSONEncoder().encode(c)
+        #expect(try JSONDecoder().decode(DemoConfig.self, from: json) == c)
+        let text = String(decoding: json, as: UTF8.self)
+        #expect(text.contains("\"warp_strength\":3") && text.contains("\"warp_grid\":4"))
+    }
+
     /// Supervised cleanup trains the vision tower only; pretraining with the in-modal term
     /// (Verma et al.'s setting) is its own run.
     @Test func supervisedCleanupKeepsTheTextTowerAndSSLPretrainingDiffers() throws {

@@ -37,7 +37,7 @@ import Testing
                 let range = (b * batch)..<((b + 1) * batch)
                 let texts = Array(captions[(range.lowerBound * ctx)..<(range.upperBound * ctx)])
                 let augTexts = Array(augCaptions[(range.lowerBound * ctx)..<(range.upperBound * ctx)])
-                let r = try GradMode.withoutGrad { () -> (Tensor, Tensor) in
+                let r = GradMode.withoutGrad { () -> (Tensor, Tensor) in
                     (images.slice(rows: range), augImages.slice(rows: range))
                 }
                 let result = try trainer.step(images: r.0, tokens: texts, augmentedImages: r.1, augmentedTokens: augTexts)

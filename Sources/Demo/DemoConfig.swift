@@ -98,13 +98,15 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     /// captions that are the same, which the paper's unique web captions never ask for.
     public var inmodalWeight: Float = 1
     /// Side of the BadNet patch on the generated images (8 of 32 = 25% of the side; the paper's
-    /// 16 of 224 is 7%: at 32 px a 4-pixel patch is learned too slowly for the demo's budget).
+    /// 16 of 224 is 7%: at 32 px a 4-pixel patch is learned too slowly for the demo's budget, and a
+    /// 6-pixel one planted 67.6% on seed 2 (`--patch-size 6 --threads 1`) where 8 pixels plant 94.1%).
     public var patchSize = 8
     /// WaNet's warp for the miniature: noise grid k = 16, strength s = 8. A pixel moves by about
     /// s / 2 pixels whatever the image size, so the settings made for 224-pixel photos (WaNet's
     /// k = 4, s = 0.5; CleanCLIP's k = 224, s = 1) barely change a 32-pixel shape, and a smooth
     /// k = 4 warp mostly shifts a small shape, which the data set's random positions already do.
-    /// Poisoned ASR after pretraining, seed 1 (k, s): (4, 0.5) 0.4%, (4, 2) 8.5% at epoch 7,
+    /// Poisoned ASR after pretraining, seed 1 (`demo --attack wanet --warp-grid k --warp-strength s
+    /// --threads 1`; (4, 0.5) from the 2-thread table) for (k, s): (4, 0.5) 0.4%, (4, 2) 8.5% at epoch 7,
     /// (4, 4) 45.5%, (4, 8) 70.5%, (8, 4) 63.8%, (16, 4) 80.8%, (16, 6) 94.4%, (16, 8) 98.0%,
     /// (32, 1) 0.2%, (32, 2) 38.2%. The warp is visible at this size, as any warp a model this small
     /// learns from 800 pairs would be.

@@ -103,7 +103,8 @@ public final class Demo {
         let trigger = try Trigger(triggerSpec, seed: mixSeed(config.seed, 4))
 
         var rng = SeededRandom(seed: mixSeed(config.seed, 5))
-        let wantPoison = max(1, Int(config.poisonFraction * Double(config.trainPairs)))
+        // At least one pair when poisoning at all; none for the never-poisoned reference (fraction 0).
+        let wantPoison = config.poisonFraction > 0 ? max(1, Int(config.poisonFraction * Double(config.trainPairs))) : 0
         let labelConsistent = config.attack == .labelConsistent
         var candidates = train.indices.filter { (train[$0].label == Self.targetLabel) == labelConsistent }
         candidates.shuffle(using: &rng)
@@ -162,7 +163,7 @@ public final class Demo {
             }
             throw FinetuneError("\(path) is \(describe(model.config)); this configuration builds \(describe(modelConfig))")
         }
-        log("using the poisoned model \(path) (pretraining skipped)")
+        log("using the saved model \(path) (pretraining skipped)")
         return model
     }
 

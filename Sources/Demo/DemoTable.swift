@@ -12,6 +12,12 @@ import CleanCLIP
 /// reuses a saved run whose settings match: its defences as they are, and for defences it lacks
 /// its poisoned model, so an interrupted table resumes where it stopped and a defence can be
 /// added to a finished table without pretraining again.
+///
+/// Every seed also gets a never-poisoned model: pretrained as the runs are, on the same pairs with
+/// none poisoned (`runs/reference_seed<N>.safetensors`, its settings in `.json`), and scored with
+/// each attack's trigger (`TableRun.neverPoisoned`). Its ASR is what the trigger gets with no
+/// backdoor at all (a patch that hides part of a small shape makes some shapes look like the
+/// target), the floor no defence can go below.
 public final class DemoTable {
     public let base: DemoConfig
     public let attacks: [DemoConfig.Attack]
@@ -50,21 +56,26 @@ public final class DemoTable {
         let runsDirectory = reportDirectory + "/runs"
         try FileManager.default.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true)
         var runs: [TableRun] = []
+        var references: [UInt64: CLIPModel] = [:]
+        func reference(_ seed: UInt64) throws -> CLIPModel {
+            if let model = references[seed] { return model }
+            let model = try referenceModel(seed: seed, stem: runsDirectory + "/reference_seed\(seed)")
+            references[seed] = model
+            return model
+        }
         for attack in attacks {
             for seed in seeds {
                 let stem = runsDirectory + "/\(attack.rawValue)_seed\(seed)"
                 let config = config(attack: attack, seed: seed)
                 let saved = (try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json"))))
                     .flatMap { $0.config == config ? $0 : nil }
-                let run = try runOne(config, modelPath: stem + ".poisoned.safetensors", saved: saved)
+                let run = try runOne(config, modelPath: stem + ".poisoned.safetensors", saved: saved, reference: reference)
                 // The file keeps the saved defences this table did not ask for.
                 var stored = run
                 stored.results = DemoConfig.Defence.allCases.compactMap { d in
                     run.results.first { $0.defence == d } ?? saved?.results.first { $0.defence == d }
                 }
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                try AtomicFile.write(String(decoding: try encoder.encode(stored), as: UTF8.self) + "\n", to: stem + ".json")
+                try writeJSON(stored, to: stem + ".json")
                 runs.append(run)
             }
         }
@@ -72,23 +83,63 @@ public final class DemoTable {
         return runs
     }
 
+    /// The settings of a seed's never-poisoned model (the attack only names the trigger its
+    /// pretraining curve is scored with; with nothing poisoned, training does not depend on it).
+    public func referenceConfig(seed: UInt64) -> DemoConfig {
+        var c = config(attack: .badnet, seed: seed)
+        c.poisonFraction = 0
+        return c
+    }
+
+    /// The seed's never-poisoned model, reused from `stem`.safetensors when `stem`.json records the
+    /// same settings, else pretrained and saved there.
+    private func referenceModel(seed: UInt64, stem: String) throws -> CLIPModel {
+        let config = referenceConfig(seed: seed), name = "never-poisoned seed \(seed)"
+        let demo = Demo(config: config)
+        demo.log = { [log] in log("[\(name)] \($0)") }
+        demo.progress = { [progress] stage, done, total, detail in progress("\(name) \(stage)", done, total, detail) }
+        let saved = try? JSONDecoder().decode(ReferenceRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json")))
+        if saved?.config == config, FileManager.default.fileExists(atPath: stem + ".safetensors") {
+            return try demo.loadPoisoned(stem + ".safetensors")
+        }
+        let start = Date()
+        let (model, curve) = try demo.pretrain(try demo.makeData())
+        try model.save(to: stem + ".safetensors", metadata: ["cleanclip.demo.seed": "\(seed)", "cleanclip.demo.attack": "none"])
+        try writeJSON(ReferenceRun(config: config, pretrainCurve: curve, seconds: Date().timeIntervalSince(start)), to: stem + ".json")
+        return model
+    }
+
+    private func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n", to: path)
+    }
+
     /// One (attack, seed): pretraining, the poisoned model saved to `modelPath` (for
-    /// `demo --poisoned-model`), then every defence on a copy of it. With `saved` (an earlier run
-    /// of the same settings) its defences are reused and only the missing ones run, on the saved
-    /// poisoned model.
-    private func runOne(_ config: DemoConfig, modelPath: String, saved: TableRun?) throws -> TableRun {
+    /// `demo --poisoned-model`), then every defence on a copy of it, and the seed's never-poisoned
+    /// model (from `reference`) scored with this trigger. With `saved` (an earlier run of the same
+    /// settings) its figures are reused and only the missing ones computed, on the saved poisoned model.
+    private func runOne(_ config: DemoConfig, modelPath: String, saved: TableRun?,
+                        reference: (UInt64) throws -> CLIPModel) throws -> TableRun {
         let name = "\(config.attack.rawValue) seed \(config.seed)"
         let reused = saved?.results.filter { defences.contains($0.defence) } ?? []
-        if let saved, reused.count == defences.count {
+        let reusedResults = defences.compactMap { d in reused.first { $0.defence == d } }
+        if let saved, reused.count == defences.count, saved.neverPoisoned != nil {
             log("\(name): reusing the saved run")
-            return TableRun(config: config, poisonedPairs: saved.poisonedPairs, results: defences.compactMap { d in reused.first { $0.defence == d } },
-                            pretrainCurve: saved.pretrainCurve, seconds: saved.seconds)
+            return TableRun(config: config, poisonedPairs: saved.poisonedPairs, results: reusedResults,
+                            pretrainCurve: saved.pretrainCurve, neverPoisoned: saved.neverPoisoned, seconds: saved.seconds)
         }
         let start = Date()
         let demo = Demo(config: config)
         demo.log = { [log] in log("[\(name)] \($0)") }
         demo.progress = { [progress] stage, done, total, detail in progress("\(name) \(stage)", done, total, detail) }
         let data = try demo.makeData()
+        let neverPoisoned = try saved?.neverPoisoned ?? demo.evaluate(try reference(config.seed), data)
+        if let saved, reused.count == defences.count {
+            log("\(name): reusing the saved run's defences; the never-poisoned model scored with its trigger")
+            return TableRun(config: config, poisonedPairs: saved.poisonedPairs, results: reusedResults, pretrainCurve: saved.pretrainCurve,
+                            neverPoisoned: neverPoisoned, seconds: saved.seconds + Date().timeIntervalSince(start))
+        }
         let poisoned: CLIPModel, pretrainCurve: [EpochRecord]
         let reuseSaved = saved != nil && FileManager.default.fileExists(atPath: modelPath)
         if reuseSaved, let saved {
@@ -117,7 +168,7 @@ public final class DemoTable {
                                          seconds: Date().timeIntervalSince(t0)))
         }
         return TableRun(config: config, poisonedPairs: data.poisonedCount, results: results, pretrainCurve: pretrainCurve,
-                        seconds: (saved?.seconds ?? 0) + Date().timeIntervalSince(start))
+                        neverPoisoned: neverPoisoned, seconds: (saved?.seconds ?? 0) + Date().timeIntervalSince(start))
     }
 }
 
@@ -144,6 +195,10 @@ public struct TableRun: Sendable, Codable, Equatable {
     /// In `DemoTable.defences` order, `.none` first.
     public var results: [DefenceResult]
     public var pretrainCurve: [EpochRecord]
+    /// The seed's never-poisoned model scored with this run's trigger: the CA and ASR with no
+    /// backdoor (nil in run files written before it was measured; the table fills it in).
+    public var neverPoisoned: StageResult?
+    /// Wall seconds of the run (with the seed's never-poisoned pretraining when this run made it).
     public var seconds: Double
 
     public func result(_ defence: DemoConfig.Defence) -> StageResult? {
@@ -152,7 +207,16 @@ public struct TableRun: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case config, results, seconds, poisonedPairs = "poisoned_pairs", pretrainCurve = "pretrain_curve"
+        case neverPoisoned = "never_poisoned"
     }
+}
+
+/// A seed's never-poisoned model, as `runs/reference_seed<N>.json` records it.
+struct ReferenceRun: Codable {
+    var config: DemoConfig
+    var pretrainCurve: [EpochRecord]
+    var seconds: Double
+    enum CodingKeys: String, CodingKey { case config, seconds, pretrainCurve = "pretrain_curve" }
 }
 
 /// Mean and sample standard deviation (n - 1; 0 for one value) of percentages.
@@ -174,7 +238,8 @@ public struct MeanStd: Sendable, Codable, Equatable {
 
 /// The table's report folder:
 /// - `index.html` (self-contained, like the demo's) and `table.md`: mean ± std of CA and ASR (%)
-///   over the seeds, one row per defence, two columns per attack; then every run's figures;
+///   over the seeds, one row for the never-poisoned models and one per defence, two columns per
+///   attack; then every run's figures;
 /// - `table.json`: the summary and every run; `table.csv`: one row per (attack, seed, defence);
 /// - `runs/<attack>_seed<N>.json`: each run with its curves, written as it ends, and its poisoned model.
 struct TableReport {
@@ -204,6 +269,24 @@ struct TableReport {
         cells.first { $0.attack == attack && $0.defence == defence }
     }
 
+    /// The never-poisoned models' CA and ASR with one attack's trigger.
+    struct ReferenceCell: Codable {
+        var attack: DemoConfig.Attack
+        var cleanAccuracy: MeanStd
+        var asr: MeanStd
+        enum CodingKeys: String, CodingKey { case attack, cleanAccuracy = "clean_accuracy", asr }
+    }
+
+    var referenceCells: [ReferenceCell] {
+        table.attacks.map { attack in
+            let results = runs.filter { $0.config.attack == attack }.compactMap(\.neverPoisoned)
+            return ReferenceCell(attack: attack, cleanAccuracy: MeanStd(results.map { 100 * $0.cleanAccuracy }),
+                                 asr: MeanStd(results.map { 100 * $0.asr }))
+        }
+    }
+
+    static let referenceTitle = "never poisoned"
+
     /// The command that makes this table.
     var command: String {
         var c = "cleanclip demo --table" + (table.base.presetFlag ?? "") + " --seeds " + table.seeds.map(String.init).joined(separator: ",")
@@ -222,17 +305,21 @@ struct TableReport {
         struct Summary: Codable {
             var command: String
             var seconds: Double
+            var neverPoisoned: [ReferenceCell]
             var cells: [Cell]
             var runs: [TableRun]
+            enum CodingKeys: String, CodingKey { case command, seconds, cells, runs, neverPoisoned = "never_poisoned" }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let summary = Summary(command: command, seconds: seconds, cells: cells, runs: runs)
+        let summary = Summary(command: command, seconds: seconds, neverPoisoned: referenceCells, cells: cells, runs: runs)
         try write(String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n", "table.json")
+        // The never-poisoned model's row is "never-poisoned" in the defence column.
         var csv = "attack,seed,defence,clean_accuracy,top5_accuracy,asr\n"
         for run in runs {
-            for d in run.results {
-                csv += "\(run.config.attack.rawValue),\(run.config.seed),\(d.defence.rawValue),\(d.result.cleanAccuracy),\(d.result.top5Accuracy),\(d.result.asr)\n"
+            let rows = (run.neverPoisoned.map { [("never-poisoned", $0)] } ?? []) + run.results.map { ($0.defence.rawValue, $0.result) }
+            for (name, r) in rows {
+                csv += "\(run.config.attack.rawValue),\(run.config.seed),\(name),\(r.cleanAccuracy),\(r.top5Accuracy),\(r.asr)\n"
             }
         }
         try write(csv, "table.csv")
@@ -241,24 +328,27 @@ struct TableReport {
     }
 
     private func percent(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
+    private func percents(_ r: StageResult?) -> String { r.map { "\(percent($0.cleanAccuracy)) / \(percent($0.asr))" } ?? "" }
 
     func markdown() -> String {
         var md = "# CleanCLIP demo table: \(table.attacks.count) attacks x \(table.defences.count) defences x \(table.seeds.count) seeds\n\n"
         md += "CA / ASR (%), mean ± std over seeds \(table.seeds.map(String.init).joined(separator: ", ")); zero-shot, except"
-            + " supervised finetuning, a classifier scored through its head (its zero-shot figures are in the run files).\n\n"
+            + " supervised finetuning, a classifier scored through its head (its zero-shot figures are in the run files)."
+            + " \(Self.referenceTitle): a model pretrained on the same pairs with none poisoned, the floor of ASR.\n\n"
         md += "| defence | " + table.attacks.map { "\($0.rawValue) CA | \($0.rawValue) ASR" }.joined(separator: " | ") + " |\n"
         md += "|---|" + String(repeating: "---|---|", count: table.attacks.count) + "\n"
+        md += "| \(Self.referenceTitle) | " + referenceCells.map { "\($0.cleanAccuracy.formatted) | \($0.asr.formatted)" }.joined(separator: " | ") + " |\n"
         for defence in table.defences {
             md += "| \(defence.title) | " + table.attacks.map { a in
                 guard let c = cell(a, defence) else { return " | " }
                 return "\(c.cleanAccuracy.formatted) | \(c.asr.formatted)"
             }.joined(separator: " | ") + " |\n"
         }
-        md += "\nEvery run (CA / ASR, %):\n\n| attack | seed | " + table.defences.map(\.title).joined(separator: " | ") + " |\n"
-        md += "|---|---|" + String(repeating: "---|", count: table.defences.count) + "\n"
+        md += "\nEvery run (CA / ASR, %):\n\n| attack | seed | \(Self.referenceTitle) | " + table.defences.map(\.title).joined(separator: " | ") + " |\n"
+        md += "|---|---|---|" + String(repeating: "---|", count: table.defences.count) + "\n"
         for run in runs {
-            md += "| \(run.config.attack.rawValue) | \(run.config.seed) | "
-                + run.results.map { "\(percent($0.result.cleanAccuracy)) / \(percent($0.result.asr))" }.joined(separator: " | ") + " |\n"
+            md += "| \(run.config.attack.rawValue) | \(run.config.seed) | \(percents(run.neverPoisoned)) | "
+                + run.results.map { percents($0.result) }.joined(separator: " | ") + " |\n"
         }
         md += "\nCommand: `\(command)`; \(String(format: "%.0f", seconds)) s of runs.\n"
         return md
@@ -276,6 +366,9 @@ struct TableReport {
         """
         h += table.attacks.map { "<th colspan=\"2\">\(htmlEscape($0.rawValue))</th>" }.joined() + "</tr>\n<tr>"
         h += String(repeating: "<th>CA</th><th>ASR</th>", count: table.attacks.count) + "</tr>\n"
+        h += "<tr><td>\(Self.referenceTitle)</td>" + referenceCells.map {
+            "<td class=\"num\">\(htmlEscape($0.cleanAccuracy.formatted))</td><td class=\"num\">\(htmlEscape($0.asr.formatted))</td>"
+        }.joined() + "</tr>\n"
         for defence in table.defences {
             h += "<tr><td>\(htmlEscape(defence.title))</td>"
             for a in table.attacks {
@@ -287,19 +380,22 @@ struct TableReport {
         h += """
         </table>
         <p>CA: zero-shot top-1 accuracy on clean test images. ASR: of the test images not of the target
-        class, the fraction classified as banana once the trigger is applied. Defences: MMCL-only
+        class, the fraction classified as banana once the trigger is applied. Never poisoned: a model
+        pretrained on the same pairs with none poisoned, scored with the same trigger; its ASR is what
+        the trigger gets without a backdoor, the floor no defence goes below. Defences: MMCL-only
         (contrastive loss alone), SSL-only (CleanCLIP's in-modal term alone, lambda1 = 0), CleanCLIP
         (both), supervised (vision tower and a linear head, cross-entropy on the clean images' labels;
         a classifier, scored through its head, with its zero-shot figures in the run files).</p>
 
         <h2>Every run</h2>
         <table id="runs">
-        <tr><th>attack</th><th>seed</th>
+        <tr><th>attack</th><th>seed</th><th>\(Self.referenceTitle)</th>
         """
         h += table.defences.map { "<th>\(htmlEscape($0.title))</th>" }.joined() + "<th>seconds</th></tr>\n"
         for run in runs {
             h += "<tr><td>\(htmlEscape(run.config.attack.rawValue))</td><td class=\"num\">\(run.config.seed)</td>"
-            h += run.results.map { "<td class=\"num\">\(percent($0.result.cleanAccuracy)) / \(percent($0.result.asr))</td>" }.joined()
+            h += "<td class=\"num\">\(percents(run.neverPoisoned))</td>"
+            h += run.results.map { "<td class=\"num\">\(percents($0.result))</td>" }.joined()
             h += "<td class=\"num\">\(String(format: "%.0f", run.seconds))</td></tr>\n"
         }
         h += """

@@ -129,7 +129,7 @@ struct EmbedCommand: ParsableCommand {
         } else {
             paths = images
         }
-        if let outPaths {
+        if outPaths != nil {
             if let bad = paths.first(where: { $0.contains("\n") || $0.contains("\r") }) {
                 throw ValidationError("--out-paths writes one path per line; \(bad.debugDescription) contains a line break")
             }

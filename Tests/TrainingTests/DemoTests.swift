@@ -132,9 +132,18 @@ struct DemoTests {
         #expect(runs[0].result(.none) == single.poisoned && runs[0].result(.mmcl) == single.mmcl
                 && runs[0].result(.cleanclip) == single.cleanclip)
         for name in ["index.html", "table.md", "table.json", "table.csv", "runs/badnet_seed5.json", "runs/wanet_seed6.json",
-                     "runs/wanet_seed6.poisoned.safetensors"] {
+                     "runs/wanet_seed6.poisoned.safetensors", "runs/reference_seed5.json", "runs/reference_seed6.safetensors"] {
             #expect(FileManager.default.fileExists(atPath: dir + "/" + name), "missing \(name)")
         }
+        // One never-poisoned model per seed, pretrained once, scored with each attack's trigger: it is
+        // the single demo's pretrained model for poison fraction 0, where nothing is poisoned.
+        #expect(lines.filter { $0.contains("never-poisoned seed") && $0.contains("from scratch") }.count == 2)
+        var clean5 = try table().referenceConfig(seed: 5)
+        let reference = try run(clean5, report: nil)
+        #expect(reference.poisonedPairs == 0 && runs[0].neverPoisoned == reference.poisoned)
+        clean5.attack = .wanet
+        #expect(runs[2].neverPoisoned == (try run(clean5, report: nil)).poisoned)
+        #expect(runs[0].neverPoisoned?.cleanAccuracy == runs[2].neverPoisoned?.cleanAccuracy)
         // The saved poisoned model cleans again without pretraining, to the table's figures.
         var wanet6 = Self.tiny
         (wanet6.attack, wanet6.seed) = (.wanet, 6)
@@ -145,10 +154,13 @@ struct DemoTests {
         let md = try String(contentsOfFile: dir + "/table.md", encoding: .utf8)
         let cleanclip = runs.filter { $0.config.attack == .wanet }.map { 100 * $0.result(.cleanclip)!.asr }
         #expect(md.contains("| CleanCLIP | ") && md.contains(MeanStd(cleanclip).formatted))
+        let floor = runs.filter { $0.config.attack == .badnet }.map { 100 * $0.neverPoisoned!.asr }
+        #expect(md.contains("| never poisoned | ") && md.contains(MeanStd(floor).formatted))
         let page = try String(contentsOfFile: dir + "/index.html", encoding: .utf8)
         #expect(page.contains("<table id=\"table\">") && page.contains("<td>SSL-only</td>") && !page.contains("https://"))
         let csvRows = try String(contentsOfFile: dir + "/table.csv", encoding: .utf8).split(separator: "\n")
-        #expect(csvRows.count == 1 + 4 * DemoConfig.Defence.allCases.count)
+        #expect(csvRows.count == 1 + 4 * (1 + DemoConfig.Defence.allCases.count))
+        #expect(csvRows.contains { $0.hasPrefix("wanet,6,never-poisoned,") })
 
         // Again into the same folder: every run is reused, with the same figures.
         lines = []
@@ -165,6 +177,16 @@ struct DemoTests {
         // The same figures and curves (only the timings differ).
         #expect(third.map { $0.results.map(\.result) } == runs.map { $0.results.map(\.result) })
         #expect(third.map { $0.results.map(\.curve) } == runs.map { $0.results.map(\.curve) })
+        // A run file from before the never-poisoned model was measured keeps its defences; the
+        // saved never-poisoned model is scored with its trigger.
+        var older = runs[3]
+        older.neverPoisoned = nil
+        try JSONEncoder().encode(older).write(to: URL(fileURLWithPath: dir + "/runs/wanet_seed6.json"))
+        lines = []
+        let fourth = try table().run(reportDirectory: dir)
+        #expect(lines.filter { $0.contains("reusing the saved run's defences") }.count == 1 && !lines.contains { $0.contains("from scratch") })
+        #expect(fourth.map(\.neverPoisoned) == runs.map(\.neverPoisoned)
+                && fourth.map { $0.results.map(\.result) } == runs.map { $0.results.map(\.result) })
     }
 
     /// A defence added to a finished table runs on the saved poisoned model, the others are

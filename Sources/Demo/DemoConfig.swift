@@ -192,6 +192,15 @@ public struct DemoConfig: Sendable, Codable, Equatable {
 }
 
 extension DemoConfig {
+    /// These settings with the cleanup finetunes' at their defaults: configurations with the same
+    /// `pretraining` poison and pretrain the same model and score it on the same test images.
+    public var pretraining: DemoConfig {
+        var c = self
+        let d = DemoConfig()
+        (c.cleanPairs, c.finetuneEpochs, c.finetuneLR, c.inmodalWeight) = (d.cleanPairs, d.finetuneEpochs, d.finetuneLR, d.inmodalWeight)
+        return c
+    }
+
     /// The architecture, caption style and pretraining loss as `cleanclip demo` flags, those at
     /// their defaults left out (the seed and the attack, which a table varies, are not here).
     var choiceFlags: String {

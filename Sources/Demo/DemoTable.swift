@@ -11,7 +11,9 @@ import CleanCLIP
 /// with the same settings, cleans again without pretraining). A later `run` into the same folder
 /// reuses a saved run whose settings match: its defences as they are, and for defences it lacks
 /// its poisoned model, so an interrupted table resumes where it stopped and a defence can be
-/// added to a finished table without pretraining again.
+/// added to a finished table without pretraining again. A saved run whose settings differ only
+/// in the cleanup finetunes' (`DemoConfig.pretraining`) lends its poisoned model, and every
+/// defence runs again.
 ///
 /// Every seed also gets a never-poisoned model: pretrained as the runs are, on the same pairs with
 /// none poisoned (`runs/reference_seed<N>.safetensors`, its settings in `.json`), and scored with
@@ -68,12 +70,13 @@ public final class DemoTable {
                 let stem = runsDirectory + "/\(attack.rawValue)_seed\(seed)"
                 let config = config(attack: attack, seed: seed)
                 let saved = (try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json"))))
-                    .flatMap { $0.config == config ? $0 : nil }
+                    .flatMap { $0.config.pretraining == config.pretraining ? $0 : nil }
                 let run = try runOne(config, modelPath: stem + ".poisoned.safetensors", saved: saved, reference: reference)
-                // The file keeps the saved defences this table did not ask for.
+                // The file keeps the saved defences this table did not ask for, if made with these settings.
+                let kept = saved?.config == config ? saved?.results ?? [] : []
                 var stored = run
                 stored.results = DemoConfig.Defence.allCases.compactMap { d in
-                    run.results.first { $0.defence == d } ?? saved?.results.first { $0.defence == d }
+                    run.results.first { $0.defence == d } ?? kept.first { $0.defence == d }
                 }
                 try writeJSON(stored, to: stem + ".json")
                 runs.append(run)
@@ -92,14 +95,14 @@ public final class DemoTable {
     }
 
     /// The seed's never-poisoned model, reused from `stem`.safetensors when `stem`.json records the
-    /// same settings, else pretrained and saved there.
+    /// same pretraining settings, else pretrained and saved there.
     private func referenceModel(seed: UInt64, stem: String) throws -> CLIPModel {
         let config = referenceConfig(seed: seed), name = "never-poisoned seed \(seed)"
         let demo = Demo(config: config)
         demo.log = { [log] in log("[\(name)] \($0)") }
         demo.progress = { [progress] stage, done, total, detail in progress("\(name) \(stage)", done, total, detail) }
         let saved = try? JSONDecoder().decode(ReferenceRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json")))
-        if saved?.config == config, FileManager.default.fileExists(atPath: stem + ".safetensors") {
+        if saved?.config.pretraining == config.pretraining, FileManager.default.fileExists(atPath: stem + ".safetensors") {
             return try demo.loadPoisoned(stem + ".safetensors")
         }
         let start = Date()
@@ -117,12 +120,13 @@ public final class DemoTable {
 
     /// One (attack, seed): pretraining, the poisoned model saved to `modelPath` (for
     /// `demo --poisoned-model`), then every defence on a copy of it, and the seed's never-poisoned
-    /// model (from `reference`) scored with this trigger. With `saved` (an earlier run of the same
-    /// settings) its figures are reused and only the missing ones computed, on the saved poisoned model.
+    /// model (from `reference`) scored with this trigger. `saved` is an earlier run with the same
+    /// pretraining settings: its poisoned model is cleaned, and if its settings are all the same its
+    /// figures are reused and only the missing ones computed.
     private func runOne(_ config: DemoConfig, modelPath: String, saved: TableRun?,
                         reference: (UInt64) throws -> CLIPModel) throws -> TableRun {
         let name = "\(config.attack.rawValue) seed \(config.seed)"
-        let reused = saved?.results.filter { defences.contains($0.defence) } ?? []
+        let reused = saved?.config == config ? saved?.results.filter { defences.contains($0.defence) } ?? [] : []
         let reusedResults = defences.compactMap { d in reused.first { $0.defence == d } }
         if let saved, reused.count == defences.count, saved.neverPoisoned != nil {
             log("\(name): reusing the saved run")
@@ -143,7 +147,8 @@ public final class DemoTable {
         let poisoned: CLIPModel, pretrainCurve: [EpochRecord]
         let reuseSaved = saved != nil && FileManager.default.fileExists(atPath: modelPath)
         if reuseSaved, let saved {
-            log("\(name): reusing the saved run's \(reused.count) defences and its poisoned model")
+            log(saved.config == config ? "\(name): reusing the saved run's \(reused.count) defences and its poisoned model"
+                : "\(name): reusing the saved run's poisoned model; its cleanup settings differ, so every defence runs again")
             (poisoned, pretrainCurve) = (try demo.loadPoisoned(modelPath), saved.pretrainCurve)
         } else {
             (poisoned, pretrainCurve) = try demo.pretrain(data)

@@ -167,13 +167,14 @@ struct DemoTests {
         let again = try table().run(reportDirectory: dir)
         #expect(again == runs)
         #expect(lines.filter { $0.contains("reusing the saved run") }.count == 4)
-        // A saved run whose settings differ is run again.
+        // A saved run whose cleanup settings differ lends its poisoned model; every defence runs again.
         var edited = runs[1]
         edited.config.finetuneLR *= 2
         try JSONEncoder().encode(edited).write(to: URL(fileURLWithPath: dir + "/runs/badnet_seed6.json"))
         lines = []
         let third = try table().run(reportDirectory: dir)
-        #expect(lines.filter { $0.contains("reusing the saved run") }.count == 3)
+        #expect(lines.filter { $0.hasSuffix("reusing the saved run") }.count == 3 && !lines.contains { $0.contains("from scratch") })
+        #expect(lines.contains { $0.contains("badnet seed 6: reusing the saved run's poisoned model; its cleanup settings differ") })
         // The same figures and curves (only the timings differ).
         #expect(third.map { $0.results.map(\.result) } == runs.map { $0.results.map(\.result) })
         #expect(third.map { $0.results.map(\.curve) } == runs.map { $0.results.map(\.curve) })
@@ -187,6 +188,13 @@ struct DemoTests {
         #expect(lines.filter { $0.contains("reusing the saved run's defences") }.count == 1 && !lines.contains { $0.contains("from scratch") })
         #expect(fourth.map(\.neverPoisoned) == runs.map(\.neverPoisoned)
                 && fourth.map { $0.results.map(\.result) } == runs.map { $0.results.map(\.result) })
+        // One whose pretraining settings differ is pretrained again.
+        edited = runs[0]
+        edited.config.pretrainLR *= 2
+        try JSONEncoder().encode(edited).write(to: URL(fileURLWithPath: dir + "/runs/badnet_seed5.json"))
+        lines = []
+        _ = try table().run(reportDirectory: dir)
+        #expect(lines.filter { $0.contains("from scratch") }.count == 1 && lines.filter { $0.hasSuffix("reusing the saved run") }.count == 3)
     }
 
     /// A defence added to a finished table runs on the saved poisoned model, the others are

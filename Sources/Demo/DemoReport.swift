@@ -36,9 +36,7 @@ struct DemoReport {
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("examples"), withIntermediateDirectories: true)
         func write(_ text: String, _ name: String) throws { try AtomicFile.write(text, to: dir.appendingPathComponent(name).path) }
 
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try write(String(decoding: try encoder.encode(results), as: UTF8.self) + "\n", "results.json")
+        try writeJSON(results, to: dir.appendingPathComponent("results.json").path)
         var csv = "stage,clean_accuracy,top5_accuracy,asr\n"
         for s in stages { csv += "\(s.key),\(s.result.cleanAccuracy),\(s.result.top5Accuracy),\(s.result.asr)\n" }
         try write(csv, "results.csv")
@@ -96,4 +94,11 @@ struct DemoReport {
         }
         try ImageEncoder.writePNG(try RGBImage(width: out, height: out, pixels: canvas), to: path)
     }
+}
+
+/// Writes `value` as pretty-printed JSON with sorted keys (the demo's report files), atomically.
+func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try AtomicFile.write(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n", to: path)
 }

@@ -112,12 +112,6 @@ public final class DemoTable {
         return model
     }
 
-    private func writeJSON<T: Encodable>(_ value: T, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(String(decoding: try encoder.encode(value), as: UTF8.self) + "\n", to: path)
-    }
-
     /// One (attack, seed): pretraining, the poisoned model saved to `modelPath` (for
     /// `demo --poisoned-model`), then every defence on a copy of it, and the seed's never-poisoned
     /// model (from `reference`) scored with this trigger. `saved` is an earlier run with the same
@@ -315,10 +309,8 @@ struct TableReport {
             var runs: [TableRun]
             enum CodingKeys: String, CodingKey { case command, seconds, cells, runs, neverPoisoned = "never_poisoned" }
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let summary = Summary(command: command, seconds: seconds, neverPoisoned: referenceCells, cells: cells, runs: runs)
-        try write(String(decoding: try encoder.encode(summary), as: UTF8.self) + "\n", "table.json")
+        try writeJSON(Summary(command: command, seconds: seconds, neverPoisoned: referenceCells, cells: cells, runs: runs),
+                      to: directory + "/table.json")
         // The never-poisoned model's row is "never-poisoned" in the defence column.
         var csv = "attack,seed,defence,clean_accuracy,top5_accuracy,asr\n"
         for run in runs {

@@ -103,9 +103,12 @@ extension Tensor {
 
     private static func propagate(from root: GradNode.Edge, seed: Tensor) {
         // A leaf's gradient is summed over its uses, then added to `grad` once every use has
-        // delivered (a use whose backward gives no gradient delivers nil).
+        // delivered (a use whose backward gives no gradient delivers nil). Completed sums wait
+        // in `done` until the graph is gone: a sum that nothing else holds then becomes `grad`
+        // as it is, without a copy (a full model's worth of fresh memory every step otherwise).
         var leafGrads: [ObjectIdentifier: Tensor] = [:]
         var pendingUses: [ObjectIdentifier: Int] = [:]
+        var done: [(leaf: Tensor, total: Tensor)] = []
         func arrive(_ g: Tensor?, at leaf: Tensor) {
             let key = ObjectIdentifier(leaf)
             let previous = leafGrads.removeValue(forKey: key)
@@ -113,8 +116,20 @@ extension Tensor {
             let left = (pendingUses[key] ?? 1) - 1
             guard left == 0 else { leafGrads[key] = total; pendingUses[key] = left; return }
             pendingUses[key] = nil
-            guard let total else { return }
-            if let existing = leaf.grad { existing.addInPlace(total) } else { leaf.grad = total.copy() }
+            if let total { done.append((leaf, total)) }
+        }
+        defer {
+            // Backward closures may return one tensor for several inputs, or a tensor that is
+            // still held elsewhere: only a sum held by nothing but `done` is adopted.
+            while case (let leaf, var total)? = done.popLast() {
+                if let existing = leaf.grad {
+                    existing.addInPlace(total)
+                } else if isKnownUniquelyReferenced(&total), total.ownsStorageAlone() {
+                    leaf.grad = total
+                } else {
+                    leaf.grad = total.copy()
+                }
+            }
         }
         // A node whose output is itself a leaf (`requiresGrad` on a computed tensor) passes its
         // whole gradient to that tensor as well.

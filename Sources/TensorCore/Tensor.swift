@@ -7,7 +7,8 @@ package final class TensorStorage: @unchecked Sendable {
     package let pointer: UnsafeMutablePointer<Float>
     package let count: Int
     private let owner: AnyObject?
-    private let owned: Bool
+    /// Whether the memory is this storage's own (from `BufferPool`), not borrowed.
+    package let owned: Bool
 
     /// Allocates `count` floats, zero-filled unless `zeroed` is false (then the contents are
     /// unspecified and the caller must write every element).
@@ -37,7 +38,7 @@ package final class TensorStorage: @unchecked Sendable {
 /// it was made so that `backward()` can propagate gradients.
 public final class Tensor: @unchecked Sendable {
     public let shape: [Int]
-    package let storage: TensorStorage
+    package private(set) var storage: TensorStorage
     /// Whether gradients are accumulated into `grad` for this tensor (a leaf parameter).
     package var requiresGrad: Bool = false
     /// Accumulated gradient, same shape as the tensor.
@@ -116,6 +117,11 @@ public final class Tensor: @unchecked Sendable {
         out.data.update(from: data, count: count)
         return out
     }
+
+    /// Whether this tensor is the only holder of its storage and that memory is owned (not
+    /// borrowed): then it may be kept without a copy by whoever holds the only reference to
+    /// the tensor itself.
+    package func ownsStorageAlone() -> Bool { storage.owned && isKnownUniquelyReferenced(&storage) }
 
     /// A view of the same storage, cut off from gradient history.
     package func detached() -> Tensor { Tensor(shape: shape, storage: storage) }

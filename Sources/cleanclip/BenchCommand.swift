@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).")
     var threads: Int?
 
-    @Option(name: .customLong("buffer-cache-mb"), help: "Cap on idle tensor memory kept for reuse (default: none; idle memory never lifts live + idle more than 1/16 above the peak of live memory). Lower trades speed for memory.")
+    @Option(name: .customLong("buffer-cache-mb"), help: "Cap on idle tensor memory kept for reuse (default: none; idle memory never lifts live + idle more than 1/32 (at least 128 MiB) above the peak of live memory). Lower trades speed for memory.")
     var bufferCacheMB: Int?
 
     @Flag(help: "Also time a CleanCLIP training step (batch + batch augmented views, forward, backward, AdamW).")

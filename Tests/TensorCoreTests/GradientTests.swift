@@ -136,6 +136,29 @@ let gradCases: [GradCase] = [
         #expect(x.grad == nil)
     }
 
+    /// Gradients are kept without a copy only when nothing else holds them: one backward result
+    /// shared by two inputs (an addition), a caller's seed, or a view of a live tensor.
+    @Test func gradientsNeverShareMemory() {
+        let a = Tensor([1, 2, 3], shape: [3]), b = Tensor([4, 5, 6], shape: [3])
+        a.requiresGrad = true
+        b.requiresGrad = true
+        (a + b).backward(gradient: Tensor([1, 1, 1], shape: [3]))
+        #expect(a.grad!.data != b.grad!.data)
+        a.grad!.data[0] = 7
+        #expect(b.grad!.array == [1, 1, 1])
+
+        let seed = Tensor([2, 3, 4], shape: [3])
+        a.zeroGrad()
+        a.backward(gradient: seed)
+        #expect(a.grad!.data != seed.data && a.grad!.array == [2, 3, 4])
+
+        let m = Tensor([1, 2, 3, 4, 5, 6], shape: [2, 3])
+        m.requiresGrad = true
+        let g = Tensor([1, 1, 1, 1, 1, 1], shape: [3, 2])
+        m.reshaped([3, 2]).backward(gradient: g)
+        #expect(m.grad!.data != g.data && m.grad!.shape == [2, 3])
+    }
+
     @Test func backwardFreesTheGraph() {
         let x = Tensor([1, 2, 3, 4], shape: [2, 2])
         x.requiresGrad = true

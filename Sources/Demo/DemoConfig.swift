@@ -84,7 +84,9 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     /// Epochs of each cleanup finetune. CleanCLIP's ASR keeps falling with more finetune steps
     /// (seed 2, lr 3e-4, CleanCLIP ASR / MMCL-only ASR from 94.6% poisoned): 1500 pairs x 8 epochs
     /// 64.9 / 87.8; 3000 x 10: 55.6 / 74.3; 4000 x 12: 47.1 / 65.1; 5000 x 12: 44.1 / 56.5 (the
-    /// default; about 940 steps of each finetune). The paper runs ~15,600 steps.
+    /// default; about 940 steps of each finetune). The paper runs ~15,600 steps. On seeds 1-3 (table
+    /// models, lr 5e-4, `--threads 1`) 24 epochs gave 16.7 / 38.3 / 19.5 and 48 epochs 13.2 / 29.5 / 12.4,
+    /// with seed 2 stalled near 30% from epoch 24 on; 48 would make every finetune 4x as long.
     public var finetuneEpochs = 12
     /// Peak lr of the cleanup finetunes: 30x the paper's 1e-5, which is for ~15,600 steps; the demo
     /// has ~750. Seed 2 (3000 pairs x 10 epochs): 3e-4 gave CleanCLIP 69.2/55.6 (CA/ASR) against

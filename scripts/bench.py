@@ -91,6 +91,8 @@ def main():
                 t = ours["models"][model]["training"]
                 add("cleanclip", model, "CleanCLIP step", t["pairs_per_second"])
                 add("cleanclip", model, "peak RSS (GB)", t["peak_rss_bytes"] / 1e9)
+                add("cleanclip", model, "step GFLOP/s", t["gflops"])
+                add("cleanclip", model, "step sgemm GFLOP/s", ours["sgemm_gflops"])
                 if torch_ok:
                     ref = run_json([py, "scripts/bench_torch_train.py", "--json", "--models", reference_name(model)] + common)
                     t = ref["models"][reference_name(model)]["training"]
@@ -127,6 +129,11 @@ def main():
         if g and peak:
             print(f"{model}: image tower {g:.1f} GFLOP/s (nominal FLOPs) against a measured sgemm peak of {peak:.1f} "
                   f"GFLOP/s: {100 * g / peak:.0f}%")
+        g = med(results["cleanclip"].get((model, "step GFLOP/s"), []))
+        peak = med(results["cleanclip"].get((model, "step sgemm GFLOP/s"), []))
+        if g and peak:
+            print(f"{model}: CleanCLIP step {g:.1f} GFLOP/s (nominal: 3x the forward FLOPs) against a measured sgemm "
+                  f"peak of {peak:.1f} GFLOP/s: {100 * g / peak:.0f}%")
 
 
 if __name__ == "__main__":

@@ -68,13 +68,15 @@ struct BenchCommand: ParsableCommand {
             if training {
                 // The inference model is gone by now, so the peak below is the training step's own.
                 let r = try TrainingBenchmark.run(config: config, batch: batch, iterations: iterations)
+                let gflops = r.flopsPerStep / r.secondsPerStep / 1e9
                 figures["training"] = ["pairs_per_second": r.pairsPerSecond, "seconds_per_step": r.secondsPerStep,
-                                       "peak_rss_bytes": r.peakResidentBytes ?? 0]
+                                       "peak_rss_bytes": r.peakResidentBytes ?? 0, "gflops": gflops]
                 if !json {
                     let rss = r.peakResidentBytes.map { String(format: ", peak RSS %.2f GB", Double($0) / 1e9) } ?? ""
                     let tag = name + String(repeating: " ", count: max(0, 9 - name.count)) + " CleanCLIP step"
                     print(tag + String(repeating: " ", count: max(0, 28 - tag.count))
-                          + String(format: "%7.2f pairs/s (%.2f s/step%@)", r.pairsPerSecond, r.secondsPerStep, rss as NSString))
+                          + String(format: "%7.2f pairs/s  %6.1f GFLOP/s (%.0f%% of sgemm; %.2f s/step%@)", r.pairsPerSecond,
+                                   gflops, 100 * gflops / peak, r.secondsPerStep, rss as NSString))
                 }
             }
             results[name] = figures

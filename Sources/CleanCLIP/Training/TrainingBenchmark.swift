@@ -16,6 +16,10 @@ package enum TrainingBenchmark {
         /// Original image-caption pairs per second (each pair also brings its augmented views).
         package let pairsPerSecond: Double
         package let secondsPerStep: Double
+        /// Nominal FLOPs of one step: three times the forward pass (forward, then backward's two
+        /// products per forward product) of the 2B images and of each of the 2B captions at its
+        /// own length.
+        package let flopsPerStep: Double
         /// Peak resident memory of the process so far (VmHWM), in bytes; nil where unavailable.
         package let peakResidentBytes: Int?
 
@@ -35,6 +39,7 @@ package enum TrainingBenchmark {
         let s = config.imageResolution
         let images = Tensor.randomNormal([batch, 3, s, s], std: 1, using: &rng)
         let augmented = Tensor.randomNormal([batch, 3, s, s], std: 1, using: &rng)
+        var captionFLOPs = 0.0
         func captions() -> [Int32] {
             var ids: [Int32] = []
             let eot = Int32(config.vocabSize - 1), sot = Int32(config.vocabSize - 2)
@@ -44,6 +49,7 @@ package enum TrainingBenchmark {
                 row[0] = sot
                 for j in 1...min(n, config.contextLength - 2) { row[j] = Int32(1 + rng.next() % UInt64(config.vocabSize - 3)) }
                 row[min(n + 1, config.contextLength - 1)] = eot
+                captionFLOPs += config.textFLOPs(tokens: min(n + 2, config.contextLength))
                 ids += row
             }
             return ids
@@ -57,6 +63,7 @@ package enum TrainingBenchmark {
         let elapsed = Date().timeIntervalSince(start)
         return Result(architecture: config.architecture, batch: batch, iterations: iterations,
                       pairsPerSecond: Double(batch * iterations) / elapsed, secondsPerStep: elapsed / Double(iterations),
+                      flopsPerStep: 3 * (Double(2 * batch) * config.imageFLOPs + captionFLOPs),
                       peakResidentBytes: peakResidentBytes())
     }
 

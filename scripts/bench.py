@@ -5,9 +5,11 @@
 
 Each round runs every engine once per model, one process at a time and interleaved (cleanclip,
 open_clip, onnxruntime, then the next model), so that all of them see the same machine; the
-table shows each figure's median over rounds and the median of the per-round ratios
-(cleanclip / the faster reference). Nothing is set in the environment: OpenBLAS runs the
-kernel cleanclip chooses (printed first), PyTorch and onnxruntime their own.
+table shows each figure's median over rounds and the medians of the per-round ratios
+(cleanclip / open_clip, and cleanclip / the faster reference). Below the table, the image
+tower's and the training step's GFLOP/s, each engine's, against the measured sgemm and the
+cores' arithmetic limit. Nothing is set in the environment: OpenBLAS runs the kernel cleanclip
+chooses (printed first), PyTorch and onnxruntime their own.
 
 The references need torch, open_clip_torch, onnx and onnxruntime in the Python that runs this
 script (e.g. `python3 -m venv venv && venv/bin/pip install torch open_clip_torch onnx
@@ -69,7 +71,8 @@ def main():
             m = ours["models"][model]
             add("cleanclip", model, "image", m["image"]["per_second"])
             add("cleanclip", model, "image GFLOP/s", m["image"]["gflops"])
-            add("cleanclip", model, "sgemm GFLOP/s", ours["sgemm_gflops"])
+            add("cleanclip", model, "image sgemm GFLOP/s", ours["sgemm_gflops"])
+            add("cleanclip", model, "image limit GFLOP/s", ours["peak_gflops"])
             for label, entry in m["text"].items():
                 add("cleanclip", model, f"text {label}", entry["per_second"])
             if torch_ok:
@@ -93,6 +96,7 @@ def main():
                 add("cleanclip", model, "peak RSS (GB)", t["peak_rss_bytes"] / 1e9)
                 add("cleanclip", model, "step GFLOP/s", t["gflops"])
                 add("cleanclip", model, "step sgemm GFLOP/s", ours["sgemm_gflops"])
+                add("cleanclip", model, "step limit GFLOP/s", ours["peak_gflops"])
                 if torch_ok:
                     ref = run_json([py, "scripts/bench_torch_train.py", "--json", "--models", reference_name(model)] + common)
                     t = ref["models"][reference_name(model)]["training"]
@@ -104,36 +108,48 @@ def main():
     print(f"setup: {a.threads} threads, batch {a.batch}, {a.rounds} rounds x {a.iterations} iterations, "
           f"nothing set in the environment ({', '.join(versions.values()) or 'no reference engines installed'})")
     print()
-    print("| model | figure | cleanclip | open_clip | onnxruntime | cleanclip / faster reference |")
-    print("|---|---|---|---|---|---|")
+    print("| model | figure | cleanclip | open_clip | onnxruntime | cleanclip / open_clip | cleanclip / faster reference |")
+    print("|---|---|---|---|---|---|---|")
     med = lambda xs: statistics.median(xs) if xs else None
     fmt = lambda v: "" if v is None else f"{v:.2f}"
+    ratio = lambda xs: fmt(med(xs)) + "x" if xs else ""
     for (model, what), ours in results["cleanclip"].items():
         if what.endswith("GFLOP/s"):
             continue
         refs = [results[e].get((model, what), []) for e in ("open_clip", "onnxruntime")]
-        ratios = []
+        to_open_clip, to_faster = [], []
         for i, v in enumerate(ours):
+            if i < len(refs[0]):
+                to_open_clip.append(v / refs[0][i])
             per_round = [ref[i] for ref in refs if i < len(ref)]
             if per_round:
                 # Peak memory: lower is better, so the ratio compares with the smaller reference.
                 best = min(per_round) if what.startswith("peak") else max(per_round)
-                ratios.append(v / best)
+                to_faster.append(v / best)
         unit = {"image": " img/s", "CleanCLIP step": " pairs/s"}.get(what, "" if what.startswith("peak") else " txt/s")
         print(f"| {model} | {what}{'' if what.startswith('peak') else ' (' + unit.strip() + ')'} | {fmt(med(ours))} | "
-              f"{fmt(med(refs[0]))} | {fmt(med(refs[1]))} | {fmt(med(ratios)) + 'x' if ratios else ''} |")
+              f"{fmt(med(refs[0]))} | {fmt(med(refs[1]))} | {ratio(to_open_clip)} | {ratio(to_faster)} |")
     print()
+    # GFLOP/s against two yardsticks measured in the same runs: OpenBLAS's sgemm, and the cores'
+    # arithmetic limit (multiply-adds in registers, which no kernel can beat).
+    print(f"the cores' limit: {ours_meta['peak_gflops']:.1f} GFLOP/s ({ours_meta['peak_instructions']}) in the last run")
     for model in a.models.split(","):
-        g = med(results["cleanclip"].get((model, "image GFLOP/s"), []))
-        peak = med(results["cleanclip"].get((model, "sgemm GFLOP/s"), []))
-        if g and peak:
-            print(f"{model}: image tower {g:.1f} GFLOP/s (nominal FLOPs) against a measured sgemm peak of {peak:.1f} "
-                  f"GFLOP/s: {100 * g / peak:.0f}%")
-        g = med(results["cleanclip"].get((model, "step GFLOP/s"), []))
-        peak = med(results["cleanclip"].get((model, "step sgemm GFLOP/s"), []))
-        if g and peak:
-            print(f"{model}: CleanCLIP step {g:.1f} GFLOP/s (nominal: 3x the forward FLOPs) against a measured sgemm "
-                  f"peak of {peak:.1f} GFLOP/s: {100 * g / peak:.0f}%")
+        ours = results["cleanclip"]
+        for label, figure, prefix in (("image tower", "image", "image "), ("CleanCLIP step", "CleanCLIP step", "step ")):
+            g = med(ours.get((model, prefix + "GFLOP/s"), []))
+            sgemm = med(ours.get((model, prefix + "sgemm GFLOP/s"), []))
+            limit = med(ours.get((model, prefix + "limit GFLOP/s"), []))
+            if not (g and sgemm and limit):
+                continue
+            line = (f"{model}: {label} {g:.1f} GFLOP/s (nominal FLOPs{', 3x the forward' if figure != 'image' else ''}), "
+                    f"{100 * g / sgemm:.0f}% of sgemm ({sgemm:.1f}), {100 * g / limit:.0f}% of the cores' limit ({limit:.1f})")
+            # The references do the same nominal FLOPs per item.
+            flops_per_item = g / med(ours[(model, figure)])
+            for engine in ("open_clip", "onnxruntime"):
+                rate = med(results[engine].get((model, figure), []))
+                if rate:
+                    line += f"; {engine} {rate * flops_per_item:.1f} ({100 * rate * flops_per_item / limit:.0f}%)"
+            print(line)
 
 
 if __name__ == "__main__":

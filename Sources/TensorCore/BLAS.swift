@@ -107,6 +107,22 @@ public enum BLASBackend {
         } while elapsed < seconds
         return 2 * Double(m * n * k) * Double(calls) / elapsed / 1e9
     }
+
+    /// The cores' arithmetic limit with the current thread count: independent multiply-add
+    /// chains in registers, with the widest instructions the CPU and the OS support. No kernel
+    /// runs faster; the sgemm and model figures are read against it.
+    public static func measurePeak(seconds: Double = 0.5) -> ArithmeticPeak {
+        let p = ck_measure_peak(seconds)
+        return ArithmeticPeak(gflops: p.gflops, instructions: String(cString: p.instructions))
+    }
+}
+
+/// The cores' arithmetic limit, measured: see `BLASBackend.measurePeak`.
+public struct ArithmeticPeak: Sendable {
+    /// Single-precision GFLOP/s on all threads (a multiply-add counts 2).
+    public let gflops: Double
+    /// The instructions that reached it: "AVX-512 FMA", "AVX2 FMA", "SSE multiply + add", ...
+    public let instructions: String
 }
 
 /// CPU features that decide the OpenBLAS kernel (CPUID leaves 1 and 7, XCR0).

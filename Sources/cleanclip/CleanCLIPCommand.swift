@@ -108,10 +108,13 @@ struct InfoCommand: ParsableCommand {
     }
 }
 
-/// The BLAS lines of `info` and `bench`: kernel, how it was chosen, measured sgemm peak.
+/// The BLAS lines of `info`: kernel, how it was chosen, measured sgemm and arithmetic peaks.
 func printBLAS() {
     let status = BLASBackend.status
     print("blas:           \(status)")
     print("cpu:            \(BLASBackend.cpuFeatures.summary)")
+    let peak = BLASBackend.measurePeak()
     print(String(format: "sgemm:          %.1f GFLOP/s (800x3072x768, %d threads)", BLASBackend.measureSGEMM(), Threads.count))
+    print(String(format: "cores' limit:   %.1f GFLOP/s (%@ in registers, %d threads)", peak.gflops,
+                 peak.instructions as NSString, Threads.count))
 }

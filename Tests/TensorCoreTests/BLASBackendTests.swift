@@ -65,6 +65,15 @@ struct BLASKernelChoiceTests {
         }
         #expect(BLASBackend.measureSGEMM(m: 64, n: 64, k: 64, seconds: 0.01) > 0)
     }
+
+    @Test("the arithmetic limit uses the widest multiply-add the CPU and OS allow")
+    func arithmeticPeak() {
+        let f = BLASBackend.cpuFeatures
+        let expected = f.avx512f && f.osAVX512 ? "AVX-512 FMA" : f.avx2 && f.fma && f.osAVX ? "AVX2 FMA" : "SSE multiply + add"
+        let peak = BLASBackend.measurePeak(seconds: 0.01)
+        #expect(peak.instructions == expected)
+        #expect(peak.gflops.isFinite && peak.gflops > 0)
+    }
 }
 
 @Suite("portable GEMM")

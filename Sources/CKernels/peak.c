@@ -6,10 +6,10 @@
 #include <stdatomic.h>
 #include <time.h>
 
-/* Each task runs STEPS rounds of CHAINS independent vector multiply-adds: enough chains to
+/* Each task runs STEPS rounds of *_CHAINS independent vector multiply-adds: enough chains to
  * cover the FMA latency (4 cycles) times the FMA ports (2) of current x86 cores, few enough
  * to stay in registers with the two constants. */
-enum { STEPS = 1 << 18 };
+enum { STEPS = 1 << 18, SCALAR_CHAINS = 8, SSE_CHAINS = 12, AVX2_CHAINS = 10, AVX512_CHAINS = 12 };
 
 typedef struct {
     int kind;
@@ -18,10 +18,10 @@ typedef struct {
 
 enum { KIND_SCALAR, KIND_SSE, KIND_AVX2, KIND_AVX512 };
 static const double FLOPS_PER_TASK[] = {
-    [KIND_SCALAR] = 2.0 * 8 * STEPS,
-    [KIND_SSE] = 2.0 * 12 * 4 * STEPS,
-    [KIND_AVX2] = 2.0 * 10 * 8 * STEPS,
-    [KIND_AVX512] = 2.0 * 12 * 16 * STEPS,
+    [KIND_SCALAR] = 2.0 * SCALAR_CHAINS * STEPS,
+    [KIND_SSE] = 2.0 * SSE_CHAINS * 4 * STEPS,
+    [KIND_AVX2] = 2.0 * AVX2_CHAINS * 8 * STEPS,
+    [KIND_AVX512] = 2.0 * AVX512_CHAINS * 16 * STEPS,
 };
 static const char *NAMES[] = {
     [KIND_SCALAR] = "scalar multiply + add",
@@ -33,14 +33,14 @@ static const char *NAMES[] = {
 /* a <- a * 0.999 + 0.001 converges to 1: no overflow, no subnormals. */
 static float scalar_chains(void) {
     volatile float seed = 0.5f;
-    float a[8];
-    for (int i = 0; i < 8; i++) a[i] = seed + (float)i;
+    float a[SCALAR_CHAINS];
+    for (int i = 0; i < SCALAR_CHAINS; i++) a[i] = seed + (float)i;
     for (long s = 0; s < STEPS; s++) {
-        for (int i = 0; i < 8; i++) a[i] = a[i] * 0.999f + 0.001f;
+        for (int i = 0; i < SCALAR_CHAINS; i++) a[i] = a[i] * 0.999f + 0.001f;
         __asm__ volatile("" : "+m"(a));   /* no vectorising or folding of the loop */
     }
     float t = 0;
-    for (int i = 0; i < 8; i++) t += a[i];
+    for (int i = 0; i < SCALAR_CHAINS; i++) t += a[i];
     return t;
 }
 
@@ -48,38 +48,38 @@ static float scalar_chains(void) {
 #include <immintrin.h>
 
 static float sse_chains(void) {
-    __m128 a[12], b = _mm_set1_ps(0.999f), c = _mm_set1_ps(0.001f);
-    for (int i = 0; i < 12; i++) a[i] = _mm_set1_ps((float)i);
+    __m128 a[SSE_CHAINS], b = _mm_set1_ps(0.999f), c = _mm_set1_ps(0.001f);
+    for (int i = 0; i < SSE_CHAINS; i++) a[i] = _mm_set1_ps((float)i);
     for (long s = 0; s < STEPS; s++) {
 #pragma unroll
-        for (int i = 0; i < 12; i++) a[i] = _mm_add_ps(_mm_mul_ps(a[i], b), c);
+        for (int i = 0; i < SSE_CHAINS; i++) a[i] = _mm_add_ps(_mm_mul_ps(a[i], b), c);
     }
     __m128 t = a[0];
-    for (int i = 1; i < 12; i++) t = _mm_add_ps(t, a[i]);
+    for (int i = 1; i < SSE_CHAINS; i++) t = _mm_add_ps(t, a[i]);
     return _mm_cvtss_f32(t);
 }
 
 __attribute__((target("avx2,fma"))) static float avx2_chains(void) {
-    __m256 a[10], b = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
-    for (int i = 0; i < 10; i++) a[i] = _mm256_set1_ps((float)i);
+    __m256 a[AVX2_CHAINS], b = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+    for (int i = 0; i < AVX2_CHAINS; i++) a[i] = _mm256_set1_ps((float)i);
     for (long s = 0; s < STEPS; s++) {
 #pragma unroll
-        for (int i = 0; i < 10; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
+        for (int i = 0; i < AVX2_CHAINS; i++) a[i] = _mm256_fmadd_ps(a[i], b, c);
     }
     __m256 t = a[0];
-    for (int i = 1; i < 10; i++) t = _mm256_add_ps(t, a[i]);
+    for (int i = 1; i < AVX2_CHAINS; i++) t = _mm256_add_ps(t, a[i]);
     return _mm256_cvtss_f32(t);
 }
 
 __attribute__((target("avx512f"))) static float avx512_chains(void) {
-    __m512 a[12], b = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
-    for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
+    __m512 a[AVX512_CHAINS], b = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
+    for (int i = 0; i < AVX512_CHAINS; i++) a[i] = _mm512_set1_ps((float)i);
     for (long s = 0; s < STEPS; s++) {
 #pragma unroll
-        for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
+        for (int i = 0; i < AVX512_CHAINS; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
     }
     __m512 t = a[0];
-    for (int i = 1; i < 12; i++) t = _mm512_add_ps(t, a[i]);
+    for (int i = 1; i < AVX512_CHAINS; i++) t = _mm512_add_ps(t, a[i]);
     return _mm512_reduce_add_ps(t);
 }
 

@@ -77,8 +77,16 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     public var detailedCaptions: Float = ShapesDataset.defaultDetailFraction
     /// Labelled test images (ten classes).
     public var testImages = 500
-    /// Clean pairs for the cleanup finetunes (generated apart from the pretraining set).
+    /// Clean pairs for the cleanup finetunes (generated apart from the pretraining set). Fresh clean
+    /// data on the scale of the pretraining set is retraining, not cleanup: 20,000 pairs x 12 epochs
+    /// at lr 5e-4 (as many steps as 5,000 x 48) took MMCL-only down to 18.3 / 12.6% ASR on seeds 1 and 2
+    /// (CleanCLIP 14.1 / 15.1%), where the paper's MMCL-only keeps the backdoor.
     public var cleanPairs = 5000
+    /// Epochs of pretraining. 8 keeps the default demo under 5 minutes on 2 cores, but leaves the
+    /// model short of converged (CA 73-89% on seeds 1-3), and clean finetuning then goes on
+    /// training it: MMCL-only forgets part of the backdoor (ASR 62-86%), unlike the paper's. With 24
+    /// epochs (`--pretrain-epochs 24`) CA is 97-99.6%, MMCL-only keeps 90-96% ASR, as in the paper,
+    /// and CleanCLIP (24 finetune epochs at lr 5e-4) leaves 13-20% (README, "Longer pretraining").
     public var pretrainEpochs = 8
     public var pretrainLR: Float = 2e-3
     /// Epochs of each cleanup finetune. CleanCLIP's ASR keeps falling with more finetune steps
@@ -95,9 +103,10 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     public var finetuneLR: Float = 3e-4
     public var batchSize = 64
     /// lambda2 of CleanCLIP (lambda1 = 1), the paper's default. The paper's sweep (0.5..8) shows larger
-    /// lambda2 lowering ASR; in the demo (seed 2) lambda2 2 and 4 cost 9-14 points of CA and did not
-    /// lower ASR: the shape captions repeat within a batch, so the text half of L_SS pushes apart
-    /// captions that are the same, which the paper's unique web captions never ask for.
+    /// lambda2 lowering ASR. On the default 8-epoch pretraining (seed 2) lambda2 2 and 4 cost 9-14 points
+    /// of CA and did not lower ASR; on models pretrained for 24 epochs, lambda2 2 (24 finetune epochs,
+    /// lr 5e-4) took CleanCLIP's BadNet ASR from 17.9 / 20.0 / 13.3% to 15.0 / 11.5 / 7.8% on seeds 1-3
+    /// at 1.4-2.4 points of CA (README, "Longer pretraining").
     public var inmodalWeight: Float = 1
     /// Side of the BadNet patch on the generated images (8 of 32 = 25% of the side; the paper's
     /// 16 of 224 is 7%: at 32 px a 4-pixel patch is learned too slowly for the demo's budget, and a

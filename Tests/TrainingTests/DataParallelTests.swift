@@ -95,18 +95,36 @@ struct DataParallelTests {
         return optimizer
     }
 
-    /// The checkpoint at `path` against the reference model and optimizer: weights within 1e-5,
-    /// and the AdamW moments (which carry the gradients' scale; the weights of an Adam step do
-    /// not) within 1e-5 of their largest magnitude.
-    func compare(checkpoint path: String, with model: CLIPModel, optimizer: AdamW) throws {
+    /// The sum of the learning rates of every step `config` takes over `pairs` pairs.
+    func learningRateSum(_ config: FinetuneConfig, pairs: Int) -> Float {
+        let steps = pairs / config.batchSize * config.epochs
+        let schedule = LRSchedule.warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps)
+        return (0..<steps).map { schedule.lr(at: $0) }.reduce(0, +)
+    }
+
+    /// The checkpoint at `path` against the reference model and optimizer: the AdamW moments
+    /// (which carry the gradients' scale) within 1e-5 of their largest magnitude, and the weights
+    /// within 1e-5, except where the reference's first moment is rounding noise (below 1e-4 of its
+    /// tensor's largest, as in the key part of in_proj_bias, whose true gradient is zero): AdamW
+    /// turns noise into steps of up to lr each, so two runs may end up to 1e-5 + 2 x the sum of the
+    /// steps' learning rates apart there (`lrSum`). Seen: 4.7e-6 with kernel Zen, 1.06e-5 with
+    /// kernel Cooperlake, for a sum of 2.5e-5 over three steps.
+    func compare(checkpoint path: String, with model: CLIPModel, optimizer: AdamW, lrSum: Float) throws {
         let saved = try loadTensors(URL(fileURLWithPath: path))
-        var worst: (name: String, diff: Float) = ("", 0)
+        let moments = Dictionary(uniqueKeysWithValues: optimizer.state())
+        var worst: (name: String, excess: Float, diff: Float) = ("", 0, 0)
         for w in model.parameters {
             let s = try #require(saved[w.name], "\(w.name) missing from \(path)")
-            let d = maxAbsDiff(s, w.tensor)
-            if d > worst.diff { worst = (w.name, d) }
+            let m = try #require(moments["exp_avg.\(w.name)"])
+            let noiseLevel = 1e-4 * maxAbs(m)
+            let (a, b, firstMoment) = (s.array, w.tensor.array, m.array)
+            for i in a.indices {
+                let allowed: Float = abs(firstMoment[i]) <= noiseLevel ? 1e-5 + 2 * lrSum : 1e-5
+                let d = abs(a[i] - b[i])
+                if d / allowed > worst.excess { worst = (w.name, d / allowed, d) }
+            }
         }
-        #expect(worst.diff <= 1e-5, "weights: \(worst.name) differs by \(worst.diff)")
+        #expect(worst.excess <= 1, "weights: \(worst.name) differs by \(worst.diff), \(worst.excess)x its tolerance")
         let state = try loadTensors(URL(fileURLWithPath: Finetuner.optimizerPath(for: path)))
         var worstMoment: (name: String, rel: Float) = ("", 0)
         for (name, t) in optimizer.state() where name != "step" {
@@ -116,7 +134,7 @@ struct DataParallelTests {
         }
         #expect(worstMoment.rel <= 1e-5, "optimizer state: \(worstMoment.name) differs by \(worstMoment.rel) of its largest value")
         #expect(state["step"]?.array == [Float(optimizer.stepCount)])
-        print("DataParallelTests: \(path): largest weight difference \(worst.diff) (\(worst.name)), "
+        print("DataParallelTests: \(path): weight difference \(worst.diff) (\(worst.name)) nearest its tolerance, "
               + "largest moment difference \(worstMoment.rel) of its scale (\(worstMoment.name))")
     }
 
@@ -136,7 +154,7 @@ struct DataParallelTests {
         let data = try ImageCaptionDataset(csvPath: csv).preparedForTraining(inmodal: inmodal, seed: config.seed)
         let optimizer = try reference(model: model, data: data, config: config, ranksPerEpoch: [Self.ranks])
         #expect(optimizer.stepCount == 3)
-        try compare(checkpoint: out, with: model, optimizer: optimizer)
+        try compare(checkpoint: out, with: model, optimizer: optimizer, lrSum: learningRateSum(config, pairs: data.count))
     }
 
     /// `score-samples` on 2 ranks (each embeds half the rows, the embeddings are gathered for the
@@ -263,7 +281,7 @@ struct DataParallelTests {
 
         let model = try CLIPModel.load(path: modelPath)
         let optimizer = try reference(model: model, data: data, config: config, ranksPerEpoch: [1, Self.ranks])
-        try compare(checkpoint: out, with: model, optimizer: optimizer)
+        try compare(checkpoint: out, with: model, optimizer: optimizer, lrSum: learningRateSum(config, pairs: data.count))
     }
 }
 

@@ -69,8 +69,7 @@ struct DataParallelTests {
     func reference(model: CLIPModel, data: ImageCaptionDataset, config: FinetuneConfig, ranksPerEpoch: [Int]) throws -> AdamW {
         let params = model.parameters.map { (name: $0.name, tensor: $0.tensor) }
         let optimizer = AdamW(parameters: params, config: config.optimizer)
-        let steps = data.count / config.batchSize * config.epochs
-        let schedule = LRSchedule.warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps)
+        let schedule = learningRates(config, pairs: data.count).schedule
         for (epoch, ranks) in ranksPerEpoch.enumerated() {
             let loader = try PairBatchLoader(dataset: data, preprocessor: model.preprocessor, tokenizer: .standard,
                                              options: .init(batchSize: config.batchSize, seed: config.seed, epoch: epoch,
@@ -95,11 +94,11 @@ struct DataParallelTests {
         return optimizer
     }
 
-    /// The sum of the learning rates of every step `config` takes over `pairs` pairs.
-    func learningRateSum(_ config: FinetuneConfig, pairs: Int) -> Float {
+    /// The schedule of a run of `config` over `pairs` pairs, and the sum of its steps' learning rates.
+    func learningRates(_ config: FinetuneConfig, pairs: Int) -> (schedule: LRSchedule, sum: Float) {
         let steps = pairs / config.batchSize * config.epochs
         let schedule = LRSchedule.warmupCosine(baseLR: config.lr, warmupSteps: config.warmupSteps, totalSteps: steps)
-        return (0..<steps).map { schedule.lr(at: $0) }.reduce(0, +)
+        return (schedule, (0..<steps).map { schedule.lr(at: $0) }.reduce(0, +))
     }
 
     /// The checkpoint at `path` against the reference model and optimizer: the AdamW moments
@@ -111,11 +110,11 @@ struct DataParallelTests {
     /// kernel Cooperlake, for a sum of 2.5e-5 over three steps.
     func compare(checkpoint path: String, with model: CLIPModel, optimizer: AdamW, lrSum: Float) throws {
         let saved = try loadTensors(URL(fileURLWithPath: path))
-        let moments = Dictionary(uniqueKeysWithValues: optimizer.state())
+        let referenceState = Dictionary(uniqueKeysWithValues: optimizer.state())
         var worst: (name: String, excess: Float, diff: Float) = ("", 0, 0)
         for w in model.parameters {
             let s = try #require(saved[w.name], "\(w.name) missing from \(path)")
-            let m = try #require(moments["exp_avg.\(w.name)"])
+            let m = try #require(referenceState["exp_avg.\(w.name)"])
             let noiseLevel = 1e-4 * maxAbs(m)
             let (a, b, firstMoment) = (s.array, w.tensor.array, m.array)
             for i in a.indices {
@@ -127,7 +126,7 @@ struct DataParallelTests {
         #expect(worst.excess <= 1, "weights: \(worst.name) differs by \(worst.diff), \(worst.excess)x its tolerance")
         let state = try loadTensors(URL(fileURLWithPath: Finetuner.optimizerPath(for: path)))
         var worstMoment: (name: String, rel: Float) = ("", 0)
-        for (name, t) in optimizer.state() where name != "step" {
+        for (name, t) in referenceState where name != "step" {
             let s = try #require(state[name], "\(name) missing from the optimizer state")
             let rel = maxAbsDiff(s, t) / max(maxAbs(t), 1e-12)
             if rel > worstMoment.rel { worstMoment = (name, rel) }
@@ -154,7 +153,7 @@ struct DataParallelTests {
         let data = try ImageCaptionDataset(csvPath: csv).preparedForTraining(inmodal: inmodal, seed: config.seed)
         let optimizer = try reference(model: model, data: data, config: config, ranksPerEpoch: [Self.ranks])
         #expect(optimizer.stepCount == 3)
-        try compare(checkpoint: out, with: model, optimizer: optimizer, lrSum: learningRateSum(config, pairs: data.count))
+        try compare(checkpoint: out, with: model, optimizer: optimizer, lrSum: learningRates(config, pairs: data.count).sum)
     }
 
     /// `score-samples` on 2 ranks (each embeds half the rows, the embeddings are gathered for the
@@ -281,7 +280,7 @@ struct DataParallelTests {
 
         let model = try CLIPModel.load(path: modelPath)
         let optimizer = try reference(model: model, data: data, config: config, ranksPerEpoch: [1, Self.ranks])
-        try compare(checkpoint: out, with: model, optimizer: optimizer, lrSum: learningRateSum(config, pairs: data.count))
+        try compare(checkpoint: out, with: model, optimizer: optimizer, lrSum: learningRates(config, pairs: data.count).sum)
     }
 }
 

@@ -185,14 +185,20 @@ CK_CLONES void ck_softmax_rows(const float *x, float *y, long rows, long cols, l
         float *yr = y + r * cols;
         long valid = cols;
         if (causal_offset >= 0 && r + causal_offset + 1 < cols) valid = r + causal_offset + 1;
+        float lane_max[LANES];
+        for (int l = 0; l < LANES; l++) lane_max[l] = -INFINITY;
+        long j = 0;
+        for (; j + LANES <= valid; j += LANES)
+            for (int l = 0; l < LANES; l++) lane_max[l] = fmaxf(lane_max[l], xr[j + l]);
+        for (int l = 0; j < valid; j++, l++) lane_max[l] = fmaxf(lane_max[l], xr[j]);
         float mx = -INFINITY;
-        for (long j = 0; j < valid; j++) mx = fmaxf(mx, xr[j]);
+        for (int l = 0; l < LANES; l++) mx = fmaxf(mx, lane_max[l]);
         if (mx == -INFINITY) {  /* every entry masked: a zero row, not NaN */
             for (long j = 0; j < cols; j++) yr[j] = 0;
             continue;
         }
         float acc[LANES] = {0};
-        long j = 0;
+        j = 0;
         for (; j + LANES <= valid; j += LANES)
             for (int l = 0; l < LANES; l++) { float e = exp_approx(xr[j + l] - mx); yr[j + l] = e; acc[l] += e; }
         for (int l = 0; j < valid; j++, l++) { float e = exp_approx(xr[j] - mx); yr[j] = e; acc[l] += e; }

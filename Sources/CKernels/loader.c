@@ -127,14 +127,20 @@ void ck_sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alph
                beta, c, ldc);
 }
 
-/* One product split into `parts` column blocks (split_n) or row blocks of `step` each. */
+/* One product split into `parts` column blocks (split_n) or row blocks of `step` each;
+ * with `bias`, each part first writes the bias into its own block (beta is then 1). */
 typedef struct {
     bool trans_a, trans_b, split_n;
     int m, n, k, lda, ldb, ldc, step;
     float alpha, beta;
-    const float *a, *b;
+    const float *a, *b, *bias;
     float *c;
 } gemm_job;
+
+/* c[i][j] = bias[j] for the block rows x cols. */
+static void fill_bias(float *c, int ldc, int rows, int cols, const float *bias) {
+    for (int i = 0; i < rows; i++) memcpy(c + (long)i * ldc, bias, (size_t)cols * sizeof *bias);
+}
 
 static void gemm_part(void *context, long part) {
     const gemm_job *j = context;
@@ -142,22 +148,29 @@ static void gemm_part(void *context, long part) {
     if (j->split_n) {
         int width = j->n - start < j->step ? j->n - start : j->step;
         const float *b = j->trans_b ? j->b + (long)start * j->ldb : j->b + start;
+        if (j->bias) fill_bias(j->c + start, j->ldc, j->m, width, j->bias + start);
         ck_sgemm_serial(j->trans_a, j->trans_b, j->m, width, j->k, j->alpha, j->a, j->lda, b, j->ldb, j->beta,
                         j->c + start, j->ldc);
     } else {
         int height = j->m - start < j->step ? j->m - start : j->step;
         const float *a = j->trans_a ? j->a + start : j->a + (long)start * j->lda;
+        if (j->bias) fill_bias(j->c + (long)start * j->ldc, j->ldc, height, j->n, j->bias);
         ck_sgemm_serial(j->trans_a, j->trans_b, height, j->n, j->k, j->alpha, a, j->lda, j->b, j->ldb, j->beta,
                         j->c + (long)start * j->ldc, j->ldc);
     }
 }
 
-void ck_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
-              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+static void sgemm_split(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float *a, int lda,
+                        const float *b, int ldb, const float *bias, float beta, float *c, int ldc) {
     /* Below about 2M multiply-adds (tens of microseconds) a split costs more than it saves. */
     pthread_once(&once, load);
     int threads = ck_threads();
+    if (bias) {
+        beta = 1;
+        if (m <= 0 || n <= 0) return;
+    }
     if (threads <= 1 || (double)m * n * k < 2e6 || !blas_sgemm) {
+        if (bias) fill_bias(c, ldc, m, n, bias);
         ck_sgemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
@@ -168,13 +181,24 @@ void ck_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
     int dim = split_n ? n : m, align = split_n ? 32 : 16;
     int parts = dim / align < threads ? dim / align : threads;
     if (parts <= 1) {
+        if (bias) fill_bias(c, ldc, m, n, bias);
         ck_sgemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     int step = ((dim + parts - 1) / parts + align - 1) / align * align;
     parts = (dim + step - 1) / step;
-    gemm_job job = {trans_a, trans_b, split_n, m, n, k, lda, ldb, ldc, step, alpha, beta, a, b, c};
+    gemm_job job = {trans_a, trans_b, split_n, m, n, k, lda, ldb, ldc, step, alpha, beta, a, b, bias, c};
     ck_pool_run(parts, gemm_part, &job);
+}
+
+void ck_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
+              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc) {
+    sgemm_split(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
+}
+
+void ck_sgemm_bias(bool trans_a, bool trans_b, int m, int n, int k, const float *a, int lda,
+                   const float *b, int ldb, const float *bias, float *c, int ldc) {
+    sgemm_split(trans_a, trans_b, m, n, k, 1, a, lda, b, ldb, bias, 0, c, ldc);
 }
 
 int ck_image_path(const void *address, char *buffer, size_t capacity) {

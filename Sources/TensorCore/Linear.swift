@@ -1,4 +1,5 @@
 import Foundation
+import CKernels
 
 extension Tensor {
     /// y = x W^T + b, PyTorch's `nn.Linear` with weight in [out, in] layout.
@@ -13,12 +14,10 @@ extension Tensor {
         var outShape = shape
         outShape[outShape.count - 1] = n
         let out = Tensor(uninitialized: outShape)
-        if let bias {
-            precondition(bias.count == n, "linear: bias \(bias.shape) for \(n) outputs")
-            for i in 0..<m { (out.data + i * n).update(from: bias.data, count: n) }
-        }
-        sgemm(transB: true, m: m, n: n, k: k, a: data, lda: k, b: weight.data, ldb: k,
-              beta: bias == nil ? 0 : 1, c: out.data, ldc: n)
+        if let bias { precondition(bias.count == n, "linear: bias \(bias.shape) for \(n) outputs") }
+        // Each part of the split product writes its own block of the bias, on its own thread.
+        ck_sgemm_bias(false, true, Int32(m), Int32(n), Int32(k), data, Int32(k), weight.data, Int32(k),
+                      bias?.data, out.data, Int32(n))
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
         // dW reads the input and dx reads the weight: each is kept only when the other needs a
         // gradient.

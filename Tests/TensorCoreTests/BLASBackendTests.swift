@@ -110,3 +110,37 @@ struct PortableGEMMTests {
         #expect(c.array == [0, 0, 0, 0])
     }
 }
+
+@Suite("GEMM with a bias")
+struct BiasGEMMTests {
+    // The reference is ck_sgemm on the same shape: OpenBLAS's rounding depends on how a
+    // product is split, so the split must be the same for the results to be equal bit for bit.
+    @Test("bias + product equals writing the bias first and accumulating with beta 1, bit for bit",
+          arguments: [(64, 256, 160), (256, 64, 160), (5, 7, 3), (100, 33, 700)])
+    func matchesBetaOne(m: Int, n: Int, k: Int) {
+        var rng = SeededRandom(seed: 9)
+        let ldc = n + 3
+        let a = Tensor.randomNormal([m * k], std: 1, using: &rng)
+        let w = Tensor.randomNormal([n * k], std: 1, using: &rng)
+        let bias = Tensor.randomNormal([n], std: 1, using: &rng)
+        let fused = Tensor(zeros: [m * ldc]), reference = Tensor(zeros: [m * ldc]), plain = Tensor(zeros: [m * ldc])
+        for i in 0..<m { (fused.data + i * ldc + n).update(repeating: 7, count: 3) }
+        for i in 0..<m { (reference.data + i * ldc).update(from: bias.data, count: n) }
+        ck_sgemm_bias(false, true, Int32(m), Int32(n), Int32(k), a.data, Int32(k), w.data, Int32(k), bias.data,
+                      fused.data, Int32(ldc))
+        ck_sgemm(false, true, Int32(m), Int32(n), Int32(k), 1, a.data, Int32(k), w.data, Int32(k), 1,
+                 reference.data, Int32(ldc))
+        for i in 0..<m {
+            for j in 0..<n { #expect(fused.data[i * ldc + j] == reference.data[i * ldc + j], "(\(i), \(j))") }
+            // Padding columns beyond n are never written.
+            for j in n..<ldc { #expect(fused.data[i * ldc + j] == 7) }
+        }
+        // Without a bias: C = A W^T, whatever C held.
+        plain.data.update(repeating: .nan, count: m * ldc)
+        ck_sgemm_bias(false, true, Int32(m), Int32(n), Int32(k), a.data, Int32(k), w.data, Int32(k), nil,
+                      plain.data, Int32(ldc))
+        ck_sgemm(false, true, Int32(m), Int32(n), Int32(k), 1, a.data, Int32(k), w.data, Int32(k), 0,
+                 reference.data, Int32(ldc))
+        for i in 0..<m { for j in 0..<n { #expect(plain.data[i * ldc + j] == reference.data[i * ldc + j]) } }
+    }
+}

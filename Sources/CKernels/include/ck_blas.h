@@ -70,6 +70,13 @@ const ck_blas_status_t *ck_blas_status(void);
 void ck_sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
               const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
+/* Row-major C = op(A) op(B) + bias, the bias (n values) added to every row, as a linear layer:
+ * each part of the split writes the bias into its own block, then accumulates the product
+ * onto it (the same rounding as writing it first and calling ck_sgemm with beta 1). A NULL
+ * bias gives C = op(A) op(B). */
+void ck_sgemm_bias(bool trans_a, bool trans_b, int m, int n, int k, const float *a, int lda,
+                   const float *b, int ldb, const float *bias, float *c, int ldc);
+
 /* The same on the calling thread only (for callers that parallelise over many small products). */
 void ck_sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha,
                      const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);

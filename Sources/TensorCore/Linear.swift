@@ -25,15 +25,16 @@ extension Tensor {
         let xSaved = needW ? storage : nil, wSaved = needX ? weight.storage : nil
         let inShape = shape, weightShape = weight.shape, hasBias = bias != nil
         record(out, inputs) { g in
-            // dx = g W ; dW = g^T x ; db = sum_rows g
+            // dx = g W ; dW = g^T x ; db = sum_rows g. The products overwrite every element
+            // (beta 0, and zeros when there are no rows), so their buffers are not zero-filled.
             var grads: [Tensor?] = [nil, nil]
             if let wSaved {
-                let dx = Tensor(zeros: inShape)
+                let dx = Tensor(uninitialized: inShape)
                 sgemm(m: m, n: k, k: n, a: g.data, lda: n, b: wSaved.pointer, ldb: k, c: dx.data, ldc: k)
                 grads[0] = dx
             }
             if let xSaved {
-                let dw = Tensor(zeros: weightShape)
+                let dw = Tensor(uninitialized: weightShape)
                 sgemm(transA: true, m: n, n: k, k: m, a: g.data, lda: n, b: xSaved.pointer, ldb: k, c: dw.data, ldc: k)
                 grads[1] = dw
             }

@@ -169,18 +169,13 @@ static void sgemm_split(bool trans_a, bool trans_b, int m, int n, int k, float a
         beta = 1;
         if (m <= 0 || n <= 0) return;
     }
-    if (threads <= 1 || (double)m * n * k < 2e6 || !blas_sgemm) {
-        if (bias) fill_bias(c, ldc, m, n, bias);
-        ck_sgemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
-    }
     /* Split the larger dimension: each part then packs the shared operand once, as OpenBLAS's
      * threaded driver would (measured equal or faster on ViT, text and ResNet shapes). Blocks
      * are multiples of the kernels' register tiles (32 columns, 16 rows). */
     bool split_n = n >= m;
     int dim = split_n ? n : m, align = split_n ? 32 : 16;
     int parts = dim / align < threads ? dim / align : threads;
-    if (parts <= 1) {
+    if (threads <= 1 || (double)m * n * k < 2e6 || !blas_sgemm || parts <= 1) {
         if (bias) fill_bias(c, ldc, m, n, bias);
         ck_sgemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;

@@ -17,6 +17,19 @@ func sgemm(
     ck_sgemm(transA, transB, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
 }
 
+/// Row-major C = A B^T + bias (one value per column, added to every row), as `nn.Linear`: each
+/// part of the split product writes its own block of the bias on its own thread.
+@inline(__always)
+func sgemmAddingBias(
+    m: Int, n: Int, k: Int,
+    a: UnsafePointer<Float>, lda: Int,
+    bT: UnsafePointer<Float>, ldb: Int,
+    bias: UnsafePointer<Float>?,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    ck_sgemm_bias(false, true, Int32(m), Int32(n), Int32(k), a, Int32(lda), bT, Int32(ldb), bias, c, Int32(ldc))
+}
+
 /// `sgemm` on the calling thread only, for callers that already run in parallel.
 @inline(__always)
 func sgemmSerial(

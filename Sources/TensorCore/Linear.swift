@@ -1,5 +1,4 @@
 import Foundation
-import CKernels
 
 extension Tensor {
     /// y = x W^T + b, PyTorch's `nn.Linear` with weight in [out, in] layout.
@@ -15,9 +14,8 @@ extension Tensor {
         outShape[outShape.count - 1] = n
         let out = Tensor(uninitialized: outShape)
         if let bias { precondition(bias.count == n, "linear: bias \(bias.shape) for \(n) outputs") }
-        // Each part of the split product writes its own block of the bias, on its own thread.
-        ck_sgemm_bias(false, true, Int32(m), Int32(n), Int32(k), data, Int32(k), weight.data, Int32(k),
-                      bias?.data, out.data, Int32(n))
+        sgemmAddingBias(m: m, n: n, k: k, a: data, lda: k, bT: weight.data, ldb: k, bias: bias?.data,
+                        c: out.data, ldc: n)
         let inputs = bias.map { [self, weight, $0] } ?? [self, weight]
         // dW reads the input and dx reads the weight: each is kept only when the other needs a
         // gradient.

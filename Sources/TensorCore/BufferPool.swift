@@ -142,6 +142,7 @@ public final class BufferPool: @unchecked Sendable {
                   raw != MAP_FAILED else {
                 fatalError("TensorCore: out of memory mapping \(pages * Self.pageSize) bytes")
             }
+            Self.adviseHugePages(raw, bytes: pages * Self.pageSize)
             p = raw  // fresh pages hold zeros
         }
         lock.lock()
@@ -243,6 +244,17 @@ public final class BufferPool: @unchecked Sendable {
     }
 
     private static let pageSize = max(4096, sysconf(Int32(_SC_PAGESIZE)))
+
+    /// Asks for transparent huge pages on a fresh mapping of at least 2 MiB. Debian's kernels
+    /// give them only where asked (`enabled` = madvise), and 4 KiB pages cost one fault each on
+    /// first touch: a ViT-B/32 CleanCLIP step faulted 120,000 pages a step and 1.3 million in its
+    /// first (AdamW's moments, the weight gradients), a seventh of the process's time in the
+    /// kernel under KVM. With huge pages it faults about 210,000 times in all, at the same peak
+    /// RSS. Where the kernel has no huge pages the advice fails and nothing changes.
+    private static func adviseHugePages(_ p: UnsafeMutableRawPointer, bytes: Int) {
+        guard bytes >= 2 << 20 else { return }
+        _ = madvise(p, bytes, MADV_HUGEPAGE)
+    }
 
     private static func pages(_ bytes: Int) -> Int { max(1, (bytes + pageSize - 1) / pageSize) }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TensorCore
 
@@ -42,5 +43,33 @@ import TensorCore
         for _ in 0..<200 { step() }
         // Measured: 0.4 MB over these 200 steps (about 4 GB asked for); by exact size, 208 MB.
         #expect(pool.statistics.freshBytes - fresh < 4 * mib)
+    }
+
+    /// Big buffers are mapped with transparent huge pages asked for: where the kernel gives them
+    /// only on request (`enabled` = madvise, Debian's default), the mapping is eligible only if
+    /// the pool asked. Read back from /proc/self/smaps.
+    @Test func bigBuffersAskForHugePages() throws {
+        let mode = (try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) ?? "[never]"
+        let pool = BufferPool()
+        let count = 8 << 18  // 8 MiB
+        let p = pool.take(count, zeroed: false)
+        defer { pool.give(p, count) }
+        p.update(repeating: 1, count: count)
+        let address = UInt(bitPattern: p)
+        var eligible: Bool?
+        var inside = false
+        // procfs files report size 0: read to the end rather than by size.
+        let smaps = try #require(FileHandle(forReadingAtPath: "/proc/self/smaps")).readToEnd() ?? Data()
+        for line in String(decoding: smaps, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let range = fields.first, range.contains("-"), !range.hasSuffix(":") {
+                let bounds = range.split(separator: "-").compactMap { UInt($0, radix: 16) }
+                inside = bounds.count == 2 && bounds[0] <= address && address < bounds[1]
+            } else if inside, fields.first == "THPeligible:" {
+                eligible = fields.last == "1"
+            }
+        }
+        #expect(eligible != nil, "the buffer's mapping is in /proc/self/smaps")
+        if !mode.contains("[never]") { #expect(eligible == true, "THP mode \(mode)") }
     }
 }

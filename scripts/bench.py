@@ -6,7 +6,8 @@
 Each round runs every engine once per model, one process at a time and interleaved (cleanclip,
 open_clip, onnxruntime, then the next model), so that all of them see the same machine; the
 table shows each figure's median over rounds and the medians of the per-round ratios
-(cleanclip / open_clip, and cleanclip / the faster reference). Below the table, the image
+(cleanclip / open_clip, and cleanclip / the faster reference) with their range over the rounds
+in brackets. Below the table, the image
 tower's and the training step's GFLOP/s, each engine's, against the measured sgemm and the
 cores' arithmetic limit. Nothing is set in the environment: OpenBLAS runs the kernel cleanclip
 chooses (printed first), PyTorch and onnxruntime their own.
@@ -112,7 +113,9 @@ def main():
     print("|---|---|---|---|---|---|---|")
     med = lambda xs: statistics.median(xs) if xs else None
     fmt = lambda v: "" if v is None else f"{v:.2f}"
-    ratio = lambda xs: fmt(med(xs)) + "x" if xs else ""
+    # A ratio's median over rounds, and with several rounds its range: on a noisy host the
+    # rounds' spread says how far one median can be trusted.
+    ratio = lambda xs: "" if not xs else fmt(med(xs)) + "x" + (f" ({min(xs):.2f}-{max(xs):.2f})" if len(xs) > 1 else "")
     for (model, what), ours in results["cleanclip"].items():
         if what.endswith("GFLOP/s"):
             continue

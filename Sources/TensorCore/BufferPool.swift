@@ -247,10 +247,11 @@ public final class BufferPool: @unchecked Sendable {
 
     /// Asks for transparent huge pages on a fresh mapping of at least 2 MiB. Debian's kernels
     /// give them only where asked (`enabled` = madvise), and 4 KiB pages cost one fault each on
-    /// first touch: a ViT-B/32 CleanCLIP step faulted 120,000 pages a step and 1.3 million in its
-    /// first (AdamW's moments, the weight gradients), a seventh of the process's time in the
-    /// kernel under KVM. With huge pages it faults about 210,000 times in all, at the same peak
-    /// RSS. Where the kernel has no huge pages the advice fails and nothing changes.
+    /// first touch: ViT-B/32's `bench --training --iterations 2` (set-up, a warm-up step, two
+    /// timed steps; the first step touches AdamW's moments and every weight gradient) faulted
+    /// 1.43 million times, with 14.1 of its 44 CPU seconds in the kernel under KVM. With huge
+    /// pages: 210,000 faults and 10.3 s, at the same peak RSS. Where the kernel has no huge
+    /// pages the advice fails and nothing changes.
     private static func adviseHugePages(_ p: UnsafeMutableRawPointer, bytes: Int) {
         guard bytes >= 2 << 20 else { return }
         _ = madvise(p, bytes, MADV_HUGEPAGE)

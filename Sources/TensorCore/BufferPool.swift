@@ -19,8 +19,9 @@ import Foundation
 ///
 /// Buffers of 256 KiB and more are mapped pages of their own: from malloc's heap, freed large
 /// buffers can stay resident, scattered between live ones, and raise the peak well above what
-/// is in use (of a mapping, only the pages a tensor writes become resident). A request may also
-/// take an idle mapping of up to twice its class.
+/// is in use (of a mapping, only the pages a tensor writes become resident: 4 KiB ones, or 2 MiB
+/// ones in mappings of 2 MiB and more, which ask for huge pages). A request may also take an idle
+/// mapping of up to twice its class.
 /// Idle buffers are never cut or grown to fit another size: that kept faulting pages in and
 /// throwing them away step after step (the demo's model faulted 37 MB per step that way; it
 /// now faults none after its first step).

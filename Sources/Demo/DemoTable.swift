@@ -6,8 +6,8 @@ import CleanCLIP
 /// (as `Demo` does it), then each defence applied to a copy of it on the same clean pairs, and CA /
 /// ASR of every result. `run` writes the report folder (`TableReport`) and returns the runs.
 ///
-/// Every (attack, seed) run is saved as `runs/<attack>_seed<N>.json` as soon as it ends, its
-/// poisoned model as `runs/<attack>_seed<N>.poisoned.safetensors` (which `demo --poisoned-model`,
+/// Every (attack, seed) run is saved as `runs/<attack>_seed<N>.json` after its pretraining and
+/// again after each defence, its poisoned model as `runs/<attack>_seed<N>.poisoned.safetensors` (which `demo --poisoned-model`,
 /// with the same settings, cleans again without pretraining). A later `run` into the same folder
 /// reuses a saved run whose settings match: its defences as they are, and for defences it lacks
 /// its poisoned model, so an interrupted table resumes where it stopped and a defence can be
@@ -71,14 +71,15 @@ public final class DemoTable {
                 let config = config(attack: attack, seed: seed)
                 let saved = (try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json"))))
                     .flatMap { $0.config.pretraining == config.pretraining ? $0 : nil }
-                let run = try runOne(config, modelPath: stem + ".poisoned.safetensors", saved: saved, reference: reference)
                 // The file keeps the saved defences this table did not ask for, if made with these settings.
                 let kept = saved?.config == config ? saved?.results ?? [] : []
-                var stored = run
-                stored.results = DemoConfig.Defence.allCases.compactMap { d in
-                    run.results.first { $0.defence == d } ?? kept.first { $0.defence == d }
+                let run = try runOne(config, modelPath: stem + ".poisoned.safetensors", saved: saved, reference: reference) { run in
+                    var stored = run
+                    stored.results = DemoConfig.Defence.allCases.compactMap { d in
+                        run.results.first { $0.defence == d } ?? kept.first { $0.defence == d }
+                    }
+                    try writeJSON(stored, to: stem + ".json")
                 }
-                try writeJSON(stored, to: stem + ".json")
                 runs.append(run)
             }
         }
@@ -116,9 +117,10 @@ public final class DemoTable {
     /// `demo --poisoned-model`), then every defence on a copy of it, and the seed's never-poisoned
     /// model (from `reference`) scored with this trigger. `saved` is an earlier run with the same
     /// pretraining settings: its poisoned model is cleaned, and if its settings are all the same its
-    /// figures are reused and only the missing ones computed.
-    private func runOne(_ config: DemoConfig, modelPath: String, saved: TableRun?,
-                        reference: (UInt64) throws -> CLIPModel) throws -> TableRun {
+    /// figures are reused and only the missing ones computed. `save` receives the run so far after
+    /// pretraining and after each defence, so an interrupted run loses at most the stage it was in.
+    private func runOne(_ config: DemoConfig, modelPath: String, saved: TableRun?, reference: (UInt64) throws -> CLIPModel,
+                        save: (TableRun) throws -> Void) throws -> TableRun {
         let name = "\(config.attack.rawValue) seed \(config.seed)"
         let reused = saved?.config == config ? saved?.results.filter { defences.contains($0.defence) } ?? [] : []
         let reusedResults = defences.compactMap { d in reused.first { $0.defence == d } }
@@ -135,8 +137,10 @@ public final class DemoTable {
         let neverPoisoned = try saved?.neverPoisoned ?? demo.evaluate(try reference(config.seed), data)
         if let saved, reused.count == defences.count {
             log("\(name): reusing the saved run's defences; the never-poisoned model scored with its trigger")
-            return TableRun(config: config, poisonedPairs: saved.poisonedPairs, results: reusedResults, pretrainCurve: saved.pretrainCurve,
-                            neverPoisoned: neverPoisoned, seconds: saved.seconds + Date().timeIntervalSince(start))
+            let run = TableRun(config: config, poisonedPairs: saved.poisonedPairs, results: reusedResults, pretrainCurve: saved.pretrainCurve,
+                               neverPoisoned: neverPoisoned, seconds: saved.seconds + Date().timeIntervalSince(start))
+            try save(run)
+            return run
         }
         let poisoned: CLIPModel, pretrainCurve: [EpochRecord]
         let reuseSaved = saved != nil && FileManager.default.fileExists(atPath: modelPath)
@@ -148,11 +152,17 @@ public final class DemoTable {
             (poisoned, pretrainCurve) = try demo.pretrain(data)
             try poisoned.save(to: modelPath, metadata: ["cleanclip.demo.seed": "\(config.seed)", "cleanclip.demo.attack": config.attack.rawValue])
         }
+        var run = TableRun(config: config, poisonedPairs: data.poisonedCount, results: [], pretrainCurve: pretrainCurve,
+                           neverPoisoned: neverPoisoned, seconds: 0)
+        func checkpoint() throws {
+            run.seconds = (saved?.seconds ?? 0) + Date().timeIntervalSince(start)
+            try save(run)
+        }
+        try checkpoint()
         let pairs = try demo.prepareClean(data)
-        var results: [DefenceResult] = []
         for defence in defences {
             if reuseSaved, let r = reused.first(where: { $0.defence == defence }) {
-                results.append(r)
+                run.results.append(r)
                 continue
             }
             let t0 = Date()
@@ -163,11 +173,11 @@ public final class DemoTable {
             let zeroShot = cleaned.head == nil ? nil : try demo.evaluate(cleaned.model, data)
             log(String(format: "[%@] %@: CA %.1f%%, ASR %.1f%%", name, defence.title, 100 * r.cleanAccuracy, 100 * r.asr)
                 + (zeroShot.map { String(format: " (zero-shot: CA %.1f%%, ASR %.1f%%)", 100 * $0.cleanAccuracy, 100 * $0.asr) } ?? ""))
-            results.append(DefenceResult(defence: defence, result: r, zeroShot: zeroShot, curve: cleaned.curve,
-                                         seconds: Date().timeIntervalSince(t0)))
+            run.results.append(DefenceResult(defence: defence, result: r, zeroShot: zeroShot, curve: cleaned.curve,
+                                             seconds: Date().timeIntervalSince(t0)))
+            try checkpoint()
         }
-        return TableRun(config: config, poisonedPairs: data.poisonedCount, results: results, pretrainCurve: pretrainCurve,
-                        neverPoisoned: neverPoisoned, seconds: (saved?.seconds ?? 0) + Date().timeIntervalSince(start))
+        return run
     }
 }
 

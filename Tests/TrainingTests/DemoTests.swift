@@ -228,6 +228,35 @@ struct DemoTests {
         #expect(kept.results.map(\.defence) == [.none, .mmcl, .supervised])
     }
 
+    /// A run's file is written after pretraining and after each defence, so a table stopped in the
+    /// middle of a run resumes from its last finished defence, to the same figures.
+    @Test func tableResumesARunStoppedBetweenDefences() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("demo-table-stop-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = URL(fileURLWithPath: dir + "/runs/badnet_seed5.json")
+        var lines: [String] = [], snapshots: [Data] = []
+        let first = try DemoTable(base: Self.tiny, attacks: [.badnet], seeds: [5], defences: [.mmcl, .ssl])
+        first.log = { line in
+            lines.append(line)
+            if line.contains("finetuning") { snapshots.append((try? Data(contentsOf: file)) ?? Data()) }
+        }
+        let full = try first.run(reportDirectory: dir)
+        #expect(snapshots.count == 2)
+        let partial = try snapshots.map { try JSONDecoder().decode(TableRun.self, from: $0) }
+        #expect(partial.map { $0.results.map(\.defence) } == [[], [.mmcl]].map { [.none] + $0 })
+        #expect(partial[1].pretrainCurve == full[0].pretrainCurve && partial[1].results == Array(full[0].results.prefix(2)))
+        // As if stopped during SSL-only: the run resumes from the saved poisoned model and MMCL-only.
+        try snapshots[1].write(to: file)
+        lines = []
+        let again = try DemoTable(base: Self.tiny, attacks: [.badnet], seeds: [5], defences: [.mmcl, .ssl])
+        again.log = { lines.append($0) }
+        let resumed = try again.run(reportDirectory: dir)
+        #expect(lines.contains { $0.contains("reusing the saved run's 2 defences and its poisoned model") })
+        #expect(!lines.contains { $0.contains("from scratch") } && lines.filter { $0.contains("finetuning") }.count == 1)
+        #expect(resumed.map { $0.results.map(\.result) } == full.map { $0.results.map(\.result) })
+        #expect(resumed[0].results.map(\.curve) == full[0].results.map(\.curve))
+    }
+
     @Test func tableRejectsEmptyAndRepeatedLists() throws {
         #expect(throws: FinetuneError.self) { try DemoTable(base: Self.tiny, attacks: [], seeds: [1]) }
         #expect(throws: FinetuneError.self) { try DemoTable(base: Self.tiny, seeds: [1, 1]) }

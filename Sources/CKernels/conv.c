@@ -46,13 +46,65 @@ static inline void valid_columns(long x0, long x1, long stride, long shift, long
     if (*lo < x0) *lo = x0;
 }
 
-CK_CLONES void ck_im2col(const ck_conv_shape *s, const float *x, float *col, long row_begin, long row_end,
-                         long col_begin, long cols) {
+/* The length of each kernel offset's mask: whole output planes, at least 64 values, so that tiny
+ * planes still give the copy loops long runs. 0 when the convolution is not "same". */
+static long mask_period(const ck_conv_shape *s) {
+    if (s->stride != 1 || s->out_h != s->height || s->out_w != s->width) return 0;
+    long plane = s->out_h * s->out_w;
+    return plane * ((64 + plane - 1) / plane);
+}
+
+long ck_same_masks(const ck_conv_shape *s, unsigned char *masks) {
+    long period = mask_period(s), plane = s->out_h * s->out_w;
+    if (masks)
+        for (long i = 0; i < s->kernel_h; i++)
+            for (long j = 0; j < s->kernel_w; j++)
+                for (long e = 0; e < period; e++) {
+                    long y = e % plane / s->out_w, x = e % s->out_w;
+                    long sy = y + i - s->padding, sx = x + j - s->padding;
+                    *masks++ = sy >= 0 && sy < s->height && sx >= 0 && sx < s->width;
+                }
+    return s->kernel_h * s->kernel_w * period;
+}
+
+/* Calls body(e, end, m) for each run [e, end) of columns [begin, begin + count) whose sources
+ * e + delta lie in the channel's row [0, total), m pointing at column e's mask (period `period`).
+ * A column whose mask is 0 reads outside its image; every column left out is one of those. */
+#define FOR_EACH_MASKED_RUN(masks, period, total, begin, count, delta, ...)              \
+    do {                                                                                \
+        long e = (begin) > -(delta) ? (begin) : -(delta);                               \
+        long stop_ = (begin) + (count) < (total) - (delta) ? (begin) + (count) : (total) - (delta); \
+        while (e < stop_) {                                                             \
+            long phase_ = e % (period);                                                 \
+            long end = e + ((period) - phase_) < stop_ ? e + ((period) - phase_) : stop_; \
+            const unsigned char *m = (masks) + phase_;                                  \
+            __VA_ARGS__;                                                                \
+            e = end;                                                                    \
+        }                                                                               \
+    } while (0)
+
+CK_CLONES void ck_im2col(const ck_conv_shape *s, const unsigned char *masks, const float *x, float *col,
+                         long row_begin, long row_end, long col_begin, long cols) {
     long kk = s->kernel_h * s->kernel_w, plane = s->height * s->width;
     for (long row = row_begin; row < row_end; row++) {
         long c = row / kk, i = (row / s->kernel_w) % s->kernel_h, j = row % s->kernel_w;
         const float *src = x + c * s->images * plane;
         float *dst = col + (row - row_begin) * cols;
+        if (masks) {
+            long delta = (i - s->padding) * s->width + (j - s->padding), period = mask_period(s);
+            /* Columns whose source would lie before or after the channel's row are all masked. */
+            long total = s->images * plane, head = -delta - col_begin, tail = total - delta - col_begin;
+            head = head < 0 ? 0 : head > cols ? cols : head;
+            tail = tail < head ? head : tail > cols ? cols : tail;
+            memset(dst, 0, sizeof(float) * (size_t)head);
+            memset(dst + tail, 0, sizeof(float) * (size_t)(cols - tail));
+            FOR_EACH_MASKED_RUN(masks + (i * s->kernel_w + j) * period, period, total, col_begin, cols, delta, {
+                float *out = dst + (e - col_begin);
+                const float *in = src + e + delta;
+                for (long t = 0; t < end - e; t++) out[t] = m[t] ? in[t] : 0.0f;
+            });
+            continue;
+        }
         long shift = j - s->padding;
         FOR_EACH_RUN(s, col_begin, cols, {
             float *out = dst + offset - x0;  /* out[x] for x in x0..x1 */
@@ -72,14 +124,25 @@ CK_CLONES void ck_im2col(const ck_conv_shape *s, const float *x, float *col, lon
     }
 }
 
-CK_CLONES void ck_col2im(const ck_conv_shape *s, const float *col, long stride, float *dx, long channel_begin,
-                         long channel_end, long col_begin, long cols) {
+CK_CLONES void ck_col2im(const ck_conv_shape *s, const unsigned char *masks, const float *col, long stride, float *dx,
+                         long channel_begin, long channel_end, long col_begin, long cols) {
     long plane = s->height * s->width;
     for (long c = channel_begin; c < channel_end; c++) {
         float *dst = dx + c * s->images * plane;
         for (long i = 0; i < s->kernel_h; i++) {
             for (long j = 0; j < s->kernel_w; j++) {
                 const float *src = col + ((c * s->kernel_h + i) * s->kernel_w + j) * stride;
+                if (masks) {
+                    long delta = (i - s->padding) * s->width + (j - s->padding), period = mask_period(s);
+                    FOR_EACH_MASKED_RUN(masks + (i * s->kernel_w + j) * period, period, s->images * plane, col_begin, cols,
+                                        delta, {
+                        float *out = dst + e + delta;
+                        const float *in = src + (e - col_begin);
+                        for (long t = 0; t < end - e; t++)
+                            if (m[t]) out[t] += in[t];
+                    });
+                    continue;
+                }
                 long shift = j - s->padding;
                 FOR_EACH_RUN(s, col_begin, cols, {
                     long sy = y * s->stride + i - s->padding;

@@ -45,13 +45,14 @@ extension Tensor {
         let geometry = ck_conv_shape(channels: c, images: n, height: h, width: w, kernel_h: kh, kernel_w: kw,
                                      stride: stride, padding: padding, out_h: ho, out_w: wo)
         let step = convolutionStep(rows: k, cols: cols)
+        let masks = sameConvolutionMasks(geometry)
         if direct {
             sgemm(m: o, n: cols, k: c, a: weight.data, lda: c, b: data, ldb: cols, c: out.data, ldc: cols)
         } else {
             let col = Tensor(uninitialized: [k * step])
             for start in Swift.stride(from: 0, to: cols, by: step) {
                 let width = min(step, cols - start)
-                im2col(geometry, data, col.data, rows: k, start: start, width: width)
+                im2col(geometry, masks, data, col.data, rows: k, start: start, width: width)
                 sgemm(m: o, n: width, k: k, a: weight.data, lda: k, b: col.data, ldb: width, c: out.data + start, ldc: cols)
             }
         }
@@ -82,24 +83,26 @@ extension Tensor {
             for start in Swift.stride(from: 0, to: cols, by: step) {
                 let width = min(step, cols - start)
                 if let dw, let xSaved {
-                    im2col(geometry, xSaved.pointer, col.data, rows: k, start: start, width: width)
+                    im2col(geometry, masks, xSaved.pointer, col.data, rows: k, start: start, width: width)
                     sgemm(transB: true, m: o, n: k, k: width, a: g.data + start, lda: cols, b: col.data, ldb: width,
                           beta: 1, c: dw.data, ldc: k)
                 }
                 if let dx, let wSaved {
                     sgemm(transA: true, m: k, n: width, k: o, a: wSaved.pointer, lda: k, b: g.data + start, ldb: cols,
                           c: col.data, ldc: width)
-                    // Tasks of one channel and one image each (or the step's own columns when it
-                    // covers part of an image): a few channels alone would leave cores idle.
+                    // Tasks of one channel and a run of whole images (of about 16k values of
+                    // col; the step's own columns where it covers part of an image): a few
+                    // channels alone would leave cores idle.
                     let d = dx.data, cd = col.data, perImage = ho * wo
+                    let imagesPerTask = max(1, 16_384 / (kh * kw * perImage))
                     let first = start / perImage, last = (start + width - 1) / perImage
-                    let images = last - first + 1
-                    parallelFor(c * images, grain: max(1, 16_384 / max(1, kh * kw * perImage))) { r in
+                    let runs = (last - first) / imagesPerTask + 1
+                    parallelFor(c * runs, grain: max(1, 16_384 / (kh * kw * min(width, imagesPerTask * perImage)))) { r in
                         for task in r {
-                            let ch = task / images, img = first + task % images
-                            let lo = max(start, img * perImage), hi = min(start + width, (img + 1) * perImage)
-                            withUnsafePointer(to: geometry) {
-                                ck_col2im($0, cd + (lo - start), width, d, ch, ch + 1, lo, hi - lo)
+                            let ch = task / runs, img = first + task % runs * imagesPerTask
+                            let lo = max(start, img * perImage), hi = min(start + width, (img + imagesPerTask) * perImage)
+                            withUnsafePointer(to: geometry) { g in
+                                withPointer(masks) { ck_col2im(g, $0, cd + (lo - start), width, d, ch, ch + 1, lo, hi - lo) }
                             }
                         }
                     }
@@ -164,12 +167,31 @@ func convolutionStep(rows: Int, cols: Int) -> Int {
     min(cols, max(256, (2 << 20) / max(rows, 1)))
 }
 
-/// Columns [start, start + width) of the im2col matrix of a channel-major map, over the pool.
-func im2col(_ geometry: ck_conv_shape, _ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>,
-            rows: Int, start: Int, width: Int) {
-    parallelFor(rows, grain: max(1, 16_384 / max(width, 1))) { r in
-        withUnsafePointer(to: geometry) {
-            ck_im2col($0, x, col + r.lowerBound * width, r.lowerBound, r.upperBound, start, width)
+/// Which output positions of a "same" convolution (stride 1, output the input's size) read inside
+/// the image at each kernel offset (`ck_same_masks`), or nil for other convolutions.
+func sameConvolutionMasks(_ geometry: ck_conv_shape) -> [UInt8]? {
+    withUnsafePointer(to: geometry) { g in
+        let size = ck_same_masks(g, nil)
+        guard size > 0 else { return nil }
+        return [UInt8](unsafeUninitializedCapacity: size) {
+            ck_same_masks(g, $0.baseAddress)
+            $1 = size
         }
     }
+}
+
+/// Columns [start, start + width) of the im2col matrix of a channel-major map, over the pool.
+func im2col(_ geometry: ck_conv_shape, _ masks: [UInt8]?, _ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>,
+            rows: Int, start: Int, width: Int) {
+    parallelFor(rows, grain: max(1, 16_384 / max(width, 1))) { r in
+        withUnsafePointer(to: geometry) { g in
+            withPointer(masks) { ck_im2col(g, $0, x, col + r.lowerBound * width, r.lowerBound, r.upperBound, start, width) }
+        }
+    }
+}
+
+/// `body` with the array's first element, or nil.
+private func withPointer<R>(_ array: [UInt8]?, _ body: (UnsafePointer<UInt8>?) -> R) -> R {
+    guard let array else { return body(nil) }
+    return array.withUnsafeBufferPointer { body($0.baseAddress) }
 }

@@ -20,17 +20,27 @@ typedef struct {
     long out_h, out_w;                     /* (H + 2 padding - kh) / stride + 1, ... */
 } ck_conv_shape;
 
+/* For a "same" convolution (stride 1, output plane the size of the input's), column e of row
+ * (c, i, j) reads element e + (i - pad) W + (j - pad) of channel c's row, or 0 where that lies
+ * outside the image. This is the table that says which: for each kernel offset (i, j), one byte
+ * per output position of a plane, 1 where it reads inside the image, the plane repeated to at
+ * least 64 bytes. Returns the table's size in bytes, writing it when masks is not NULL, or 0
+ * for other convolutions. */
+long ck_same_masks(const ck_conv_shape *s, unsigned char *masks);
+
 /* Rows [row_begin, row_end) of col's columns [col_begin, col_begin + cols), stored with row
- * stride `cols`. */
-void ck_im2col(const ck_conv_shape *s, const float *x, float *col, long row_begin, long row_end, long col_begin,
-               long cols);
+ * stride `cols`. `masks`: ck_same_masks's table for a "same" convolution (a shifted, masked
+ * copy of the rows, fast for planes of any size), else NULL. */
+void ck_im2col(const ck_conv_shape *s, const unsigned char *masks, const float *x, float *col, long row_begin,
+               long row_end, long col_begin, long cols);
 
 /* Adds columns [col_begin, col_begin + cols) of col back into dx [C, N, H, W], for channels
  * [channel_begin, channel_end) only; `col` points at column col_begin of row 0 and has row
- * stride `stride` (all C*kh*kw rows). A channel's rows touch only that channel's plane, and a
- * column range of whole images only those images: disjoint ranges can run at once. */
-void ck_col2im(const ck_conv_shape *s, const float *col, long stride, float *dx, long channel_begin,
-               long channel_end, long col_begin, long cols);
+ * stride `stride` (all C*kh*kw rows); `masks` as for ck_im2col. A channel's rows touch only
+ * that channel's plane, and a column range of whole images only those images: disjoint ranges
+ * can run at once. Each element of dx gets its terms in the order of the kernel offsets. */
+void ck_col2im(const ck_conv_shape *s, const unsigned char *masks, const float *col, long stride, float *dx,
+               long channel_begin, long channel_end, long col_begin, long cols);
 
 /* BatchNorm's backward over contiguous channel rows of `plane` values, given the batch (or
  * running) statistics used in forward (y = (x - mean) * rstd * gamma + beta):

@@ -204,3 +204,42 @@ CK_CLONES void ck_channel_relu_backward(const float *x, const float *g, const fl
         for (long i = 0; i < plane; i++) dc[i] = xc[i] * a + b > 0 ? gc[i] : 0;  /* as ck_channel_affine rounds */
     }
 }
+
+CK_CLONES void ck_avg_pool(const float *x, float *out, long planes, long h, long w, long k) {
+    long ho = h / k, wo = w / k;
+    float inv = 1.0f / (float)(k * k);
+    for (long p = 0; p < planes; p++)
+        for (long i = 0; i < ho; i++) {
+            const float *top = x + (p * h + i * k) * w;
+            float *o = out + (p * ho + i) * wo;
+            if (k == 2) {  /* ModifiedResNet's only window: a loop the compiler vectorizes */
+                const float *bottom = top + w;
+                for (long j = 0; j < wo; j++) o[j] = (0.0f + top[2 * j] + top[2 * j + 1] + bottom[2 * j] + bottom[2 * j + 1]) * inv;
+                continue;
+            }
+            for (long j = 0; j < wo; j++) {
+                float sum = 0.0f;
+                for (long di = 0; di < k; di++)
+                    for (long dj = 0; dj < k; dj++) sum += top[di * w + j * k + dj];
+                o[j] = sum * inv;
+            }
+        }
+}
+
+CK_CLONES void ck_avg_pool_backward(const float *g, float *dx, long planes, long h, long w, long k) {
+    long ho = h / k, wo = w / k;
+    float inv = 1.0f / (float)(k * k);
+    for (long p = 0; p < planes; p++) {
+        float *d = dx + p * h * w;
+        for (long i = 0; i < ho; i++) {
+            const float *gi = g + (p * ho + i) * wo;
+            for (long di = 0; di < k; di++) {
+                float *row = d + (i * k + di) * w;
+                for (long j = 0; j < wo; j++)
+                    for (long dj = 0; dj < k; dj++) row[j * k + dj] = gi[j] * inv;
+                memset(row + wo * k, 0, sizeof(float) * (size_t)(w - wo * k));
+            }
+        }
+        memset(d + ho * k * w, 0, sizeof(float) * (size_t)((h - ho * k) * w));
+    }
+}

@@ -121,38 +121,18 @@ extension Tensor {
         let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
         let ho = h / k, wo = w / k
         let out = Tensor(uninitialized: [n, c, ho, wo])
-        let x = data, o = out.data, inv = 1 / Float(k * k)
-        parallelFor(n * c, grain: 8) { r in
-            for plane in r {
-                let src = x + plane * h * w, dst = o + plane * ho * wo
-                for i in 0..<ho {
-                    for j in 0..<wo {
-                        var s: Float = 0
-                        for di in 0..<k { for dj in 0..<k { s += src[(i * k + di) * w + j * k + dj] } }
-                        dst[i * wo + j] = s * inv
-                    }
-                }
-            }
+        let x = data, o = out.data
+        parallelFor(n * c, grain: max(1, 16_384 / max(1, h * w))) { r in
+            ck_avg_pool(x + r.lowerBound * h * w, o + r.lowerBound * ho * wo, r.count, h, w, k)
         }
         let inShape = shape
         recordUnary(out, self) { g in
             // Each input in a window gets 1/k² of that window's gradient; rows/columns beyond
             // the last whole window (when H or W is not a multiple of k) get none.
-            let dx = Tensor(zeros: inShape)
+            let dx = Tensor(uninitialized: inShape)
             let gd = g.data, d = dx.data
-            parallelFor(n * c, grain: 8) { r in
-                for plane in r {
-                    let gsrc = gd + plane * ho * wo, dst = d + plane * h * w
-                    for i in 0..<ho {
-                        for di in 0..<k {
-                            let drow = dst + (i * k + di) * w
-                            for j in 0..<wo {
-                                let v = gsrc[i * wo + j] * inv
-                                for dj in 0..<k { drow[j * k + dj] = v }
-                            }
-                        }
-                    }
-                }
+            parallelFor(n * c, grain: max(1, 16_384 / max(1, h * w))) { r in
+                ck_avg_pool_backward(gd + r.lowerBound * ho * wo, d + r.lowerBound * h * w, r.count, h, w, k)
             }
             return dx
         }

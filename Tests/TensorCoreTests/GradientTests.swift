@@ -85,6 +85,7 @@ let gradCases: [GradCase] = [
     },
     GradCase("swappingFirstTwoAxes", { r in [randn([2, 3, 4], &r)] }) { $0[0].swappingFirstTwoAxes() },
     GradCase("avgPool2d 2", { r in [randn([2, 3, 4, 6], &r)] }) { $0[0].avgPool2d(2) },
+    GradCase("avgPool2d 3, partial windows", { r in [randn([1, 2, 7, 8], &r)] }) { $0[0].avgPool2d(3) },
     GradCase("avgPool2d 3 ragged", { r in [randn([1, 2, 7, 8], &r)] }) { $0[0].avgPool2d(3) },
     GradCase("batchNorm2d training", { r in [randn([4, 3, 3, 2], &r, std: 2), randn([4], &r), randn([4], &r)] }) {
         $0[0].batchNorm2d(weight: $0[1], bias: $0[2], runningMean: nil, runningVar: nil, training: true)
@@ -256,6 +257,32 @@ let gradCases: [GradCase] = [
         let worstX = zip(dx, x.grad!.array).map { abs($0 - Double($1)) }.max()!
         #expect(worstW < 1e-4, "dW worst relative error \(worstW)")
         #expect(worstX < 1e-4, "dx worst error \(worstX)")
+    }
+
+    /// Average pooling is the window's sum from 0, row by row, times 1/k², exactly; inputs
+    /// outside every whole window get no gradient.
+    @Test(arguments: [(2, [3, 2, 6, 10]), (2, [1, 1, 5, 3]), (3, [2, 1, 7, 8])]) func avgPoolIsTheWindowMean(k: Int, shape: [Int]) {
+        var rng = SeededRandom(seed: 5)
+        let x = randn(shape, &rng)
+        x.requiresGrad = true
+        let y = x.avgPool2d(k)
+        let (h, w) = (shape[2], shape[3]), (ho, wo) = (h / k, w / k)
+        #expect(y.shape == [shape[0], shape[1], ho, wo])
+        var expected: [Float] = []
+        for p in 0..<(shape[0] * shape[1]) { for i in 0..<ho { for j in 0..<wo {
+            var sum: Float = 0
+            for di in 0..<k { for dj in 0..<k { sum += x.data[(p * h + i * k + di) * w + j * k + dj] } }
+            expected.append(sum * (1 / Float(k * k)))
+        } } }
+        #expect(y.array == expected)
+        let g = randn(y.shape, &rng)
+        y.backward(gradient: g)
+        let dx = x.grad!.array
+        for p in 0..<(shape[0] * shape[1]) { for r in 0..<h { for c in 0..<w {
+            let inWindow = r < ho * k && c < wo * k
+            let want = inWindow ? g.data[(p * ho + r / k) * wo + c / k] * (1 / Float(k * k)) : 0
+            #expect(dx[(p * h + r) * w + c] == want)
+        } } }
     }
 
     /// Packed sequences attend only within themselves: equal to each sequence on its own, and

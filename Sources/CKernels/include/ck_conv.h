@@ -57,6 +57,15 @@ void ck_channel_batchnorm_backward(const float *x, const float *g, const float *
 void ck_channel_relu_backward(const float *x, const float *g, const float *scale, const float *shift, float *dz,
                               long channels, long plane);
 
+/* nn.AvgPool2d(k) (window k x k, stride k, no padding) over `planes` planes of h x w:
+ * out[p, i, j] = (0 + the window's values, row by row) / k^2 as one multiply by 1/k^2, rows and
+ * columns past the last whole window unread; out has planes x h/k x w/k values. */
+void ck_avg_pool(const float *x, float *out, long planes, long h, long w, long k);
+
+/* Its adjoint: every input of a window gets the window's gradient times 1/k^2, inputs in no
+ * window 0. Writes all of dx (planes x h x w). */
+void ck_avg_pool_backward(const float *g, float *dx, long planes, long h, long w, long k);
+
 #ifdef __cplusplus
 }
 #endif

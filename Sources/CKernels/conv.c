@@ -49,8 +49,8 @@ static inline void valid_columns(long x0, long x1, long stride, long shift, long
 /* The length of each kernel offset's mask: whole output planes, at least 64 values, so that tiny
  * planes still give the copy loops long runs. 0 when the convolution is not "same". */
 static long mask_period(const ck_conv_shape *s) {
-    if (s->stride != 1 || s->out_h != s->height || s->out_w != s->width) return 0;
     long plane = s->out_h * s->out_w;
+    if (s->stride != 1 || s->out_h != s->height || s->out_w != s->width || plane <= 0) return 0;
     return plane * ((64 + plane - 1) / plane);
 }
 

@@ -107,8 +107,9 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     /// of CA and did not lower ASR; on models pretrained for 24 epochs, lambda2 2 (24 finetune epochs,
     /// lr 5e-4) took CleanCLIP's BadNet ASR from 17.9 / 20.0 / 13.3% to 15.0 / 11.5 / 7.8% on seeds 1-3
     /// at 1.4-2.4 points of CA, but left held-out seed 15 at 24.1%; lambda2 3 gave 15.0 / 8.3 / 6.2 and
-    /// 10.6% (seed 15) at 1.8-3.0 points of CA, lambda2 4 11.2 / 10.6 / 6.7 and 6.8% at 1.8-3.4
-    /// (README, "Longer pretraining"; lambda2 3 was chosen with seed 15 in view).
+    /// 10.6% (seed 15) at 1.8-3.0 points of CA (held-out seeds 11 / 13: 8.9 / 16.0%, seed 13 at 3.4
+    /// points of CA), lambda2 4 11.2 / 10.6 / 6.7 and 6.8% at 1.8-3.4 (README, "Longer pretraining";
+    /// lambda2 3 was chosen with seed 15 in view).
     public var inmodalWeight: Float = 1
     /// Side of the BadNet patch on the generated images (8 of 32 = 25% of the side; the paper's
     /// 16 of 224 is 7%: at 32 px a 4-pixel patch is learned too slowly for the demo's budget, and a

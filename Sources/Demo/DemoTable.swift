@@ -8,10 +8,10 @@ import CleanCLIP
 ///
 /// Every (attack, seed) run is saved as `runs/<attack>_seed<N>.json` after its pretraining and
 /// again after each defence, its poisoned model as `runs/<attack>_seed<N>.poisoned.safetensors`
-/// (which `demo --poisoned-model`, with the same settings, cleans again without pretraining). A later `run` into the same folder
-/// reuses a saved run whose settings match: its defences as they are, and for defences it lacks
-/// its poisoned model, so an interrupted table resumes where it stopped and a defence can be
-/// added to a finished table without pretraining again. A saved run whose settings differ only
+/// (which `demo --poisoned-model`, with the same settings, cleans again without pretraining). A
+/// later `run` into the same folder reuses a saved run whose settings match: its defences as they
+/// are, and for defences it lacks its poisoned model, so an interrupted table resumes from the
+/// last finished stage and a defence can be added to a finished table without pretraining again. A saved run whose settings differ only
 /// in the cleanup finetunes' (`DemoConfig.pretraining`) lends its poisoned model, and every
 /// defence runs again.
 ///

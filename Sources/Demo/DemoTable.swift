@@ -11,9 +11,9 @@ import CleanCLIP
 /// (which `demo --poisoned-model`, with the same settings, cleans again without pretraining). A
 /// later `run` into the same folder reuses a saved run whose settings match: its defences as they
 /// are, and for defences it lacks its poisoned model, so an interrupted table resumes from the
-/// last finished stage and a defence can be added to a finished table without pretraining again. A saved run whose settings differ only
-/// in the cleanup finetunes' (`DemoConfig.pretraining`) lends its poisoned model, and every
-/// defence runs again.
+/// last finished stage and a defence can be added to a finished table without pretraining again.
+/// A saved run whose settings differ only in the cleanup finetunes' (`DemoConfig.pretraining`)
+/// lends its poisoned model, and every defence runs again.
 ///
 /// Every seed also gets a never-poisoned model: pretrained as the runs are, on the same pairs with
 /// none poisoned (`runs/reference_seed<N>.safetensors`, its settings in `.json`), and scored with

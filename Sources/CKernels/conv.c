@@ -85,15 +85,16 @@ long ck_same_masks(const ck_conv_shape *s, unsigned char *masks) {
 
 CK_CLONES void ck_im2col(const ck_conv_shape *s, const unsigned char *masks, const float *x, float *col,
                          long row_begin, long row_end, long col_begin, long cols) {
-    long kk = s->kernel_h * s->kernel_w, plane = s->height * s->width;
+    long kk = s->kernel_h * s->kernel_w, plane = s->height * s->width, total = s->images * plane;
+    long period = mask_period(s);
     for (long row = row_begin; row < row_end; row++) {
         long c = row / kk, i = (row / s->kernel_w) % s->kernel_h, j = row % s->kernel_w;
-        const float *src = x + c * s->images * plane;
+        const float *src = x + c * total;
         float *dst = col + (row - row_begin) * cols;
         if (masks) {
-            long delta = (i - s->padding) * s->width + (j - s->padding), period = mask_period(s);
+            long delta = (i - s->padding) * s->width + (j - s->padding);
             /* Columns whose source would lie before or after the channel's row are all masked. */
-            long total = s->images * plane, head = -delta - col_begin, tail = total - delta - col_begin;
+            long head = -delta - col_begin, tail = total - delta - col_begin;
             head = head < 0 ? 0 : head > cols ? cols : head;
             tail = tail < head ? head : tail > cols ? cols : tail;
             memset(dst, 0, sizeof(float) * (size_t)head);
@@ -126,16 +127,15 @@ CK_CLONES void ck_im2col(const ck_conv_shape *s, const unsigned char *masks, con
 
 CK_CLONES void ck_col2im(const ck_conv_shape *s, const unsigned char *masks, const float *col, long stride, float *dx,
                          long channel_begin, long channel_end, long col_begin, long cols) {
-    long plane = s->height * s->width;
+    long plane = s->height * s->width, total = s->images * plane, period = mask_period(s);
     for (long c = channel_begin; c < channel_end; c++) {
-        float *dst = dx + c * s->images * plane;
+        float *dst = dx + c * total;
         for (long i = 0; i < s->kernel_h; i++) {
             for (long j = 0; j < s->kernel_w; j++) {
                 const float *src = col + ((c * s->kernel_h + i) * s->kernel_w + j) * stride;
                 if (masks) {
-                    long delta = (i - s->padding) * s->width + (j - s->padding), period = mask_period(s);
-                    FOR_EACH_MASKED_RUN(masks + (i * s->kernel_w + j) * period, period, s->images * plane, col_begin, cols,
-                                        delta, {
+                    long delta = (i - s->padding) * s->width + (j - s->padding);
+                    FOR_EACH_MASKED_RUN(masks + (i * s->kernel_w + j) * period, period, total, col_begin, cols, delta, {
                         float *out = dst + e + delta;
                         const float *in = src + (e - col_begin);
                         for (long t = 0; t < end - e; t++)

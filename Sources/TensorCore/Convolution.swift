@@ -45,7 +45,7 @@ extension Tensor {
         let geometry = ck_conv_shape(channels: c, images: n, height: h, width: w, kernel_h: kh, kernel_w: kw,
                                      stride: stride, padding: padding, out_h: ho, out_w: wo)
         let step = convolutionStep(rows: k, cols: cols)
-        let masks = sameConvolutionMasks(geometry)
+        let masks = direct ? nil : sameConvolutionMasks(geometry)
         if direct {
             sgemm(m: o, n: cols, k: c, a: weight.data, lda: c, b: data, ldb: cols, c: out.data, ldc: cols)
         } else {

@@ -593,20 +593,8 @@ def evaluate(model: Model, eval_csv, classes="imagenet", trigger: str | None = N
     target, also the attack success rate. Returns the report as a dict (clean_accuracy,
     top5_accuracy, n_images, asr, per_class_asr, ...). progress: as for finetune ("clean" /
     "triggered" phases, images done)."""
-    handle = _model_handle(model)
-    o = _evaluate_options(classes, trigger, target, templates, location, patch_size, seed, batch_size, image_column,
-                          label_column)
-    path = _path(eval_csv, "eval_csv")
-    cb = _Progress(progress)
-
-    def call(buf, capacity, needed):
-        with handle.use() as ptr:
-            status = lib.cleanclip_evaluate(ptr, path, ctypes.byref(o), cb.c_fn, None, buf, capacity, needed)
-        if status not in (_lib.OK, _lib.BUFFER_TOO_SMALL):
-            cb.check(status)
-        return status
-
-    return json.loads(_text_result(call))
+    return _evaluation_report(lib.cleanclip_evaluate, model, eval_csv, classes, trigger, target, templates, location,
+                              patch_size, seed, batch_size, image_column, label_column, progress)
 
 
 def score_trigger(model: Model, eval_csv, trigger: str, target: str, classes="imagenet", *, templates=None,
@@ -614,6 +602,13 @@ def score_trigger(model: Model, eval_csv, trigger: str, target: str, classes="im
                   image_column: str = "image", label_column: str = "label", progress=None) -> dict:
     """How strongly `trigger` pulls the images of `eval_csv` toward `target`: the evaluate()
     report, with mean_similarity_shift."""
+    return _evaluation_report(lib.cleanclip_score_trigger, model, eval_csv, classes, trigger, target, templates, location,
+                              patch_size, seed, batch_size, image_column, label_column, progress)
+
+
+def _evaluation_report(c_function, model, eval_csv, classes, trigger, target, templates, location, patch_size, seed,
+                       batch_size, image_column, label_column, progress) -> dict:
+    """Runs cleanclip_evaluate or cleanclip_score_trigger (same options, same JSON report)."""
     handle = _model_handle(model)
     o = _evaluate_options(classes, trigger, target, templates, location, patch_size, seed, batch_size, image_column,
                           label_column)
@@ -622,7 +617,7 @@ def score_trigger(model: Model, eval_csv, trigger: str, target: str, classes="im
 
     def call(buf, capacity, needed):
         with handle.use() as ptr:
-            status = lib.cleanclip_score_trigger(ptr, path, ctypes.byref(o), cb.c_fn, None, buf, capacity, needed)
+            status = c_function(ptr, path, ctypes.byref(o), cb.c_fn, None, buf, capacity, needed)
         if status not in (_lib.OK, _lib.BUFFER_TOO_SMALL):
             cb.check(status)
         return status

@@ -89,9 +89,12 @@ public final class DemoTable {
 
     /// The settings of a seed's never-poisoned model (the attack only names the trigger its
     /// pretraining curve is scored with; with nothing poisoned, training does not depend on it).
+    /// The warp's settings are the defaults: they play no part in a BadNet run, so a table with
+    /// another warp reuses the same saved model.
     public func referenceConfig(seed: UInt64) -> DemoConfig {
         var c = config(attack: .badnet, seed: seed)
         c.poisonFraction = 0
+        (c.warpGrid, c.warpStrength) = (DemoConfig().warpGrid, DemoConfig().warpStrength)
         return c
     }
 

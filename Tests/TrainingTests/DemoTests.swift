@@ -143,6 +143,11 @@ struct DemoTests {
         #expect(reference.poisonedPairs == 0 && runs[0].neverPoisoned == reference.poisoned)
         clean5.attack = .wanet
         #expect(runs[2].neverPoisoned == (try run(clean5, report: nil)).poisoned)
+        // A table with another warp has the same never-poisoned settings, so it reuses the saved models.
+        var otherWarp = Self.tiny
+        (otherWarp.warpGrid, otherWarp.warpStrength) = (4, 2)
+        #expect(try DemoTable(base: otherWarp, attacks: [.wanet], seeds: [5]).referenceConfig(seed: 5)
+                == table().referenceConfig(seed: 5))
         #expect(runs[0].neverPoisoned?.cleanAccuracy == runs[2].neverPoisoned?.cleanAccuracy)
         // The saved poisoned model cleans again without pretraining, to the table's figures.
         var wanet6 = Self.tiny

@@ -69,8 +69,12 @@ public final class DemoTable {
             for seed in seeds {
                 let stem = runsDirectory + "/\(attack.rawValue)_seed\(seed)"
                 let config = config(attack: attack, seed: seed)
-                let saved = (try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json"))))
-                    .flatMap { $0.config.pretraining == config.pretraining ? $0 : nil }
+                let found = try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json")))
+                let saved = found.flatMap { $0.config.pretraining == config.pretraining ? $0 : nil }
+                if found != nil && saved == nil {
+                    log("\(attack.rawValue) seed \(seed): \(stem).json was made with other pretraining settings; it is replaced "
+                        + "(another --report folder keeps both)")
+                }
                 // The file keeps the saved defences this table did not ask for, if made with these settings.
                 let kept = saved?.config == config ? saved?.results ?? [] : []
                 let run = try runOne(config, modelPath: stem + ".poisoned.safetensors", saved: saved, reference: reference) { run in

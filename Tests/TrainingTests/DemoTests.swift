@@ -200,6 +200,7 @@ struct DemoTests {
         lines = []
         _ = try table().run(reportDirectory: dir)
         #expect(lines.filter { $0.contains("from scratch") }.count == 1 && lines.filter { $0.hasSuffix("reusing the saved run") }.count == 3)
+        #expect(lines.contains { $0.hasPrefix("badnet seed 5: ") && $0.contains("badnet_seed5.json was made with other pretraining settings; it is replaced") })
     }
 
     /// A defence added to a finished table runs on the saved poisoned model, the others are

@@ -107,9 +107,11 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     /// of CA and did not lower ASR; on models pretrained for 24 epochs, lambda2 2 (24 finetune epochs,
     /// lr 5e-4) took CleanCLIP's BadNet ASR from 17.9 / 20.0 / 13.3% to 15.0 / 11.5 / 7.8% on seeds 1-3
     /// at 1.4-2.4 points of CA, but left held-out seed 15 at 24.1%; lambda2 3 gave 15.0 / 8.3 / 6.2 and
-    /// 10.6% (seed 15) at 1.8-3.0 points of CA (held-out seeds 11 / 13: 8.9 / 16.0%, seed 13 at 3.4
-    /// points of CA), lambda2 4 11.2 / 10.6 / 6.7 and 6.8% at 1.8-3.4 (README, "Longer pretraining";
-    /// lambda2 3 was chosen with seed 15 in view).
+    /// 10.6% (seed 15) at 1.8-3.0 points of CA (held-out seeds 11-14: 8.9 / 7.2 / 16.0 / 8.3%, seed 13
+    /// at 3.4 points of CA), lambda2 4 11.2 / 10.6 / 6.7 and 6.8% at 1.8-3.4 (README, "Longer
+    /// pretraining"; lambda2 3 was chosen with seed 15 in view). On the other attacks lambda2 3 lowers
+    /// WaNet (40.6 -> 34.0%), leaves Blended and label-consistent as they were, and takes two runs
+    /// past 3 points of lost CA (Blended seed 2, label-consistent seed 3).
     public var inmodalWeight: Float = 1
     /// Side of the BadNet patch on the generated images (8 of 32 = 25% of the side; the paper's
     /// 16 of 224 is 7%: at 32 px a 4-pixel patch is learned too slowly for the demo's budget, and a
@@ -125,7 +127,9 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     /// --threads 1`; (4, 0.5) from the 2-thread table) for (k, s): (4, 0.5) 0.4%, (4, 2) 8.5% at epoch 7,
     /// (4, 4) 45.5%, (4, 8) 70.5%, (8, 4) 63.8%, (16, 4) 80.8%, (16, 6) 94.4%, (16, 8) 98.0%,
     /// (32, 1) 0.2%, (32, 2) 38.2%. The warp is visible at this size, as any warp a model this small
-    /// learns from 800 pairs would be.
+    /// learns from 800 pairs would be. Pretrained for 24 epochs (README, "Longer pretraining"),
+    /// (16, 4) is planted at 94-97% and CleanCLIP leaves 12.5% of it (seeds 1-3), where (16, 8)
+    /// leaves 40.6%.
     public var warpStrength: Float = 8
     /// Side k of WaNet's random noise grid, upsampled to the image: the warp's smoothness.
     public var warpGrid = 16

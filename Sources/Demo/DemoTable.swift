@@ -98,7 +98,8 @@ public final class DemoTable {
     public func referenceConfig(seed: UInt64) -> DemoConfig {
         var c = config(attack: .badnet, seed: seed)
         c.poisonFraction = 0
-        (c.warpGrid, c.warpStrength) = (DemoConfig().warpGrid, DemoConfig().warpStrength)
+        let defaults = DemoConfig()
+        (c.warpGrid, c.warpStrength) = (defaults.warpGrid, defaults.warpStrength)
         return c
     }
 

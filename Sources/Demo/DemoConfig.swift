@@ -221,6 +221,17 @@ extension DemoConfig {
         return c
     }
 
+    /// These settings with those the attack's trigger does not use at their defaults (WaNet's warp
+    /// for the other attacks, the patch size for Blended and WaNet): configurations that differ only
+    /// there poison, train and score the same models, and compare equal after this.
+    public var withUnusedTriggerDefaults: DemoConfig {
+        var c = self
+        let d = DemoConfig()
+        if attack != .wanet { (c.warpGrid, c.warpStrength) = (d.warpGrid, d.warpStrength) }
+        if attack == .blended || attack == .wanet { c.patchSize = d.patchSize }
+        return c
+    }
+
     /// The architecture, caption style and pretraining loss as `cleanclip demo` flags, those at
     /// their defaults left out (the seed and the attack, which a table varies, are not here).
     var choiceFlags: String {

@@ -45,12 +45,13 @@ public final class DemoTable {
         self.defences = DemoConfig.Defence.allCases.filter { $0 == .none || defences.contains($0) }
     }
 
-    /// The configuration of one run.
+    /// The configuration of one run: the base's, with the trigger settings this attack does not use
+    /// at their defaults (so a table with another warp reuses the saved runs of the other attacks).
     public func config(attack: DemoConfig.Attack, seed: UInt64) -> DemoConfig {
         var c = base
         c.attack = attack
         c.seed = seed
-        return c
+        return c.withUnusedTriggerDefaults
     }
 
     /// Runs (or reuses) every (attack, seed) in order and writes the report to `reportDirectory`.
@@ -69,7 +70,9 @@ public final class DemoTable {
             for seed in seeds {
                 let stem = runsDirectory + "/\(attack.rawValue)_seed\(seed)"
                 let config = config(attack: attack, seed: seed)
-                let found = try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json")))
+                var found = try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json")))
+                // Files from before `config` reset the unused trigger settings may hold others.
+                if let run = found { found?.config = run.config.withUnusedTriggerDefaults }
                 let saved = found.flatMap { $0.config.pretraining == config.pretraining ? $0 : nil }
                 if found != nil && saved == nil {
                     log("\(attack.rawValue) seed \(seed): \(stem).json was made with other pretraining settings; it is replaced "
@@ -93,13 +96,11 @@ public final class DemoTable {
 
     /// The settings of a seed's never-poisoned model (the attack only names the trigger its
     /// pretraining curve is scored with; with nothing poisoned, training does not depend on it).
-    /// The warp's settings are the defaults: they play no part in a BadNet run, so a table with
-    /// another warp reuses the same saved model.
+    /// As a BadNet run's, they hold the default warp, so a table with another warp reuses the same
+    /// saved model.
     public func referenceConfig(seed: UInt64) -> DemoConfig {
         var c = config(attack: .badnet, seed: seed)
         c.poisonFraction = 0
-        let defaults = DemoConfig()
-        (c.warpGrid, c.warpStrength) = (defaults.warpGrid, defaults.warpStrength)
         return c
     }
 
@@ -111,7 +112,7 @@ public final class DemoTable {
         demo.log = { [log] in log("[\(name)] \($0)") }
         demo.progress = { [progress] stage, done, total, detail in progress("\(name) \(stage)", done, total, detail) }
         let saved = try? JSONDecoder().decode(ReferenceRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json")))
-        if saved?.config.pretraining == config.pretraining, FileManager.default.fileExists(atPath: stem + ".safetensors") {
+        if saved?.config.withUnusedTriggerDefaults.pretraining == config.pretraining, FileManager.default.fileExists(atPath: stem + ".safetensors") {
             return try demo.loadPoisoned(stem + ".safetensors")
         }
         let start = Date()

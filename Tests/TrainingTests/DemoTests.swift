@@ -172,6 +172,19 @@ struct DemoTests {
         let again = try table().run(reportDirectory: dir)
         #expect(again == runs)
         #expect(lines.filter { $0.contains("reusing the saved run") }.count == 4)
+        // A table with another warp reuses the other attacks' runs (their triggers do not use it),
+        // and a run file holding a setting its trigger ignores (one written before) still matches.
+        lines = []
+        let warped = try DemoTable(base: otherWarp, attacks: [.badnet], seeds: [5, 6])
+        warped.log = { lines.append($0) }
+        #expect(try warped.run(reportDirectory: dir) == Array(runs[0..<2]))
+        #expect(lines.filter { $0.hasSuffix("reusing the saved run") }.count == 2 && !lines.contains { $0.contains("from scratch") })
+        var otherPatch = runs[2]
+        otherPatch.config.patchSize += 2
+        try JSONEncoder().encode(otherPatch).write(to: URL(fileURLWithPath: dir + "/runs/wanet_seed5.json"))
+        lines = []
+        #expect(try table().run(reportDirectory: dir) == runs)
+        #expect(lines.filter { $0.hasSuffix("reusing the saved run") }.count == 4)
         // A saved run whose cleanup settings differ lends its poisoned model; every defence runs again.
         var edited = runs[1]
         edited.config.finetuneLR *= 2

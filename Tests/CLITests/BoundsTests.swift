@@ -56,6 +56,11 @@ let fixtureModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
         #expect(stderr.contains("\(flag) must be"), "\(stderr)")
     }
 
+    @Test func demoTakesOnePreset() throws {
+        let (status, stderr) = try run(["demo", "--quick", "--long"])
+        #expect(status == 64 && stderr.contains("--quick and --long"), "exit status \(status): \(stderr)")
+    }
+
     /// The demo's sizes are checked by `DemoConfig.validate()` before anything is generated.
     @Test(arguments: [["--width", "100000000"], ["--poison-fraction", "nan"], ["--train-pairs", "9223372036854775807"],
                       ["--patch-size", "0"], ["--finetune-lr=-1"], ["--warp-strength", "nan"]])

@@ -286,6 +286,21 @@ struct DemoTests {
         #expect(try DemoTable(base: Self.tiny, defences: [.cleanclip]).defences == [.none, .cleanclip])
     }
 
+    /// Reports and tables name the short command that makes their settings: a preset with the
+    /// seed, attack and choices a table varies, and no short command once any other setting moves.
+    @Test func presetsNameTheirFlag() {
+        var long = DemoConfig.long
+        (long.seed, long.attack, long.pretrainLoss) = (12, .wanet, .mmclSSL)
+        #expect(long.presetFlag == " --long" && DemoConfig.quick.presetFlag == " --quick" && DemoConfig().presetFlag == "")
+        // The regime README "Longer pretraining" measured, the table's WaNet at half strength.
+        var measured = DemoConfig()
+        (measured.pretrainEpochs, measured.finetuneEpochs, measured.finetuneLR, measured.inmodalWeight) = (24, 24, 5e-4, 2)
+        measured.warpStrength = 4
+        #expect(measured == DemoConfig.long)
+        long.inmodalWeight = 3
+        #expect(long.presetFlag == nil)
+    }
+
     @Test func meanAndSampleStandardDeviation() {
         let m = MeanStd([2, 4, 4, 4, 5, 5, 7, 9])
         #expect(m.mean == 5 && abs(m.std - (32.0 / 7).squareRoot()) < 1e-12 && m.count == 8)

@@ -38,6 +38,9 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "With --table: comma-separated defences among mmcl, ssl, cleanclip, supervised (default: all; the poisoned model is always a row).")
     var defences: String?
 
+    @Option(help: "With --table: runs at once, each on --threads threads (default: the cores divided by the jobs). The figures depend on --threads, not on the jobs.")
+    var jobs: Int?
+
     @Option(help: "Vision tower: vit or resnet.")
     var architecture = "resnet"
 
@@ -106,13 +109,14 @@ struct DemoCommand: ParsableCommand {
 
     func validate() throws {
         try Bounds.checkThreads(threads)  // the other numbers are checked by DemoConfig.validate()
+        try Bounds.check(jobs, "--jobs", 1...Threads.maximum)
         if quick && long { throw ValidationError("--quick and --long are two presets; give one") }
         if table {
             if seed != nil { throw ValidationError("--table takes --seeds (a list), not --seed") }
             if attack != nil { throw ValidationError("--table takes --attacks (a list), not --attack") }
             if poisonedModel != nil { throw ValidationError("--table pretrains a model per attack and seed; --poisoned-model does not apply") }
-        } else if seeds != nil || attacks != nil || defences != nil {
-            throw ValidationError("--seeds, --attacks and --defences go with --table")
+        } else if seeds != nil || attacks != nil || defences != nil || jobs != nil {
+            throw ValidationError("--seeds, --attacks, --defences and --jobs go with --table")
         }
     }
 
@@ -126,7 +130,7 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { Threads.count = threads }
+        if let threads { Threads.count = threads } else if let jobs { Threads.count = max(1, Threads.count / jobs) }
         var config = quick ? DemoConfig.quick : long ? DemoConfig.long : DemoConfig()
         config.seed = seed ?? 1
         guard let arch = DemoConfig.Architecture(rawValue: architecture) else { throw ValidationError("unknown architecture '\(architecture)' (vit or resnet)") }
@@ -173,6 +177,7 @@ struct DemoCommand: ParsableCommand {
         let attacks = try attacks.map { try list($0, "attack", DemoConfig.Attack.init(rawValue:)) } ?? DemoConfig.Attack.allCases
         let defences = try defences.map { try list($0, "defence", DemoConfig.Defence.init(rawValue:)) } ?? DemoConfig.Defence.allCases
         let table = try DemoTable(base: base, attacks: attacks, seeds: seeds, defences: defences)
+        table.jobs = jobs ?? 1
         table.progress = { stage, done, total, detail in bars.update(stage, done, of: total, detail: detail) }
         _ = try table.run(reportDirectory: report)
         print("")

@@ -276,6 +276,42 @@ struct DemoTests {
         #expect(resumed[0].results.map(\.curve) == full[0].results.map(\.curve))
     }
 
+    /// Runs made at once have the figures of runs made one after another (they depend on the
+    /// thread count, not on the jobs), and a seed's never-poisoned model is made once. A run that
+    /// fails stops the table with its error.
+    @Test func tableJobsRunAtOnceToTheSameFigures() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("demo-table-jobs-\(getpid())-\(UInt64.random(in: 0...UInt64.max))").path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func table(jobs: Int) throws -> DemoTable {
+            let t = try DemoTable(base: Self.tiny, attacks: [.badnet, .blended, .wanet], seeds: [5], defences: [.mmcl])
+            t.jobs = jobs
+            return t
+        }
+        let serial = try table(jobs: 1)
+        serial.log = { _ in }
+        let one = try serial.run(reportDirectory: dir + "/one")
+        let lock = NSLock()
+        var lines: [String] = []
+        let parallel = try table(jobs: 3)
+        parallel.log = { line in lock.lock(); lines.append(line); lock.unlock() }
+        let three = try parallel.run(reportDirectory: dir + "/three")
+        #expect(three.map(\.config) == one.map(\.config) && three.map(\.pretrainCurve) == one.map(\.pretrainCurve))
+        #expect(three.map { $0.results.map(\.result) } == one.map { $0.results.map(\.result) })
+        #expect(three.map { $0.results.map(\.curve) } == one.map { $0.results.map(\.curve) })
+        #expect(three.map(\.neverPoisoned) == one.map(\.neverPoisoned))
+        #expect(lines.filter { $0.contains("never-poisoned seed 5") && $0.contains("from scratch") }.count == 1)
+        // They ran at once: the last run had started before the first one ended.
+        let wanetStart = try #require(lines.firstIndex { $0.hasPrefix("[wanet seed 5]") })
+        #expect(wanetStart < (try #require(lines.lastIndex { $0.hasPrefix("[badnet seed 5]") })))
+
+        // A run whose file cannot be written fails; the table throws its error.
+        try FileManager.default.createDirectory(atPath: dir + "/failing/runs/blended_seed5.json", withIntermediateDirectories: true)
+        let failing = try table(jobs: 3)
+        failing.log = { _ in }
+        #expect { try failing.run(reportDirectory: dir + "/failing") } throws: { "\($0)".contains("blended_seed5.json") }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/failing/table.md"))
+    }
+
     @Test func tableRejectsEmptyAndRepeatedLists() throws {
         #expect(throws: FinetuneError.self) { try DemoTable(base: Self.tiny, attacks: [], seeds: [1]) }
         #expect(throws: FinetuneError.self) { try DemoTable(base: Self.tiny, seeds: [1, 1]) }

@@ -28,9 +28,9 @@ public final class DemoTable {
     public let defences: [DemoConfig.Defence]
     /// How many runs go at once, each on a thread of its own that computes on `Threads.count`
     /// threads (1: one after another). A run's figures do not depend on it, only on `Threads.count`
-    /// and the BLAS kernel: two jobs of one thread each give the figures of one-thread runs in about
-    /// half the time on 2 cores, where one job of two threads gains 5-60% over one thread (a model this
-    /// small keeps two threads waiting on each other).
+    /// and the BLAS kernel. A model this small keeps two threads of one run waiting on each other:
+    /// on 2 cores a quick table of two runs took 113 s on one thread, 75-78 s as one job of two
+    /// threads and 57 s as two jobs of one thread each.
     public var jobs = 1
     /// Receives one line per notable event (from the jobs' threads when `jobs` > 1).
     public var log: (String) -> Void = { print($0) }

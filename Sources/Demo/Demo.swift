@@ -79,7 +79,7 @@ public final class Demo {
             poisoned: poisonedResult, mmcl: try evaluate(mmclModel, data), cleanclip: try evaluate(cleanModel, data),
             config: config, seed: config.seed, poisonedPairs: data.poisonedCount,
             pretrainCurve: pretrainCurve, mmclCurve: mmcl.curve, cleanclipCurve: cleaned.curve,
-            seconds: Date().timeIntervalSince(start))
+            seconds: Date().timeIntervalSince(start), arithmetic: .current)
         if let reportDirectory {
             try save(mmclModel, as: "mmcl")
             try save(cleanModel, as: "cleanclip")

@@ -269,6 +269,24 @@ extension DemoConfig {
     }
 }
 
+/// What decides a run's float rounding besides its settings and seed: the OpenBLAS kernel and
+/// the thread count (`Threads.count`). Runs with the same settings, seed and arithmetic give the
+/// same figures, bit for bit; another kernel or thread count moves them a little.
+public struct Arithmetic: Sendable, Codable, Hashable {
+    public var blasKernel: String
+    public var threads: Int
+
+    public init(blasKernel: String, threads: Int) { (self.blasKernel, self.threads) = (blasKernel, threads) }
+
+    /// This process's, as it computes now.
+    public static var current: Arithmetic { Arithmetic(blasKernel: BLASBackend.status.kernel, threads: Threads.count) }
+
+    /// "OpenBLAS kernel Cooperlake, 1 thread".
+    public var description: String { "OpenBLAS kernel \(blasKernel), \(threads) thread\(threads == 1 ? "" : "s")" }
+
+    enum CodingKeys: String, CodingKey { case blasKernel = "blas_kernel", threads }
+}
+
 /// CA and ASR of one model.
 public struct StageResult: Sendable, Codable, Equatable {
     public var cleanAccuracy: Double
@@ -304,9 +322,11 @@ public struct DemoResults: Sendable, Codable {
     public var mmclCurve: [EpochRecord]
     public var cleanclipCurve: [EpochRecord]
     public var seconds: Double
+    /// The kernel and thread count the run computed with.
+    public var arithmetic: Arithmetic
 
     enum CodingKeys: String, CodingKey {
-        case poisoned, mmcl, cleanclip, config, seed, seconds
+        case poisoned, mmcl, cleanclip, config, seed, seconds, arithmetic
         case poisonedPairs = "poisoned_pairs", pretrainCurve = "pretrain_curve"
         case mmclCurve = "mmcl_curve", cleanclipCurve = "cleanclip_curve"
     }

@@ -124,7 +124,8 @@ public final class DemoTable {
         let start = Date()
         let (model, curve) = try demo.pretrain(try demo.makeData())
         try model.save(to: stem + ".safetensors", metadata: ["cleanclip.demo.seed": "\(seed)", "cleanclip.demo.attack": "none"])
-        try writeJSON(ReferenceRun(config: config, pretrainCurve: curve, seconds: Date().timeIntervalSince(start)), to: stem + ".json")
+        try writeJSON(ReferenceRun(config: config, pretrainCurve: curve, seconds: Date().timeIntervalSince(start), arithmetic: .current),
+                      to: stem + ".json")
         return model
     }
 
@@ -142,7 +143,8 @@ public final class DemoTable {
         if let saved, reused.count == defences.count, saved.neverPoisoned != nil {
             log("\(name): reusing the saved run")
             return TableRun(config: config, poisonedPairs: saved.poisonedPairs, results: reusedResults,
-                            pretrainCurve: saved.pretrainCurve, neverPoisoned: saved.neverPoisoned, seconds: saved.seconds)
+                            pretrainCurve: saved.pretrainCurve, neverPoisoned: saved.neverPoisoned, seconds: saved.seconds,
+                            arithmetic: saved.arithmetic)
         }
         let start = Date()
         let demo = Demo(config: config)
@@ -153,7 +155,8 @@ public final class DemoTable {
         if let saved, reused.count == defences.count {
             log("\(name): reusing the saved run's defences; the never-poisoned model scored with its trigger")
             let run = TableRun(config: config, poisonedPairs: saved.poisonedPairs, results: reusedResults, pretrainCurve: saved.pretrainCurve,
-                               neverPoisoned: neverPoisoned, seconds: saved.seconds + Date().timeIntervalSince(start))
+                               neverPoisoned: neverPoisoned, seconds: saved.seconds + Date().timeIntervalSince(start),
+                               arithmetic: withCurrent(saved.arithmetic))
             try save(run)
             return run
         }
@@ -168,7 +171,7 @@ public final class DemoTable {
             try poisoned.save(to: modelPath, metadata: ["cleanclip.demo.seed": "\(config.seed)", "cleanclip.demo.attack": config.attack.rawValue])
         }
         var run = TableRun(config: config, poisonedPairs: data.poisonedCount, results: [], pretrainCurve: pretrainCurve,
-                           neverPoisoned: neverPoisoned, seconds: 0)
+                           neverPoisoned: neverPoisoned, seconds: 0, arithmetic: withCurrent(reuseSaved ? saved?.arithmetic : []))
         func checkpoint() throws {
             run.seconds = (saved?.seconds ?? 0) + Date().timeIntervalSince(start)
             try save(run)
@@ -194,6 +197,12 @@ public final class DemoTable {
         }
         return run
     }
+}
+
+/// `recorded` with this process's arithmetic added (unknown, nil, stays unknown).
+private func withCurrent(_ recorded: [Arithmetic]?) -> [Arithmetic]? {
+    guard let recorded else { return nil }
+    return recorded.contains(.current) ? recorded : recorded + [.current]
 }
 
 /// Calls `body(i)` for every i in 0..<count, on up to `jobs` threads (the calling one among them),
@@ -301,6 +310,10 @@ public struct TableRun: Sendable, Codable, Equatable {
     public var neverPoisoned: StageResult?
     /// Wall seconds of the run (with the seed's never-poisoned pretraining when this run made it).
     public var seconds: Double
+    /// The kernels and thread counts its stages computed with: more than one when it was resumed
+    /// or extended under others; nil when a stage was computed before this was recorded. (The
+    /// never-poisoned model records its own, in `reference_seed<N>.json`.)
+    public var arithmetic: [Arithmetic]?
 
     public func result(_ defence: DemoConfig.Defence) -> StageResult? {
         results.first { $0.defence == defence }?.result
@@ -308,7 +321,7 @@ public struct TableRun: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case config, results, seconds, poisonedPairs = "poisoned_pairs", pretrainCurve = "pretrain_curve"
-        case neverPoisoned = "never_poisoned"
+        case neverPoisoned = "never_poisoned", arithmetic
     }
 }
 
@@ -317,7 +330,8 @@ struct ReferenceRun: Codable {
     var config: DemoConfig
     var pretrainCurve: [EpochRecord]
     var seconds: Double
-    enum CodingKeys: String, CodingKey { case config, seconds, pretrainCurve = "pretrain_curve" }
+    var arithmetic: Arithmetic?
+    enum CodingKeys: String, CodingKey { case config, seconds, arithmetic, pretrainCurve = "pretrain_curve" }
 }
 
 /// Mean and sample standard deviation (n - 1; 0 for one value) of percentages.
@@ -401,17 +415,28 @@ struct TableReport {
 
     var seconds: Double { runs.map(\.seconds).reduce(0, +) }
 
+    /// The runs' kernels and thread counts: "OpenBLAS kernel Cooperlake, 1 thread" when all share
+    /// one, else each with its count of runs.
+    var arithmetic: String {
+        let groups = Dictionary(grouping: runs) { run in
+            run.arithmetic.map { $0.map(\.description).joined(separator: " and ") } ?? "settings not recorded (run files from before they were)"
+        }
+        if groups.count == 1, let only = groups.keys.first { return only }
+        return groups.sorted { $0.key < $1.key }.map { "\($0.key) (\($0.value.count) run\($0.value.count == 1 ? "" : "s"))" }.joined(separator: "; ")
+    }
+
     func write(to directory: String) throws {
         func write(_ text: String, _ name: String) throws { try AtomicFile.write(text, to: directory + "/" + name) }
         struct Summary: Codable {
             var command: String
             var seconds: Double
+            var arithmetic: String
             var neverPoisoned: [ReferenceCell]
             var cells: [Cell]
             var runs: [TableRun]
-            enum CodingKeys: String, CodingKey { case command, seconds, cells, runs, neverPoisoned = "never_poisoned" }
+            enum CodingKeys: String, CodingKey { case command, seconds, arithmetic, cells, runs, neverPoisoned = "never_poisoned" }
         }
-        try writeJSON(Summary(command: command, seconds: seconds, neverPoisoned: referenceCells, cells: cells, runs: runs),
+        try writeJSON(Summary(command: command, seconds: seconds, arithmetic: arithmetic, neverPoisoned: referenceCells, cells: cells, runs: runs),
                       to: directory + "/table.json")
         // The never-poisoned model's row is "never-poisoned" in the defence column.
         var csv = "attack,seed,defence,clean_accuracy,top5_accuracy,asr\n"
@@ -449,7 +474,7 @@ struct TableReport {
             md += "| \(run.config.attack.rawValue) | \(run.config.seed) | \(percents(run.neverPoisoned)) | "
                 + run.results.map { percents($0.result) }.joined(separator: " | ") + " |\n"
         }
-        md += "\nCommand: `\(command)`; \(String(format: "%.0f", seconds)) s of runs.\n"
+        md += "\nCommand: `\(command)`; \(String(format: "%.0f", seconds)) s of runs; computed with \(arithmetic).\n"
         return md
     }
 
@@ -501,7 +526,7 @@ struct TableReport {
         </table>
         <p>Files: <a href="table.md">table.md</a> · <a href="table.json">table.json</a> · <a href="table.csv">table.csv</a> ·
         one JSON per run in <code>runs/</code>, with per-epoch curves.</p>
-        <p>Reproduce: <code>\(htmlEscape(command))</code> (\(String(format: "%.0f", seconds)) s of runs).</p>
+        <p>Reproduce: <code>\(htmlEscape(command))</code> (\(String(format: "%.0f", seconds)) s of runs; computed with \(htmlEscape(arithmetic))).</p>
         </body>
         </html>
 

@@ -48,7 +48,7 @@ struct ReportPage {
         for row in perClassRows {
             md += "| \(row.name) | \(row.count) | " + row.asr.map(percent).joined(separator: " | ") + " |\n"
         }
-        md += "\nCommand: `\(command)`; \(String(format: "%.0f", results.seconds)) s.\n"
+        md += "\nCommand: `\(command)`; \(String(format: "%.0f", results.seconds)) s; computed with \(results.arithmetic.description).\n"
         return md
     }
 
@@ -115,7 +115,7 @@ struct ReportPage {
         models: <a href="poisoned.safetensors">poisoned</a>, <a href="mmcl.safetensors">MMCL-only</a>, <a href="cleanclip.safetensors">CleanCLIP</a></p>
 
         <h2>Settings</h2>
-        <p>Reproduce: <code>\(escape(command))</code> (\(String(format: "%.0f", results.seconds)) s for this run).</p>
+        <p>Reproduce: <code>\(escape(command))</code> (\(String(format: "%.0f", results.seconds)) s for this run; computed with \(escape(results.arithmetic.description))).</p>
         <table id="settings">
 
         """

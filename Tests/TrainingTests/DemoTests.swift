@@ -53,6 +53,10 @@ struct DemoTests {
         var otherShape = config
         otherShape.width = 48
         #expect(throws: FinetuneError.self) { try Demo(config: otherShape).run(poisonedModel: dir + "/poisoned.safetensors") }
+        // The kernel and thread count, which decide the float rounding, are recorded with the figures.
+        #expect(r.arithmetic == .current && r.arithmetic.threads == Threads.count)
+        let md = try String(contentsOfFile: dir + "/results.md", encoding: .utf8)
+        #expect(md.contains("computed with OpenBLAS kernel \(BLASBackend.status.kernel), \(Threads.count) thread"))
         let png = try Data(contentsOf: URL(fileURLWithPath: dir + "/examples/triggered_0.png"))
         #expect(png.prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
         let svg = try String(contentsOfFile: dir + "/finetune_accuracy.svg", encoding: .utf8)
@@ -161,6 +165,7 @@ struct DemoTests {
         #expect(md.contains("| CleanCLIP | ") && md.contains(MeanStd(cleanclip).formatted))
         let floor = runs.filter { $0.config.attack == .badnet }.map { 100 * $0.neverPoisoned!.asr }
         #expect(md.contains("| never poisoned | ") && md.contains(MeanStd(floor).formatted))
+        #expect(md.contains("computed with \(Arithmetic.current.description).\n"))
         let page = try String(contentsOfFile: dir + "/index.html", encoding: .utf8)
         #expect(page.contains("<table id=\"table\">") && page.contains("<td>SSL-only</td>") && !page.contains("https://"))
         let csvRows = try String(contentsOfFile: dir + "/table.csv", encoding: .utf8).split(separator: "\n")
@@ -198,14 +203,20 @@ struct DemoTests {
         #expect(third.map { $0.results.map(\.curve) } == runs.map { $0.results.map(\.curve) })
         // A run file from before the never-poisoned model was measured keeps its defences; the
         // saved never-poisoned model is scored with its trigger.
+        // Its file also records other arithmetic: the run lists both, and the table counts the runs of each.
+        #expect(runs.allSatisfy { $0.arithmetic == [.current] })
+        let other = Arithmetic(blasKernel: "Haswell", threads: 7)
         var older = runs[3]
-        older.neverPoisoned = nil
+        (older.neverPoisoned, older.arithmetic) = (nil, [other])
         try JSONEncoder().encode(older).write(to: URL(fileURLWithPath: dir + "/runs/wanet_seed6.json"))
         lines = []
         let fourth = try table().run(reportDirectory: dir)
         #expect(lines.filter { $0.contains("reusing the saved run's defences") }.count == 1 && !lines.contains { $0.contains("from scratch") })
         #expect(fourth.map(\.neverPoisoned) == runs.map(\.neverPoisoned)
                 && fourth.map { $0.results.map(\.result) } == runs.map { $0.results.map(\.result) })
+        #expect(fourth[3].arithmetic == [other, .current])
+        let mixed = try String(contentsOfFile: dir + "/table.md", encoding: .utf8)
+        #expect(mixed.contains("\(Arithmetic.current.description) (3 runs)") && mixed.contains("OpenBLAS kernel Haswell, 7 threads and "))
         // One whose pretraining settings differ is pretrained again.
         edited = runs[0]
         edited.config.pretrainLR *= 2

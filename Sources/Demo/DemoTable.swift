@@ -275,7 +275,8 @@ private final class OncePerSeed: @unchecked Sendable {
         condition.unlock()
         let result = Result { try make() }
         condition.lock()
-        (made[seed], _) = (result, making.remove(seed))
+        made[seed] = result
+        making.remove(seed)
         condition.broadcast()
         condition.unlock()
         return try result.get()

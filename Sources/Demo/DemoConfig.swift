@@ -257,15 +257,36 @@ extension DemoConfig {
             + (pretrainLoss == .mmcl ? "" : " --pretrain-loss \(pretrainLoss.rawValue)")
     }
 
-    /// "" when every other setting is the default run's, " --quick" or " --long" when it is that
-    /// preset's, nil when none (then no short command makes this configuration).
-    public var presetFlag: String? {
-        func preset(_ base: DemoConfig) -> DemoConfig {
-            var p = base
+    /// The preset these settings are, the seed, attack and choices aside (a table varies those and
+    /// names the choices apart); nil when any other setting moved (then no short command makes them).
+    public var preset: Preset? {
+        Preset.allCases.first { preset in
+            var p = preset.config
             (p.seed, p.attack, p.architecture, p.poisonCaptions, p.pretrainLoss) = (seed, attack, architecture, poisonCaptions, pretrainLoss)
-            return p
+            return self == p
         }
-        return [("", DemoConfig()), (" --quick", .quick), (" --long", .long)].first { self == preset($0.1) }?.0
+    }
+
+    /// The named settings `cleanclip demo` starts from, one flag each.
+    public enum Preset: String, Sendable, CaseIterable {
+        /// `--quick`: the smoke run `make test` makes.
+        case quick
+        /// `--short`: 8 pretraining epochs, then 12 finetune epochs at lr 3e-4, lambda2 = 1; a single
+        /// run's default, under 5 minutes on 2 cores.
+        case short
+        /// `--long`: the paper's regime (`DemoConfig.long`); the default of `demo --table`.
+        case long
+
+        public var config: DemoConfig {
+            switch self {
+            case .quick: .quick
+            case .short: DemoConfig()
+            case .long: .long
+            }
+        }
+
+        /// " --long", or "" for the preset `demo` (a single run) or `demo --table` takes by default.
+        public func flag(table: Bool) -> String { self == (table ? .long : .short) ? "" : " --" + rawValue }
     }
 }
 

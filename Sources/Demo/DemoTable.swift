@@ -13,7 +13,8 @@ import CleanCLIP
 /// are, and for defences it lacks its poisoned model, so an interrupted table resumes from the
 /// last finished stage and a defence can be added to a finished table without pretraining again.
 /// A saved run whose settings differ only in the cleanup finetunes' (`DemoConfig.pretraining`)
-/// lends its poisoned model, and every defence runs again.
+/// lends its poisoned model, and every defence runs again; one whose pretraining settings differ
+/// is moved into `runs/replaced/` and made again.
 ///
 /// Every seed also gets a never-poisoned model: pretrained as the runs are, on the same pairs with
 /// none poisoned (`runs/reference_seed<N>.safetensors`, its settings in `.json`), and scored with
@@ -32,6 +33,20 @@ public final class DemoTable {
     /// on 2 cores a quick table of two runs took 113 s on one thread, 75-78 s as one job of two
     /// threads and 57 s as two jobs of one thread each.
     public var jobs = 1
+    /// The jobs, and the threads of each, for a table on `cores` cores given the `jobs` and
+    /// `threads` a user asked for (nil: not given). By default one thread per run and as many runs
+    /// at once as cores: the fastest use of the cores for models this small, and figures that do
+    /// not depend on the core count (they are the one-thread figures on every machine with the
+    /// same BLAS kernel). One of the two given, the other takes the cores it leaves.
+    public static func parallelism(jobs: Int?, threads: Int?, cores: Int) -> (jobs: Int, threads: Int) {
+        switch (jobs, threads) {
+        case let (jobs?, threads?): (jobs, threads)
+        case let (jobs?, nil): (jobs, max(1, cores / jobs))
+        case let (nil, threads?): (max(1, cores / threads), threads)
+        case (nil, nil): (max(1, cores), 1)
+        }
+    }
+
     /// Receives one line per notable event (from the jobs' threads when `jobs` > 1).
     public var log: (String) -> Void = { print($0) }
     /// Receives (stage, done, total, detail) as training proceeds; the stage names the run.
@@ -81,8 +96,8 @@ public final class DemoTable {
             if let run = found { found?.config = run.config.withUnusedTriggerDefaults }
             let saved = found.flatMap { $0.config.pretraining == config.pretraining ? $0 : nil }
             if found != nil && saved == nil {
-                log("\(attack.rawValue) seed \(seed): \(stem).json was made with other pretraining settings; it is replaced "
-                    + "(another --report folder keeps both)")
+                try setAside(stem, [".json", ".poisoned.safetensors"],
+                             "\(attack.rawValue) seed \(seed): \(stem).json was made with other pretraining settings")
             }
             // The file keeps the saved defences this table did not ask for, if made with these settings.
             let kept = saved?.config == config ? saved?.results ?? [] : []
@@ -121,12 +136,28 @@ public final class DemoTable {
         if saved?.config.withUnusedTriggerDefaults.pretraining == config.pretraining, FileManager.default.fileExists(atPath: stem + ".safetensors") {
             return try demo.loadPoisoned(stem + ".safetensors")
         }
+        if saved != nil { try setAside(stem, [".json", ".safetensors"], "\(name): \(stem).json was made with other settings") }
         let start = Date()
         let (model, curve) = try demo.pretrain(try demo.makeData())
         try model.save(to: stem + ".safetensors", metadata: ["cleanclip.demo.seed": "\(seed)", "cleanclip.demo.attack": "none"])
         try writeJSON(ReferenceRun(config: config, pretrainCurve: curve, seconds: Date().timeIntervalSince(start), arithmetic: .current),
                       to: stem + ".json")
         return model
+    }
+
+    /// Moves the files of a saved run (`stem` + each suffix) that this table makes again with other
+    /// settings into `runs/replaced/`, so that nothing computed is lost; an older file of the same
+    /// name there gives way. `why` starts the line logged.
+    private func setAside(_ stem: String, _ suffixes: [String], _ why: String) throws {
+        let file = URL(fileURLWithPath: stem)
+        let folder = file.deletingLastPathComponent().appendingPathComponent("replaced")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for suffix in suffixes where FileManager.default.fileExists(atPath: stem + suffix) {
+            let destination = folder.appendingPathComponent(file.lastPathComponent + suffix).path
+            try? FileManager.default.removeItem(atPath: destination)
+            try FileManager.default.moveItem(atPath: stem + suffix, toPath: destination)
+        }
+        log(why + "; moved to \(folder.path)/ and made again")
     }
 
     /// One (attack, seed): pretraining, the poisoned model saved to `modelPath` (for
@@ -405,13 +436,13 @@ struct TableReport {
 
     /// The command that makes this table.
     var command: String {
-        var c = "cleanclip demo --table" + (table.base.presetFlag ?? "") + " --seeds " + table.seeds.map(String.init).joined(separator: ",")
+        var c = "cleanclip demo --table" + (table.base.preset?.flag(table: true) ?? "") + " --seeds " + table.seeds.map(String.init).joined(separator: ",")
         if table.attacks != DemoConfig.Attack.allCases { c += " --attacks " + table.attacks.map(\.rawValue).joined(separator: ",") }
         if table.defences != DemoConfig.Defence.allCases {
             c += " --defences " + table.defences.filter { $0 != .none }.map(\.rawValue).joined(separator: ",")
         }
         c += table.base.choiceFlags
-        return table.base.presetFlag == nil ? c + " with the settings in table.json" : c
+        return table.base.preset == nil ? c + " with the settings in table.json" : c
     }
 
     var seconds: Double { runs.map(\.seconds).reduce(0, +) }

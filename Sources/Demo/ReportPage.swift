@@ -23,8 +23,8 @@ struct ReportPage {
     private var command: String {
         let flags = " --seed \(config.seed)" + (config.attack == .badnet ? "" : " --attack \(config.attack.rawValue)")
             + config.choiceFlags + (results.pretrainCurve.isEmpty ? " --poisoned-model poisoned.safetensors" : "")
-        guard let preset = config.presetFlag else { return "cleanclip demo with the settings below" }
-        return "cleanclip demo" + preset + flags
+        guard let preset = config.preset else { return "cleanclip demo with the settings below" }
+        return "cleanclip demo" + preset.flag(table: false) + flags
     }
 
     /// The ten classes' per-class ASR rows: (class, images, ASR per model); the target has none.

@@ -20,10 +20,13 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Seed for every random choice (default 1).")
     var seed: UInt64?
 
-    @Flag(help: "A small, fast run (smoke test).")
+    @Flag(help: "Preset: a small, fast run (smoke test).")
     var quick = false
 
-    @Flag(help: "The paper's regime: 24 pretraining epochs, 24 finetune epochs at lr 5e-4, lambda2 2, WaNet warp strength 4 (about 20 minutes a run on one core; other flags override its settings).")
+    @Flag(help: "Preset, the default of a single run: 8 pretraining epochs, 12 finetune epochs at lr 3e-4, lambda2 1, WaNet warp strength 8 (under 5 minutes on 2 cores).")
+    var short = false
+
+    @Flag(help: "Preset, the default of --table: the paper's regime, 24 pretraining epochs, 24 finetune epochs at lr 5e-4, lambda2 2, WaNet warp strength 4 (about 20 minutes a run on one core). Other flags override a preset's settings.")
     var long = false
 
     @Flag(help: "Build the table: every attack, defence and seed (see --attacks, --defences, --seeds).")
@@ -38,7 +41,7 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "With --table: comma-separated defences among mmcl, ssl, cleanclip, supervised (default: all; the poisoned model is always a row).")
     var defences: String?
 
-    @Option(help: "With --table: runs at once, each on --threads threads (default: the cores divided by the jobs). The figures depend on --threads, not on the jobs.")
+    @Option(help: "With --table: runs at once, each on --threads threads (default: the cores divided by --threads, which defaults to 1). The figures depend on --threads, not on the jobs.")
     var jobs: Int?
 
     @Option(help: "Vision tower: vit or resnet.")
@@ -104,13 +107,13 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .customLong("poisoned-model"), help: "Skip pretraining and clean this model (poisoned.safetensors from an earlier run's report with the same settings).")
     var poisonedModel: String?
 
-    @Option(help: "Worker threads (default: all cores).")
+    @Option(help: "Worker threads (default: all cores; with --table, of each run, default 1).")
     var threads: Int?
 
     func validate() throws {
         try Bounds.checkThreads(threads)  // the other numbers are checked by DemoConfig.validate()
         try Bounds.check(jobs, "--jobs", 1...Threads.maximum)
-        if quick && long { throw ValidationError("--quick and --long are two presets; give one") }
+        if [quick, short, long].filter({ $0 }).count > 1 { throw ValidationError("--quick, --short and --long are presets; give one") }
         if table {
             if seed != nil { throw ValidationError("--table takes --seeds (a list), not --seed") }
             if attack != nil { throw ValidationError("--table takes --attacks (a list), not --attack") }
@@ -130,8 +133,8 @@ struct DemoCommand: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { Threads.count = threads } else if let jobs { Threads.count = max(1, Threads.count / jobs) }
-        var config = quick ? DemoConfig.quick : long ? DemoConfig.long : DemoConfig()
+        let preset: DemoConfig.Preset = quick ? .quick : short ? .short : long ? .long : table ? .long : .short
+        var config = preset.config
         config.seed = seed ?? 1
         guard let arch = DemoConfig.Architecture(rawValue: architecture) else { throw ValidationError("unknown architecture '\(architecture)' (vit or resnet)") }
         guard let kind = DemoConfig.Attack(rawValue: attack ?? "badnet") else { throw ValidationError("unknown attack '\(attack ?? "")'") }
@@ -158,6 +161,7 @@ struct DemoCommand: ParsableCommand {
         if let layers { config.layers = layers }
         let bars = ProgressBars()
         if table { return try runTable(config, bars: bars) }
+        if let threads { Threads.count = threads }
         let report = report ?? "report"
         let demo = Demo(config: config)
         demo.progress = { stage, done, total, detail in bars.update(stage, done, of: total, detail: detail) }
@@ -177,7 +181,8 @@ struct DemoCommand: ParsableCommand {
         let attacks = try attacks.map { try list($0, "attack", DemoConfig.Attack.init(rawValue:)) } ?? DemoConfig.Attack.allCases
         let defences = try defences.map { try list($0, "defence", DemoConfig.Defence.init(rawValue:)) } ?? DemoConfig.Defence.allCases
         let table = try DemoTable(base: base, attacks: attacks, seeds: seeds, defences: defences)
-        table.jobs = jobs ?? 1
+        (table.jobs, Threads.count) = DemoTable.parallelism(jobs: jobs, threads: threads, cores: Threads.count)
+        print("\(table.jobs) run\(table.jobs == 1 ? "" : "s") at once, each computed with \(Arithmetic.current.description)")
         table.progress = { stage, done, total, detail in bars.update(stage, done, of: total, detail: detail) }
         _ = try table.run(reportDirectory: report)
         print("")

@@ -57,8 +57,10 @@ let fixtureModel = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
     }
 
     @Test func demoTakesOnePreset() throws {
-        let (status, stderr) = try run(["demo", "--quick", "--long"])
-        #expect(status == 64 && stderr.contains("--quick and --long"), "exit status \(status): \(stderr)")
+        for presets in [["--quick", "--long"], ["--short", "--long"], ["--quick", "--short"]] {
+            let (status, stderr) = try run(["demo"] + presets)
+            #expect(status == 64 && stderr.contains("--quick, --short and --long are presets; give one"), "exit status \(status): \(stderr)")
+        }
     }
 
     /// The demo's sizes are checked by `DemoConfig.validate()` before anything is generated.

@@ -217,14 +217,34 @@ struct DemoTests {
         #expect(fourth[3].arithmetic == [other, .current])
         let mixed = try String(contentsOfFile: dir + "/table.md", encoding: .utf8)
         #expect(mixed.contains("\(Arithmetic.current.description) (3 runs)") && mixed.contains("OpenBLAS kernel Haswell, 7 threads and "))
-        // One whose pretraining settings differ is pretrained again.
+        // One whose pretraining settings differ is pretrained again; its files are kept in runs/replaced/.
         edited = runs[0]
         edited.config.pretrainLR *= 2
-        try JSONEncoder().encode(edited).write(to: URL(fileURLWithPath: dir + "/runs/badnet_seed5.json"))
+        let editedJSON = try JSONEncoder().encode(edited)
+        try editedJSON.write(to: URL(fileURLWithPath: dir + "/runs/badnet_seed5.json"))
+        let poisonedModel = try Data(contentsOf: URL(fileURLWithPath: dir + "/runs/badnet_seed5.poisoned.safetensors"))
         lines = []
-        _ = try table().run(reportDirectory: dir)
+        let fifth = try table().run(reportDirectory: dir)
         #expect(lines.filter { $0.contains("from scratch") }.count == 1 && lines.filter { $0.hasSuffix("reusing the saved run") }.count == 3)
-        #expect(lines.contains { $0.hasPrefix("badnet seed 5: ") && $0.contains("badnet_seed5.json was made with other pretraining settings; it is replaced") })
+        #expect(lines.contains { $0.hasPrefix("badnet seed 5: ") && $0.contains("badnet_seed5.json was made with other pretraining settings; moved to ")
+                                 && $0.hasSuffix("/runs/replaced/ and made again") })
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/runs/replaced/badnet_seed5.json")) == editedJSON)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir + "/runs/replaced/badnet_seed5.poisoned.safetensors")) == poisonedModel)
+        #expect(fifth[0].results.map(\.result) == runs[0].results.map(\.result))
+        // So is a never-poisoned model made with other settings.
+        var savedReference = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/runs/reference_seed6.json"))) as! [String: Any]
+        var settings = savedReference["config"] as! [String: Any]
+        settings["pretrain_epochs"] = Self.tiny.pretrainEpochs + 1
+        savedReference["config"] = settings
+        try JSONSerialization.data(withJSONObject: savedReference).write(to: URL(fileURLWithPath: dir + "/runs/reference_seed6.json"))
+        try FileManager.default.removeItem(atPath: dir + "/runs/badnet_seed6.json")
+        lines = []
+        let sixth = try DemoTable(base: Self.tiny, attacks: [.badnet], seeds: [6])
+        sixth.log = { lines.append($0) }
+        let sixthRuns = try sixth.run(reportDirectory: dir)
+        #expect(sixthRuns.map { $0.results.map(\.result) } == [runs[1].results.map(\.result)] && sixthRuns[0].neverPoisoned == runs[1].neverPoisoned)
+        #expect(lines.contains { $0.hasPrefix("never-poisoned seed 6: ") && $0.contains("made with other settings; moved to ") })
+        #expect(FileManager.default.fileExists(atPath: dir + "/runs/replaced/reference_seed6.safetensors"))
     }
 
     /// A defence added to a finished table runs on the saved poisoned model, the others are
@@ -338,14 +358,26 @@ struct DemoTests {
     @Test func presetsNameTheirFlag() {
         var long = DemoConfig.long
         (long.seed, long.attack, long.pretrainLoss) = (12, .wanet, .mmclSSL)
-        #expect(long.presetFlag == " --long" && DemoConfig.quick.presetFlag == " --quick" && DemoConfig().presetFlag == "")
+        #expect(long.preset == .long && DemoConfig.quick.preset == .quick && DemoConfig().preset == .short)
+        // A single run's default is --short, a table's --long; the other presets name their flag.
+        #expect(DemoConfig.Preset.allCases.map { $0.flag(table: false) } == [" --quick", "", " --long"])
+        #expect(DemoConfig.Preset.allCases.map { $0.flag(table: true) } == [" --quick", " --short", ""])
         // The regime README "Longer pretraining" measured, the table's WaNet at half strength.
         var measured = DemoConfig()
         (measured.pretrainEpochs, measured.finetuneEpochs, measured.finetuneLR, measured.inmodalWeight) = (24, 24, 5e-4, 2)
         measured.warpStrength = 4
         #expect(measured == DemoConfig.long)
         long.inmodalWeight = 3
-        #expect(long.presetFlag == nil)
+        #expect(long.preset == nil)
+    }
+
+    /// A table's runs at once and threads each: by default one thread per run and a run per core.
+    @Test func tableParallelismDefaults() {
+        #expect(DemoTable.parallelism(jobs: nil, threads: nil, cores: 16) == (16, 1))
+        #expect(DemoTable.parallelism(jobs: 2, threads: nil, cores: 16) == (2, 8))
+        #expect(DemoTable.parallelism(jobs: nil, threads: 2, cores: 16) == (8, 2))
+        #expect(DemoTable.parallelism(jobs: nil, threads: 4, cores: 2) == (1, 4))
+        #expect(DemoTable.parallelism(jobs: 3, threads: 5, cores: 2) == (3, 5))
     }
 
     @Test func meanAndSampleStandardDeviation() {

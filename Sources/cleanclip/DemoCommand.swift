@@ -165,6 +165,7 @@ struct DemoCommand: ParsableCommand {
         let report = report ?? "report"
         let demo = Demo(config: config)
         demo.progress = { stage, done, total, detail in bars.update(stage, done, of: total, detail: detail) }
+        demo.log = { bars.log($0) }
         let r = try demo.run(reportDirectory: report, poisonedModel: poisonedModel)
         print("")
         print("                 clean accuracy   attack success (ASR)")
@@ -184,6 +185,7 @@ struct DemoCommand: ParsableCommand {
         (table.jobs, Threads.count) = DemoTable.parallelism(jobs: jobs, threads: threads, cores: Threads.count)
         print("\(table.jobs) run\(table.jobs == 1 ? "" : "s") at once, each computed with \(Arithmetic.current.description)")
         table.progress = { stage, done, total, detail in bars.update(stage, done, of: total, detail: detail) }
+        table.log = { bars.log($0) }
         _ = try table.run(reportDirectory: report)
         print("")
         print(try String(contentsOfFile: report + "/table.md", encoding: .utf8))

@@ -87,7 +87,7 @@ public final class DemoTable {
         func reference(_ seed: UInt64) throws -> CLIPModel {
             try references.model(seed) { try referenceModel(seed: seed, stem: runsDirectory + "/reference_seed\(seed)") }
         }
-        try concurrently(units.count, jobs: jobs) { i in
+        try concurrently(units.count, jobs: jobs) { [self] i in
             let (attack, seed) = units[i]
             let stem = runsDirectory + "/\(attack.rawValue)_seed\(seed)"
             let config = config(attack: attack, seed: seed)
@@ -238,21 +238,20 @@ private func withCurrent(_ recorded: [Arithmetic]?) -> [Arithmetic]? {
 
 /// Calls `body(i)` for every i in 0..<count, on up to `jobs` threads (the calling one among them),
 /// each taking the next i as it finishes one. After a call throws no other starts; the first error
-/// is thrown when the calls under way have returned.
-private func concurrently(_ count: Int, jobs: Int, _ body: (Int) throws -> Void) throws {
-    try withoutActuallyEscaping(body) { body in
-        let queue = WorkQueue(count: count, body: body)
-        let group = DispatchGroup()
-        for _ in 1..<max(1, min(jobs, count)) {
-            group.enter()
-            let thread = Thread { queue.work(); group.leave() }
-            thread.stackSize = 8 << 20  // as the main thread's, far more than a secondary thread's default
-            thread.start()
-        }
-        queue.work()
-        group.wait()
-        if let failure = queue.failure.value { throw failure }
+/// is thrown when the calls under way have returned. `body` escapes: a thread may release it after
+/// this returns (a `withoutActuallyEscaping` here trapped when one had not yet).
+private func concurrently(_ count: Int, jobs: Int, _ body: @escaping (Int) throws -> Void) throws {
+    let queue = WorkQueue(count: count, body: body)
+    let group = DispatchGroup()
+    for _ in 1..<max(1, min(jobs, count)) {
+        group.enter()
+        let thread = Thread { queue.work(); group.leave() }
+        thread.stackSize = 8 << 20  // as the main thread's, far more than a secondary thread's default
+        thread.start()
     }
+    queue.work()
+    group.wait()
+    if let failure = queue.failure.value { throw failure }
 }
 
 /// The calls `concurrently` hands out.

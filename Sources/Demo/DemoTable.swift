@@ -78,41 +78,57 @@ public final class DemoTable {
     /// Runs (or reuses) every (attack, seed), started in order on `jobs` threads, and writes the
     /// report to `reportDirectory`. After a run fails no other starts; the first error is thrown
     /// once the runs under way have finished (each saved as it goes, so a later `run` resumes).
+    /// A seed's never-poisoned model, when a run will score it, is made first, by a job of its own;
+    /// runs score it after their pretraining, so that with more jobs than seeds none waits for it.
     public func run(reportDirectory: String) throws -> [TableRun] {
         let runsDirectory = reportDirectory + "/runs"
         try FileManager.default.createDirectory(atPath: runsDirectory, withIntermediateDirectories: true)
-        let units = attacks.flatMap { attack in seeds.map { (attack, $0) } }
+        let units = attacks.flatMap { attack in seeds.map { (attack: attack, seed: $0) } }
+        let stems = units.map { runsDirectory + "/\($0.attack.rawValue)_seed\($0.seed)" }
+        let configs = units.map { config(attack: $0.attack, seed: $0.seed) }
+        let saved = try units.indices.map { try savedRun(configs[$0], stem: stems[$0]) }
+        let referenceSeeds = seeds.filter { seed in
+            units.indices.contains { units[$0].seed == seed && saved[$0]?.holds(defences, for: configs[$0]) != true }
+        }
         let runs = Locked([TableRun?](repeating: nil, count: units.count))
         let references = OncePerSeed()
         func reference(_ seed: UInt64) throws -> CLIPModel {
             try references.model(seed) { try referenceModel(seed: seed, stem: runsDirectory + "/reference_seed\(seed)") }
         }
-        try concurrently(units.count, jobs: jobs) { [self] i in
-            let (attack, seed) = units[i]
-            let stem = runsDirectory + "/\(attack.rawValue)_seed\(seed)"
-            let config = config(attack: attack, seed: seed)
-            var found = try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json")))
-            // Files from before `config` reset the unused trigger settings may hold others.
-            if let run = found { found?.config = run.config.withUnusedTriggerDefaults }
-            let saved = found.flatMap { $0.config.pretraining == config.pretraining ? $0 : nil }
-            if found != nil && saved == nil {
-                try setAside(stem, [".json", ".poisoned.safetensors"],
-                             "\(attack.rawValue) seed \(seed): \(stem).json was made with other pretraining settings")
+        try concurrently(referenceSeeds.count + units.count, jobs: jobs) { [self] task in
+            if task < referenceSeeds.count {
+                _ = try reference(referenceSeeds[task])
+                return
             }
+            let i = task - referenceSeeds.count
             // The file keeps the saved defences this table did not ask for, if made with these settings.
-            let kept = saved?.config == config ? saved?.results ?? [] : []
-            let run = try runOne(config, modelPath: stem + ".poisoned.safetensors", saved: saved, reference: reference) { run in
+            let kept = saved[i]?.config == configs[i] ? saved[i]?.results ?? [] : []
+            let run = try runOne(configs[i], modelPath: stems[i] + ".poisoned.safetensors", saved: saved[i], reference: reference) { run in
                 var stored = run
                 stored.results = DemoConfig.Defence.allCases.compactMap { d in
                     run.results.first { $0.defence == d } ?? kept.first { $0.defence == d }
                 }
-                try writeJSON(stored, to: stem + ".json")
+                try writeJSON(stored, to: stems[i] + ".json")
             }
             runs.update { $0[i] = run }
         }
         let finished = runs.value.compactMap { $0 }
         try TableReport(table: self, runs: finished).write(to: reportDirectory)
         return finished
+    }
+
+    /// The run saved at `stem` if it was made with `config`'s pretraining settings. One made with
+    /// others is moved into `runs/replaced/`, to be made again.
+    private func savedRun(_ config: DemoConfig, stem: String) throws -> TableRun? {
+        guard var found = try? JSONDecoder().decode(TableRun.self, from: Data(contentsOf: URL(fileURLWithPath: stem + ".json"))) else {
+            return nil
+        }
+        // Files from before `config` reset the unused trigger settings may hold others.
+        found.config = found.config.withUnusedTriggerDefaults
+        if found.config.pretraining == config.pretraining { return found }
+        try setAside(stem, [".json", ".poisoned.safetensors"],
+                     "\(config.attack.rawValue) seed \(config.seed): \(stem).json was made with other pretraining settings")
+        return nil
     }
 
     /// The settings of a seed's never-poisoned model (the attack only names the trigger its
@@ -171,7 +187,7 @@ public final class DemoTable {
         let name = "\(config.attack.rawValue) seed \(config.seed)"
         let reused = saved?.config == config ? saved?.results.filter { defences.contains($0.defence) } ?? [] : []
         let reusedResults = defences.compactMap { d in reused.first { $0.defence == d } }
-        if let saved, reused.count == defences.count, saved.neverPoisoned != nil {
+        if let saved, saved.holds(defences, for: config) {
             log("\(name): reusing the saved run")
             return TableRun(config: config, poisonedPairs: saved.poisonedPairs, results: reusedResults,
                             pretrainCurve: saved.pretrainCurve, neverPoisoned: saved.neverPoisoned, seconds: saved.seconds,
@@ -182,11 +198,11 @@ public final class DemoTable {
         demo.log = { [log] in log("[\(name)] \($0)") }
         demo.progress = { [progress] stage, done, total, detail in progress("\(name) \(stage)", done, total, detail) }
         let data = try demo.makeData()
-        let neverPoisoned = try saved?.neverPoisoned ?? demo.evaluate(try reference(config.seed), data)
         if let saved, reused.count == defences.count {
             log("\(name): reusing the saved run's defences; the never-poisoned model scored with its trigger")
             let run = TableRun(config: config, poisonedPairs: saved.poisonedPairs, results: reusedResults, pretrainCurve: saved.pretrainCurve,
-                               neverPoisoned: neverPoisoned, seconds: saved.seconds + Date().timeIntervalSince(start),
+                               neverPoisoned: try demo.evaluate(try reference(config.seed), data),
+                               seconds: saved.seconds + Date().timeIntervalSince(start),
                                arithmetic: withCurrent(saved.arithmetic))
             try save(run)
             return run
@@ -201,6 +217,7 @@ public final class DemoTable {
             (poisoned, pretrainCurve) = try demo.pretrain(data)
             try poisoned.save(to: modelPath, metadata: ["cleanclip.demo.seed": "\(config.seed)", "cleanclip.demo.attack": config.attack.rawValue])
         }
+        let neverPoisoned = try saved?.neverPoisoned ?? demo.evaluate(try reference(config.seed), data)
         var run = TableRun(config: config, poisonedPairs: data.poisonedCount, results: [], pretrainCurve: pretrainCurve,
                            neverPoisoned: neverPoisoned, seconds: 0, arithmetic: withCurrent(reuseSaved ? saved?.arithmetic : []))
         func checkpoint() throws {
@@ -339,7 +356,7 @@ public struct TableRun: Sendable, Codable, Equatable {
     /// The seed's never-poisoned model scored with this run's trigger: the CA and ASR with no
     /// backdoor (nil in run files written before it was measured; the table fills it in).
     public var neverPoisoned: StageResult?
-    /// Wall seconds of the run (with the seed's never-poisoned pretraining when this run made it).
+    /// Wall seconds of the run (the never-poisoned model's pretraining is in its own file).
     public var seconds: Double
     /// The kernels and thread counts its stages computed with: more than one when it was resumed
     /// or extended under others; nil when a stage was computed before this was recorded. (The
@@ -348,6 +365,12 @@ public struct TableRun: Sendable, Codable, Equatable {
 
     public func result(_ defence: DemoConfig.Defence) -> StageResult? {
         results.first { $0.defence == defence }?.result
+    }
+
+    /// Whether this saved run holds every figure of a table run with `config` and `defences`
+    /// (then the table reuses it as it is).
+    func holds(_ defences: [DemoConfig.Defence], for config: DemoConfig) -> Bool {
+        self.config == config && neverPoisoned != nil && defences.allSatisfy { d in results.contains { $0.defence == d } }
     }
 
     enum CodingKeys: String, CodingKey {

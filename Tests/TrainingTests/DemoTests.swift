@@ -172,11 +172,15 @@ struct DemoTests {
         #expect(csvRows.count == 1 + 4 * (1 + DemoConfig.Defence.allCases.count))
         #expect(csvRows.contains { $0.hasPrefix("wanet,6,never-poisoned,") })
 
-        // Again into the same folder: every run is reused, with the same figures.
+        // Again into the same folder: every run is reused, with the same figures, and no
+        // never-poisoned model is made where every run of its seed is complete.
+        let referenceFile = dir + "/runs/reference_seed6.safetensors"
+        try FileManager.default.moveItem(atPath: referenceFile, toPath: dir + "/reference6")
         lines = []
         let again = try table().run(reportDirectory: dir)
         #expect(again == runs)
-        #expect(lines.filter { $0.contains("reusing the saved run") }.count == 4)
+        #expect(lines.filter { $0.contains("reusing the saved run") }.count == 4 && !lines.contains { $0.contains("from scratch") })
+        try FileManager.default.moveItem(atPath: dir + "/reference6", toPath: referenceFile)
         // A table with another warp reuses the other attacks' runs (their triggers do not use it),
         // and a run file holding a setting its trigger ignores (one written before) still matches.
         lines = []

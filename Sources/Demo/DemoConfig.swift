@@ -217,7 +217,8 @@ public struct DemoConfig: Sendable, Codable, Equatable {
     /// strength (s = 4), which 24-epoch models learn (poisoned 93-97%) and CleanCLIP removes (12.5%
     /// on seeds 1-3), where s = 8 leaves 40.6%. CleanCLIP's ASR on seeds 1-3 / held-out 11-15:
     /// BadNet 11.4 / 14.4%, Blended 3.8 / 3.9%, WaNet 12.5 / 16.5%, with MMCL-only at 78-98% and
-    /// 1.4-2.3 points of mean CA lost. A run takes about 20 minutes of one core, 3x the default's.
+    /// 1.4-2.3 points of mean CA lost. A `demo` run takes about 12 minutes of one core, a table run
+    /// (five rows) about 15.
     public static var long: DemoConfig {
         var c = DemoConfig()
         c.pretrainEpochs = 24

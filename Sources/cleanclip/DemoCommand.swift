@@ -13,8 +13,9 @@ struct DemoCommand: ParsableCommand {
         clean accuracy (CA) and attack success rate (ASR) for each. Needs no downloads.
 
         With --table: every attack x every defence (none, MMCL-only, SSL-only, CleanCLIP,
-        supervised) x several seeds, reported as mean ± std (the paper's Table 1 in miniature);
-        finished runs in the report folder are reused, so an interrupted table resumes.
+        supervised) x several seeds, reported as mean ± std (the paper's Table 1 in miniature), in
+        the paper's regime (--long) unless another preset is given, one run per core on one thread
+        each; finished runs in the report folder are reused, so an interrupted table resumes.
         """)
 
     @Option(help: "Seed for every random choice (default 1).")
@@ -26,7 +27,7 @@ struct DemoCommand: ParsableCommand {
     @Flag(help: "Preset, the default of a single run: 8 pretraining epochs, 12 finetune epochs at lr 3e-4, lambda2 1, WaNet warp strength 8 (under 5 minutes on 2 cores).")
     var short = false
 
-    @Flag(help: "Preset, the default of --table: the paper's regime, 24 pretraining epochs, 24 finetune epochs at lr 5e-4, lambda2 2, WaNet warp strength 4 (about 20 minutes a run on one core). Other flags override a preset's settings.")
+    @Flag(help: "Preset, the default of --table: the paper's regime, 24 pretraining epochs, 24 finetune epochs at lr 5e-4, lambda2 2, WaNet warp strength 4 (a run: about 12 minutes of one core, 15 in a table). Other flags override a preset's settings.")
     var long = false
 
     @Flag(help: "Build the table: every attack, defence and seed (see --attacks, --defences, --seeds).")
